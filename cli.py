@@ -1,0 +1,6 @@
+"""Run lit_critic_rl from a checkout: ``python cli.py fit --config configs/quickstart.yaml``."""
+
+from lit_critic_rl.cli import main
+
+if __name__ == "__main__":
+    main()

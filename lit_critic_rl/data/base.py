@@ -1,0 +1,127 @@
+"""Prompt datamodule: prompts from a local file (txt, jsonl/json, csv, parquet) read with ``datasets``.
+
+The training loader is a stream of shuffled epochs over the training prompts. Its position is not kept by the loader
+(Lightning prefetches a batch ahead, so a loader-side count would be off by one at checkpoint time); it is derived
+from the module's ``prompts_consumed`` counter, which is saved in checkpoints, so ``fit --ckpt_path last`` continues
+with exactly the prompts an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Sampler
+
+_BUILDERS = {".txt": "text", ".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+
+
+def read_prompts(path: str | Path, field: str = "prompt") -> list[str]:
+    """Non-empty prompts of a file; ``.txt`` holds one prompt per line, other formats name the column ``field``."""
+    import datasets
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data.prompt_file: '{path}' does not exist")
+    builder = _BUILDERS.get(path.suffix.lower())
+    if builder is None:
+        raise ValueError(f"data.prompt_file: '{path}' has an unsupported suffix; use one of {sorted(_BUILDERS)}")
+    datasets.disable_progress_bars()
+    table = datasets.load_dataset(builder, data_files=str(path), split="train")
+    column = "text" if builder == "text" else field
+    if column not in table.column_names:
+        raise KeyError(f"data.prompt_field: '{field}' is not a column of '{path}' (columns: {table.column_names})")
+    prompts = [str(p).strip() for p in table[column] if p is not None and str(p).strip()]
+    if not prompts:
+        raise ValueError(f"data.prompt_file: '{path}' holds no non-empty prompts")
+    return prompts
+
+
+class PromptStreamSampler(Sampler[list[int]]):
+    """Batches of indices over shuffled epochs; one pass (``len(self)`` batches) per Lightning epoch.
+
+    Position ``p`` of the stream (counted in prompts) is epoch ``p // per_epoch`` with permutation seeded by
+    ``seed + epoch``. Iteration starts at ``offset()`` and ends at the end of that epoch.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, offset: Callable[[], int]) -> None:
+        if n < batch_size:
+            raise ValueError(f"data.batch_size ({batch_size}) is larger than the {n} training prompts")
+        self.n, self.batch_size, self.seed, self.offset = n, batch_size, seed, offset
+        self.per_epoch = (n // batch_size) * batch_size
+
+    def __len__(self) -> int:
+        return self.per_epoch // self.batch_size
+
+    def __iter__(self) -> Iterator[list[int]]:
+        position = self.offset()
+        epoch, start = divmod(position, self.per_epoch)
+        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + epoch)).tolist()
+        for i in range(start, self.per_epoch, self.batch_size):
+            yield order[i : i + self.batch_size]
+
+
+def _collate(batch: list[str]) -> list[str]:
+    return list(batch)
+
+
+class PromptDataModule(LightningDataModule):
+    def __init__(
+        self,
+        prompt_file: str,
+        prompt_field: str = "prompt",
+        val_file: str | None = None,
+        val_size: int = 32,
+        batch_size: int = 8,
+        val_batch_size: int = 16,
+        seed: int = 0,
+    ) -> None:
+        """
+        Args:
+            prompt_file: Prompts for training (and validation when ``val_file`` is not given).
+            prompt_field: Column holding the prompt in jsonl/csv/parquet files.
+            val_file: Held-out prompts for validate/test; default: the last ``val_size`` prompts of a seeded shuffle.
+            val_size: Prompts held out of ``prompt_file`` when ``val_file`` is None.
+            batch_size: Prompts per PPO iteration.
+            val_batch_size: Prompts per validation batch.
+            seed: Seed of the prompt order.
+        """
+        super().__init__()
+        self.prompt_file, self.prompt_field, self.val_file = prompt_file, prompt_field, val_file
+        self.val_size, self.batch_size, self.val_batch_size, self.seed = val_size, batch_size, val_batch_size, seed
+        self.train_prompts: list[str] = []
+        self.val_prompts: list[str] = []
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_prompts:
+            return
+        prompts = read_prompts(self.prompt_file, self.prompt_field)
+        if self.val_file is not None:
+            self.train_prompts, self.val_prompts = prompts, read_prompts(self.val_file, self.prompt_field)
+            return
+        if not 0 <= self.val_size < len(prompts):
+            raise ValueError(f"data.val_size ({self.val_size}) must be >= 0 and below the {len(prompts)} prompts")
+        order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(self.seed)).tolist()
+        shuffled = [prompts[i] for i in order]
+        cut = len(prompts) - self.val_size
+        self.train_prompts, self.val_prompts = shuffled[:cut], shuffled[cut:]
+
+    def all_prompts(self) -> list[str]:
+        self.setup()
+        return self.train_prompts + self.val_prompts
+
+    def _consumed(self) -> int:
+        module = self.trainer.lightning_module if self.trainer is not None else None
+        return int(getattr(module, "prompts_consumed", 0))
+
+    def train_dataloader(self) -> DataLoader:
+        sampler = PromptStreamSampler(len(self.train_prompts), self.batch_size, self.seed, self._consumed)
+        return DataLoader(self.train_prompts, batch_sampler=sampler, collate_fn=_collate)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_prompts, batch_size=self.val_batch_size, collate_fn=_collate)
+
+    def test_dataloader(self) -> DataLoader:
+        return self.val_dataloader()

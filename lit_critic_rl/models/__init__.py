@@ -1,0 +1,1 @@
+"""Model loading and the adapter-shared policy / value / reference model."""

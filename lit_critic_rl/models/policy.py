@@ -1,0 +1,143 @@
+"""One frozen base model serving three roles through LoRA adapters.
+
+- policy: LoRA adapter ``"policy"``;
+- value: LoRA adapter ``"value"`` plus a scalar head (``value_mode="separate_adapter"``), or the scalar head on the
+  policy adapter's last hidden state (``value_mode="shared_trunk"``);
+- reference: the same base with every adapter disabled (PEFT's ``disable_adapter``), i.e. the initial policy.
+
+There is never a second copy of the base weights. PEFT's ``set_adapter`` freezes the adapters it does not activate;
+:meth:`PolicyValueModel.adapter` switches roles and restores trainability on exit, so the optimizer always sees both
+adapters as trainable and an exception cannot leave the wrong role active.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from lit_critic_rl.args import AdapterArgs
+
+POLICY, VALUE = "policy", "value"
+ValueMode = Literal["separate_adapter", "shared_trunk"]
+
+
+def position_ids_from_mask(attention_mask: Tensor) -> Tensor:
+    """Positions that skip left padding, as HF ``generate`` computes them: ``cumsum(mask) - 1``, 0 on padding."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp_min(0)
+
+
+@dataclass
+class ForwardOutput:
+    logits: Tensor | None
+    """``[B, T, V]`` logits predicting the last ``T`` tokens of the input (None when not requested)."""
+    values: Tensor | None
+    """``[B, T]`` value estimates of the states before each of those tokens (None when not requested)."""
+
+
+class PolicyValueModel(nn.Module):
+    def __init__(self, base: nn.Module, adapter: AdapterArgs, value_mode: ValueMode = "separate_adapter") -> None:
+        super().__init__()
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+        if value_mode not in ("separate_adapter", "shared_trunk"):
+            raise ValueError(f"model.value_mode must be 'separate_adapter' or 'shared_trunk', got '{value_mode}'")
+        if getattr(base, "is_loaded_in_4bit", False) or getattr(base, "is_loaded_in_8bit", False):
+            base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=False)
+        config = LoraConfig(
+            r=adapter.r,
+            lora_alpha=adapter.alpha,
+            lora_dropout=adapter.dropout,
+            target_modules=adapter.target_modules,
+            task_type="CAUSAL_LM",
+        )
+        self.value_mode = value_mode
+        self.peft = get_peft_model(base, config, adapter_name=POLICY)
+        if value_mode == "separate_adapter":
+            self.peft.add_adapter(VALUE, config)
+        self.peft.set_adapter(POLICY)
+        hidden = base.config.get_text_config().hidden_size
+        self.value_head = nn.Linear(hidden, 1)
+        nn.init.zeros_(self.value_head.weight)
+        nn.init.zeros_(self.value_head.bias)
+        self._restore_trainable()
+
+    # ----------------------------------------------------------------- roles
+    def _restore_trainable(self) -> None:
+        for name, param in self.peft.named_parameters():
+            if "lora_" in name:
+                param.requires_grad_(True)
+
+    @contextmanager
+    def adapter(self, name: str) -> Iterator[None]:
+        """Activate adapter ``name`` for the duration of the block."""
+        previous = self.peft.active_adapter
+        self.peft.set_adapter(name)
+        try:
+            yield
+        finally:
+            self.peft.set_adapter(previous)
+            self._restore_trainable()
+
+    @contextmanager
+    def reference(self) -> Iterator[None]:
+        """The frozen initial model: every adapter disabled."""
+        with self.peft.disable_adapter():
+            yield
+
+    # --------------------------------------------------------------- forward
+    def _run(self, input_ids: Tensor, attention_mask: Tensor, keep: int, hidden: bool):
+        return self.peft(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids_from_mask(attention_mask),
+            logits_to_keep=keep,
+            output_hidden_states=hidden,
+            use_cache=False,
+        )
+
+    def _values(self, out, response_len: int) -> Tensor:
+        last_hidden = out.hidden_states[-1][:, -response_len - 1 : -1]
+        return self.value_head(last_hidden.to(self.value_head.weight.dtype)).squeeze(-1)
+
+    def policy_forward(self, input_ids: Tensor, attention_mask: Tensor, response_len: int) -> ForwardOutput:
+        """Policy logits for the last ``response_len`` tokens (plus values in shared-trunk mode)."""
+        shared = self.value_mode == "shared_trunk"
+        with self.adapter(POLICY):
+            out = self._run(input_ids, attention_mask, response_len + 1, hidden=shared)
+        values = self._values(out, response_len) if shared else None
+        return ForwardOutput(out.logits[:, :-1], values)
+
+    def value_forward(self, input_ids: Tensor, attention_mask: Tensor, response_len: int) -> Tensor:
+        """Values ``[B, T]`` of the states before each of the last ``response_len`` tokens."""
+        name = VALUE if self.value_mode == "separate_adapter" else POLICY
+        with self.adapter(name):
+            out = self._run(input_ids, attention_mask, 1, hidden=True)
+        return self._values(out, response_len)
+
+    def reference_logits(self, input_ids: Tensor, attention_mask: Tensor, response_len: int) -> Tensor:
+        with self.reference():
+            out = self._run(input_ids, attention_mask, response_len + 1, hidden=False)
+        return out.logits[:, :-1]
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def base_parameter_count(self) -> int:
+        """Elements of base (non-adapter, non-head) weights held in memory, each storage counted once."""
+        seen, total = set(), 0
+        for name, param in self.peft.named_parameters():
+            if "lora_" in name or param.data_ptr() in seen:
+                continue
+            seen.add(param.data_ptr())
+            total += param.numel()
+        return total
+
+    @torch.no_grad()
+    def generate(self, **kwargs) -> Tensor:
+        with self.adapter(POLICY):
+            return self.peft.generate(**kwargs)

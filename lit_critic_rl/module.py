@@ -1,0 +1,246 @@
+"""The PPO LightningModule: orchestrates rollout -> rewards -> K PPO epochs. The math lives in ``lit_critic_rl.ppo``.
+
+One iteration (``training_step`` on a batch of prompts):
+1. sample responses with the policy adapter (no grad, no dropout);
+2. extrinsic scores -> a reward on each response's last real token; critic spans -> intrinsic token rewards;
+3. teacher-forced pass: old log-probs, reference log-probs (adapters off), values;
+4. r_t = extrinsic_t + intrinsic_t - beta * KL_t; GAE; whitened advantages;
+5. ``ppo.epochs`` passes over shuffled minibatches with the clipped policy and value losses.
+Optimization is manual, so Lightning's ``global_step`` counts optimizer steps (several per iteration); iterations
+are batches of the train loader (``train/iteration``).
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningModule
+
+from lit_critic_rl.args import AdapterArgs, GenerationArgs, ModelArgs, PPOArgs, ShapingArgs
+from lit_critic_rl.critic.base import CriticBackend
+from lit_critic_rl.critic.shaping import intrinsic_token_rewards
+from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
+from lit_critic_rl.models.policy import PolicyValueModel
+from lit_critic_rl.perf import PhaseTimer
+from lit_critic_rl.ppo.advantages import gae, masked_mean, masked_whiten
+from lit_critic_rl.ppo.kl_control import AdaptiveKLController, FixedKLController
+from lit_critic_rl.ppo.losses import kl_estimate, kl_penalized_rewards
+from lit_critic_rl.ppo.rollout import sample, score_rollout
+from lit_critic_rl.ppo.update import ppo_update
+from lit_critic_rl.rewards.base import ExtrinsicReward, score_samples, sparse_token_rewards
+from lit_critic_rl.types import Rollout, TokenRewards
+
+
+class DenseRewardPPO(LightningModule):
+    def __init__(
+        self,
+        reward: ExtrinsicReward,
+        critic: CriticBackend | None = None,
+        model: ModelArgs = ModelArgs(),
+        adapter: AdapterArgs = AdapterArgs(),
+        generation: GenerationArgs = GenerationArgs(),
+        ppo: PPOArgs = PPOArgs(),
+        shaping: ShapingArgs = ShapingArgs(),
+        val_seed: int = 1234,
+    ) -> None:
+        """
+        Args:
+            reward: Extrinsic reward, any callable ``(prompts, responses) -> list[float]``.
+            critic: Critic whose spans give dense intrinsic rewards; None trains on the sparse reward alone.
+            model: Base model and how the value function shares it.
+            adapter: LoRA settings of the policy and value adapters.
+            generation: Sampling settings of rollouts and validation.
+            ppo: PPO and KL-control hyperparameters.
+            shaping: How critic spans become token rewards.
+            val_seed: Seed of validation sampling, so every evaluation sees the same sampling noise.
+        """
+        super().__init__()
+        self.save_hyperparameters(ignore=["reward", "critic"])
+        self.automatic_optimization = False
+        self.strict_loading = False  # checkpoints hold adapters and the value head, not the frozen base
+        self.reward, self.critic = reward, critic
+        self.model_args, self.generation, self.ppo, self.shaping = model, generation, ppo, shaping
+        self.val_seed = val_seed
+        self.tokenizer = load_tokenizer(model.name_or_path)
+        base = load_causal_lm(model.name_or_path, model.quantization, model.dtype)
+        self.lm = PolicyValueModel(base, adapter, model.value_mode)
+        self.kl_ctl = (
+            AdaptiveKLController(ppo.kl_coef, ppo.target_kl, ppo.kl_horizon)
+            if ppo.adaptive_kl
+            else FixedKLController(ppo.kl_coef)
+        )
+        self.prompts_consumed = 0
+        self.samples_seen = 0
+        self.iteration = 0
+        self.skipped_updates = 0
+        self.last_samples: list[dict] = []
+        self.timer = PhaseTimer()
+        self._pending_rng: dict | None = None
+
+    # ------------------------------------------------------------------ setup
+    def configure_optimizers(self):
+        return torch.optim.AdamW(self.lm.trainable_parameters(), lr=self.ppo.learning_rate)
+
+    def configure_callbacks(self):
+        from lit_critic_rl.callbacks import AdapterExport, RunSummary, SampleLog
+
+        return [AdapterExport(), SampleLog(), RunSummary()]
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is not None and hasattr(datamodule, "all_prompts"):
+            self.check_prompt_lengths(datamodule.all_prompts())
+
+    def check_prompt_lengths(self, prompts: list[str]) -> None:
+        """Fail before training if a prompt plus ``max_new_tokens`` exceeds the model's context."""
+        limit = getattr(self.lm.peft.config, "max_position_embeddings", None)
+        if limit is None:
+            return
+        budget = limit - self.generation.max_new_tokens
+        lengths = [len(ids) for ids in self.tokenizer(prompts)["input_ids"]]
+        too_long = [i for i, n in enumerate(lengths) if n > budget]
+        if too_long:
+            i = too_long[0]
+            raise ValueError(
+                f"data: {len(too_long)} prompt(s) exceed the context ({limit} tokens) minus "
+                f"generation.max_new_tokens ({self.generation.max_new_tokens}); first: #{i} with {lengths[i]} tokens"
+            )
+
+    # ---------------------------------------------------------------- rewards
+    def score(self, rollout: Rollout) -> tuple[torch.Tensor, TokenRewards]:
+        """Extrinsic scores ``[B]`` and the combined token rewards (extrinsic on the last token + intrinsic)."""
+        with self.timer("reward"):
+            scores = score_samples(self.reward, rollout.prompts, rollout.responses)
+        mask = rollout.response_mask.cpu()
+        rewards = sparse_token_rewards(scores, mask)
+        intrinsic = torch.zeros_like(rewards)
+        stats = {"critic_failures": 0.0, "critic_spans_dropped": 0.0, "critic_calls": 0.0}
+        valid = torch.ones(len(rollout), dtype=torch.bool)
+        if self.critic is not None:
+            with self.timer("critic"):
+                gate = self.shaping.gate_threshold
+                asked = [i for i in range(len(rollout)) if gate is None or scores[i] <= gate]
+                critiques = self.critic.critique([rollout.prompts[i] for i in asked],
+                                                 [rollout.responses[i] for i in asked])
+                if len(critiques) != len(asked):
+                    raise RuntimeError(f"critic returned {len(critiques)} critiques for {len(asked)} samples")
+                rows = torch.tensor(asked, dtype=torch.long)
+                part, ok = intrinsic_token_rewards(
+                    critiques, self.tokenizer, rollout.response_ids[rows].cpu(), mask[rows], self.shaping
+                )
+                intrinsic[rows] = part
+                valid[rows] = ok
+                stats = {
+                    "critic_failures": float((~ok).sum()),
+                    "critic_spans_dropped": float(sum(c.n_dropped for c in critiques)),
+                    "critic_calls": float(len(asked)),
+                }
+        combined = TokenRewards(rewards + intrinsic * valid[:, None], valid, stats)
+        combined.stats["reward_intrinsic"] = float(intrinsic.sum(1).mean())
+        return scores, combined
+
+    # --------------------------------------------------------------- training
+    def on_train_start(self) -> None:
+        if self._pending_rng is not None:
+            restore_rng(self._pending_rng)
+            self._pending_rng = None
+
+    def training_step(self, batch: list[str], batch_idx: int) -> None:
+        prompts = [p for p in batch for _ in range(self.generation.samples_per_prompt)]
+        self.lm.eval()
+        with self.timer("generate"):
+            rollout = sample(self.lm, self.tokenizer, prompts, self.generation)
+        scores, token_rewards = self.score(rollout)
+        with self.timer("teacher_forced"):
+            score_rollout(self.lm, rollout, self.generation.temperature, self.ppo.minibatch_size)
+        device = rollout.response_mask.device
+        mask = rollout.response_mask
+        kl = kl_estimate(rollout.logprobs, rollout.ref_logprobs, self.ppo.kl_estimator) * mask
+        rewards = kl_penalized_rewards(token_rewards.rewards.to(device), kl, self.kl_ctl.value, mask)
+        advantages, returns = gae(rewards, rollout.values, mask, self.ppo.gamma, self.ppo.lam)
+        if self.ppo.whiten_advantages:
+            advantages = masked_whiten(advantages, mask)
+        with self.timer("update"):
+            self.lm.train(self.hparams.adapter.dropout > 0)
+            stats = ppo_update(self, rollout, advantages, returns)
+            self.lm.eval()
+        seq_kl = float(kl.sum(1).mean())
+        kl_coef = self.kl_ctl.value
+        self.kl_ctl.update(seq_kl, len(rollout))
+        self.prompts_consumed += len(batch)
+        self.samples_seen += len(rollout)
+        self.iteration += 1
+        self.skipped_updates += stats.pop("skipped_updates")
+        metrics = {
+            "train/reward_extrinsic": float(scores.mean()),
+            "train/reward_intrinsic": token_rewards.stats.pop("reward_intrinsic"),
+            "train/reward_total": float(token_rewards.rewards.sum(1).mean()),
+            "train/kl": seq_kl,
+            "train/kl_coef": kl_coef,
+            "train/samples_seen": float(self.samples_seen),
+            "train/iteration": float(self.iteration),
+            "train/skipped_updates": float(self.skipped_updates),
+            "train/response_len": float(mask.sum(1).mean()),
+            **{f"train/{k}": v for k, v in stats.items()},
+            **{f"train/{k}": v for k, v in token_rewards.stats.items()},
+            **self.timer.pop(),
+        }
+        self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=len(rollout))
+        self.log("reward", metrics["train/reward_extrinsic"], prog_bar=True, logger=False, batch_size=len(rollout))
+        self.last_samples = [
+            {"iteration": self.iteration, "prompt": p, "response": r, "reward_extrinsic": float(s),
+             "reward_total": float(t)}
+            for p, r, s, t in zip(rollout.prompts, rollout.responses, scores, token_rewards.rewards.sum(1))
+        ]
+
+    # ------------------------------------------------------------- evaluation
+    def _evaluate(self, batch: list[str], batch_idx: int, prefix: str) -> None:
+        self.lm.eval()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.val_seed + batch_idx)
+            rollout = sample(self.lm, self.tokenizer, batch, self.generation)
+        scores = score_samples(self.reward, rollout.prompts, rollout.responses)
+        self.log(f"{prefix}/reward", float(scores.mean()), on_epoch=True, batch_size=len(batch), prog_bar=True)
+
+    def validation_step(self, batch: list[str], batch_idx: int) -> None:
+        self._evaluate(batch, batch_idx, "val")
+
+    def test_step(self, batch: list[str], batch_idx: int) -> None:
+        self._evaluate(batch, batch_idx, "test")
+
+    # ------------------------------------------------------------ checkpoints
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        names = {n for n, p in self.named_parameters() if p.requires_grad}
+        return {k: v for k, v in self.state_dict().items() if k in names}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["state_dict"] = self.trainable_state_dict()
+        checkpoint["lit_critic_rl"] = {
+            "kl_ctl": self.kl_ctl.state_dict(),
+            "prompts_consumed": self.prompts_consumed,
+            "samples_seen": self.samples_seen,
+            "iteration": self.iteration,
+            "skipped_updates": self.skipped_updates,
+            "rng": capture_rng(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("lit_critic_rl")
+        if state is None:
+            raise KeyError("checkpoint has no 'lit_critic_rl' section: it was not written by DenseRewardPPO")
+        self.kl_ctl.load_state_dict(state["kl_ctl"])
+        self.prompts_consumed, self.samples_seen = state["prompts_consumed"], state["samples_seen"]
+        self.iteration, self.skipped_updates = state["iteration"], state["skipped_updates"]
+        self._pending_rng = state["rng"]
+
+
+def capture_rng() -> dict:
+    return {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+
+
+def restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])

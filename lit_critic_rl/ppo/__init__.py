@@ -1,0 +1,1 @@
+"""PPO: rollout, advantages, losses and KL control, as pure tensor functions where possible."""

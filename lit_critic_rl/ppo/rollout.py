@@ -1,0 +1,78 @@
+"""Rollout: batched sampling with HF ``generate``, then one teacher-forced pass per role.
+
+Sampling uses the KV cache and left padding, so every response starts at the same column. The log-probs PPO needs are
+recomputed by teacher forcing rather than taken from ``generate``'s scores, which are post-processed (top-k/top-p,
+temperature warpers) and come from a differently batched computation.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from lit_critic_rl.args import GenerationArgs
+from lit_critic_rl.models.policy import PolicyValueModel
+from lit_critic_rl.ppo.losses import token_logprobs
+from lit_critic_rl.types import Rollout
+
+
+def eos_ids(tokenizer, model) -> list[int]:
+    ids = {tokenizer.eos_token_id}
+    gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids.update(gen_eos if isinstance(gen_eos, list) else [gen_eos])
+    return sorted(i for i in ids if i is not None)
+
+
+def response_mask_from_ids(response_ids: Tensor, eos: list[int]) -> Tensor:
+    """1.0 up to and including the first EOS of each row, 0.0 after it."""
+    is_eos = torch.isin(response_ids, torch.tensor(eos, device=response_ids.device))
+    eos_before = torch.cumsum(is_eos.long(), dim=1) - is_eos.long()
+    return (eos_before == 0).float()
+
+
+@torch.no_grad()
+def sample(model: PolicyValueModel, tokenizer, prompts: list[str], gen: GenerationArgs) -> Rollout:
+    """Sample one response per prompt with the policy adapter (eval mode, no dropout)."""
+    enc = tokenizer(prompts, return_tensors="pt", padding=True)
+    device = next(model.parameters()).device
+    query_ids, query_mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
+    eos = eos_ids(tokenizer, model.peft)
+    out = model.generate(
+        input_ids=query_ids,
+        attention_mask=query_mask,
+        do_sample=True,
+        max_new_tokens=gen.max_new_tokens,
+        min_new_tokens=gen.min_new_tokens,
+        temperature=gen.temperature,
+        top_k=gen.top_k,
+        top_p=gen.top_p,
+        eos_token_id=eos,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    response_ids = out[:, query_ids.shape[1] :]
+    mask = response_mask_from_ids(response_ids, eos)
+    response_ids = torch.where(mask.bool(), response_ids, torch.full_like(response_ids, tokenizer.pad_token_id))
+    responses = [
+        tokenizer.decode(ids[: int(m.sum())], skip_special_tokens=True) for ids, m in zip(response_ids, mask)
+    ]
+    return Rollout(list(prompts), responses, query_ids, query_mask, response_ids, mask)
+
+
+@torch.inference_mode()
+def score_rollout(model: PolicyValueModel, rollout: Rollout, temperature: float, chunk_size: int) -> Rollout:
+    """Fill ``logprobs``, ``ref_logprobs`` and ``values`` by teacher forcing, ``chunk_size`` samples at a time."""
+    logprobs, ref_logprobs, values = [], [], []
+    T = rollout.response_len
+    for start in range(0, len(rollout), chunk_size):
+        ids = rollout.input_ids[start : start + chunk_size]
+        attn = rollout.attention_mask[start : start + chunk_size]
+        targets = rollout.response_ids[start : start + chunk_size]
+        policy = model.policy_forward(ids, attn, T)
+        logprobs.append(token_logprobs(policy.logits, targets, temperature))
+        values.append(policy.values if policy.values is not None else model.value_forward(ids, attn, T))
+        ref_logprobs.append(token_logprobs(model.reference_logits(ids, attn, T), targets, temperature))
+    mask = rollout.response_mask
+    rollout.logprobs = torch.cat(logprobs) * mask
+    rollout.ref_logprobs = torch.cat(ref_logprobs) * mask
+    rollout.values = torch.cat(values).float() * mask
+    return rollout

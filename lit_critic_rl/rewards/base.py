@@ -1,0 +1,47 @@
+"""Calling an extrinsic reward safely and turning sequence scores into the token-reward currency."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+ExtrinsicReward = Callable[[list[str], list[str]], list[float]]
+"""Any callable mapping (prompts, responses) to one float per sample."""
+
+
+class RewardError(ValueError):
+    """An extrinsic reward returned something PPO cannot train on."""
+
+
+def reward_name(fn: ExtrinsicReward) -> str:
+    return getattr(fn, "__qualname__", None) or type(fn).__qualname__
+
+
+def score_samples(fn: ExtrinsicReward, prompts: list[str], responses: list[str]) -> Tensor:
+    """Call ``fn`` and check its output: one finite number per sample, else :class:`RewardError` naming ``fn``."""
+    scores = list(fn(prompts, responses))
+    name = reward_name(fn)
+    if len(scores) != len(responses):
+        raise RewardError(f"model.reward ({name}) returned {len(scores)} scores for {len(responses)} samples")
+    bad = [i for i, s in enumerate(scores) if not isinstance(s, (int, float)) or not math.isfinite(float(s))]
+    if bad:
+        raise RewardError(
+            f"model.reward ({name}) returned non-finite or non-numeric scores at samples {bad[:5]}: "
+            f"{[scores[i] for i in bad[:5]]}"
+        )
+    return torch.tensor([float(s) for s in scores], dtype=torch.float32)
+
+
+def last_token_index(response_mask: Tensor) -> Tensor:
+    """Index of the last real response token of each row (``[B, T] -> [B]``); rows are never empty."""
+    return (response_mask.sum(1).long() - 1).clamp_min(0)
+
+
+def sparse_token_rewards(scores: Tensor, response_mask: Tensor) -> Tensor:
+    """A sequence score as token rewards: ``scores[b]`` on row b's last real response token, 0 elsewhere."""
+    rewards = torch.zeros_like(response_mask, dtype=torch.float32)
+    rewards[torch.arange(len(scores)), last_token_index(response_mask)] = scores.to(rewards)
+    return rewards
