@@ -61,7 +61,8 @@ class DenseRewardPPO(LightningModule):
         self.automatic_optimization = False
         self.strict_loading = False  # checkpoints hold adapters and the value head, not the frozen base
         self.reward, self.critic = reward, critic
-        self.model_args, self.generation, self.ppo, self.shaping = model, generation, ppo, shaping
+        self.model_args, self.adapter_args = model, adapter
+        self.generation, self.ppo, self.shaping = generation, ppo, shaping
         self.val_seed = val_seed
         self.tokenizer = load_tokenizer(model.name_or_path)
         base = load_causal_lm(model.name_or_path, model.quantization, model.dtype)
@@ -163,7 +164,7 @@ class DenseRewardPPO(LightningModule):
         if self.ppo.whiten_advantages:
             advantages = masked_whiten(advantages, mask)
         with self.timer("update"):
-            self.lm.train(self.hparams.adapter.dropout > 0)
+            self.lm.train(self.adapter_args.dropout > 0)
             stats = ppo_update(self, rollout, advantages, returns)
             self.lm.eval()
         seq_kl = float(kl.sum(1).mean())

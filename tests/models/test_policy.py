@@ -1,0 +1,97 @@
+import pytest
+import torch
+
+from lit_critic_rl.args import AdapterArgs
+from lit_critic_rl.models.loading import load_causal_lm
+from lit_critic_rl.models.policy import PolicyValueModel
+
+
+def _nudge_adapters(lm: PolicyValueModel) -> None:
+    """Give every LoRA B matrix non-zero weights so the adapters change the output."""
+    with torch.no_grad():
+        for name, p in lm.peft.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+
+
+@pytest.mark.parametrize("value_mode", ["separate_adapter", "shared_trunk"])
+def test_policy_value_and_reference_share_one_base(tiny_model_path, value_mode):
+    base = load_causal_lm(tiny_model_path)
+    n_base = sum(p.numel() for p in base.parameters())
+    base_ptrs = {p.data_ptr() for p in base.parameters()}
+    lm = PolicyValueModel(base, AdapterArgs(r=4, alpha=8), value_mode)
+    # every base weight in memory is the one loaded: same storage, counted once
+    assert lm.base_parameter_count() == n_base
+    lm_ptrs = {p.data_ptr() for n, p in lm.peft.named_parameters() if "lora_" not in n}
+    assert lm_ptrs == base_ptrs
+    adapters = set(lm.peft.peft_config)
+    assert adapters == ({"policy", "value"} if value_mode == "separate_adapter" else {"policy"})
+
+
+def test_reference_is_the_untouched_base(tiny_model_path, tiny_tokenizer):
+    pristine = load_causal_lm(tiny_model_path)
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8)).eval()
+    _nudge_adapters(lm)
+    enc = tiny_tokenizer(["The film opens with", "I watched"], return_tensors="pt", padding=True)
+    ids, attn = enc["input_ids"], enc["attention_mask"]
+    T = 3
+    with torch.no_grad():
+        ref = lm.reference_logits(ids, attn, T)
+        policy = lm.policy_forward(ids, attn, T).logits
+        from lit_critic_rl.models.policy import position_ids_from_mask
+
+        expected = pristine(input_ids=ids, attention_mask=attn, position_ids=position_ids_from_mask(attn)).logits
+    torch.testing.assert_close(ref, expected[:, -T - 1 : -1])
+    assert not torch.allclose(policy, ref, atol=1e-3)
+
+
+def test_value_adapter_is_separate_from_policy_adapter(tiny_model_path, tiny_tokenizer):
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8)).eval()
+    enc = tiny_tokenizer(["The film opens with"], return_tensors="pt")
+    ids, attn = enc["input_ids"], enc["attention_mask"]
+    with torch.no_grad():
+        lm.value_head.weight.normal_()
+        before = lm.value_forward(ids, attn, 2)
+        for name, p in lm.peft.named_parameters():
+            if "lora_B" in name and ".policy" in name:
+                p.normal_(0, 0.5)
+        after_policy_change = lm.value_forward(ids, attn, 2)
+    torch.testing.assert_close(before, after_policy_change)
+
+
+def test_adapter_switch_restores_role_and_trainability_after_an_error(tiny_model_path):
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8))
+    n_trainable = len(lm.trainable_parameters())
+    with pytest.raises(RuntimeError), lm.adapter("value"):
+        assert lm.peft.active_adapter == "value"
+        raise RuntimeError("boom")
+    assert lm.peft.active_adapter == "policy"
+    assert len(lm.trainable_parameters()) == n_trainable
+    names = {n for n, p in lm.named_parameters() if p.requires_grad}
+    assert any(".policy." in n for n in names) and any(".value." in n for n in names)
+    assert any(n.startswith("value_head") for n in names)
+
+
+def test_gradients_reach_only_adapters_and_value_head(tiny_model_path, tiny_tokenizer):
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8))
+    _nudge_adapters(lm)
+    enc = tiny_tokenizer(["The film opens with"], return_tensors="pt")
+    out = lm.policy_forward(enc["input_ids"], enc["attention_mask"], 2)
+    out.logits.sum().backward()
+    values = lm.value_forward(enc["input_ids"], enc["attention_mask"], 2)
+    values.sum().backward()
+    with_grad = {n for n, p in lm.named_parameters() if p.grad is not None}
+    assert any(".policy." in n for n in with_grad) and any(".value." in n for n in with_grad)
+    assert all("lora_" in n or n.startswith("value_head") for n in with_grad)
+
+
+def test_nf4_base_trains_lora_on_cpu(tiny_model_path, tiny_tokenizer):
+    pytest.importorskip("bitsandbytes")
+    # bitsandbytes' CPU 4-bit path needs layers of at least 64 features (the tiny model's are 64 and 128)
+    base = load_causal_lm(tiny_model_path, quantization="nf4")
+    assert getattr(base, "is_loaded_in_4bit", False)
+    lm = PolicyValueModel(base, AdapterArgs(r=4, alpha=8))
+    enc = tiny_tokenizer(["The film opens with"], return_tensors="pt")
+    loss = lm.policy_forward(enc["input_ids"], enc["attention_mask"], 2).logits.float().logsumexp(-1).mean()
+    loss.backward()
+    assert any(p.grad is not None for n, p in lm.named_parameters() if "lora_A" in n)

@@ -1,0 +1,55 @@
+import torch
+
+from lit_critic_rl.args import AdapterArgs, GenerationArgs
+from lit_critic_rl.models.loading import load_causal_lm
+from lit_critic_rl.models.policy import PolicyValueModel
+from lit_critic_rl.ppo.losses import token_logprobs
+from lit_critic_rl.ppo.rollout import response_mask_from_ids, sample, score_rollout
+
+
+def test_response_mask_keeps_first_eos_and_drops_the_rest():
+    ids = torch.tensor([[5, 2, 7, 2], [5, 6, 7, 8], [2, 0, 0, 0]])
+    expected = torch.tensor([[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 0.0, 0.0]])
+    torch.testing.assert_close(response_mask_from_ids(ids, [2]), expected)
+
+
+def _model(path):
+    return PolicyValueModel(load_causal_lm(path), AdapterArgs(r=4, alpha=8))
+
+
+def test_teacher_forced_logprobs_match_generate_scores(tiny_model_path, tiny_tokenizer):
+    """Left padding + explicit position ids must reproduce generate's raw logits. (Its post-processed scores differ:
+    min_new_tokens masks EOS and renormalises, one reason PPO recomputes log-probs.)"""
+    lm = _model(tiny_model_path).eval()
+    prompts = ["The film opens with", "I watched this movie on a Sunday afternoon and"]
+    enc = tiny_tokenizer(prompts, return_tensors="pt", padding=True)
+    torch.manual_seed(0)
+    with lm.adapter("policy"):
+        out = lm.peft.generate(
+            **enc, do_sample=True, max_new_tokens=6, min_new_tokens=6, top_k=0, top_p=1.0,
+            output_logits=True, return_dict_in_generate=True, pad_token_id=tiny_tokenizer.pad_token_id,
+        )
+    response = out.sequences[:, enc["input_ids"].shape[1]:]
+    gen_logp = torch.stack(
+        [torch.log_softmax(s, -1).gather(-1, response[:, i : i + 1]).squeeze(-1) for i, s in enumerate(out.logits)], 1
+    )
+    ids = out.sequences
+    attn = torch.cat([enc["attention_mask"], torch.ones_like(response)], 1)
+    with torch.no_grad():
+        logits = lm.policy_forward(ids, attn, response.shape[1]).logits
+    torch.testing.assert_close(token_logprobs(logits, response), gen_logp, atol=1e-4, rtol=1e-4)
+
+
+def test_sample_and_score_fill_every_field(tiny_model_path, tiny_tokenizer):
+    lm = _model(tiny_model_path).eval()
+    gen = GenerationArgs(max_new_tokens=5)
+    rollout = sample(lm, tiny_tokenizer, ["The film", "My brother picked this one"], gen)
+    assert rollout.response_ids.shape[0] == 2 and rollout.response_ids.shape[1] <= 5
+    assert rollout.query_ids[0, 0] == tiny_tokenizer.pad_token_id  # left padding
+    score_rollout(lm, rollout, temperature=1.0, chunk_size=1)
+    for name in ("logprobs", "ref_logprobs", "values"):
+        assert getattr(rollout, name).shape == rollout.response_ids.shape
+    # fresh LoRA (B = 0): the policy equals the reference, so the KL is exactly 0
+    torch.testing.assert_close(rollout.logprobs, rollout.ref_logprobs)
+    for text, ids, mask in zip(rollout.responses, rollout.response_ids, rollout.response_mask):
+        assert text == tiny_tokenizer.decode(ids[: int(mask.sum())], skip_special_tokens=True)
