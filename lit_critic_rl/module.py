@@ -13,6 +13,7 @@ are batches of the train loader (``train/iteration``).
 from __future__ import annotations
 
 import random
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -29,14 +30,14 @@ from lit_critic_rl.ppo.kl_control import AdaptiveKLController, FixedKLController
 from lit_critic_rl.ppo.losses import kl_estimate, kl_penalized_rewards
 from lit_critic_rl.ppo.rollout import sample, score_rollout
 from lit_critic_rl.ppo.update import ppo_update
-from lit_critic_rl.rewards.base import ExtrinsicReward, score_samples, sparse_token_rewards
+from lit_critic_rl.rewards.base import ExtrinsicReward, Reward, score_samples, sparse_token_rewards
 from lit_critic_rl.types import Rollout, TokenRewards
 
 
 class DenseRewardPPO(LightningModule):
     def __init__(
         self,
-        reward: ExtrinsicReward,
+        reward: Reward | ExtrinsicReward,
         critic: CriticBackend | None = None,
         model: ModelArgs = ModelArgs(),
         adapter: AdapterArgs = AdapterArgs(),
@@ -57,7 +58,11 @@ class DenseRewardPPO(LightningModule):
             val_seed: Seed of validation sampling, so every evaluation sees the same sampling noise.
         """
         super().__init__()
-        self.save_hyperparameters(ignore=["reward", "critic"])
+        # plain dicts, so checkpoints load with torch.load(weights_only=True) (Lightning's default)
+        self.save_hyperparameters(
+            {"model": asdict(model), "adapter": asdict(adapter), "generation": asdict(generation),
+             "ppo": asdict(ppo), "shaping": asdict(shaping), "val_seed": val_seed}
+        )
         self.automatic_optimization = False
         self.strict_loading = False  # checkpoints hold adapters and the value head, not the frozen base
         self.reward, self.critic = reward, critic
@@ -92,7 +97,9 @@ class DenseRewardPPO(LightningModule):
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
         if datamodule is not None and hasattr(datamodule, "all_prompts"):
-            self.check_prompt_lengths(datamodule.all_prompts())
+            prompts = datamodule.all_prompts()
+            self.check_prompt_lengths(prompts)
+            score_samples(self.reward, prompts[:2], prompts[:2])  # a broken reward fails here, before training
 
     def check_prompt_lengths(self, prompts: list[str]) -> None:
         """Fail before training if a prompt plus ``max_new_tokens`` exceeds the model's context."""
@@ -238,10 +245,17 @@ class DenseRewardPPO(LightningModule):
 
 
 def capture_rng() -> dict:
-    return {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    """RNG states as tensors, ints and tuples only (loadable with ``weights_only=True``)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
+    }
 
 
 def restore_rng(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))

@@ -1,6 +1,6 @@
 """Prompt datamodule: prompts from a local file (txt, jsonl/json, csv, parquet) read with ``datasets``.
 
-The training loader is a stream of shuffled epochs over the training prompts. Its position is not kept by the loader
+The training loader is an endless stream of shuffled passes over the training prompts. Its position is not kept by the loader
 (Lightning prefetches a batch ahead, so a loader-side count would be off by one at checkpoint time); it is derived
 from the module's ``prompts_consumed`` counter, which is saved in checkpoints, so ``fit --ckpt_path last`` continues
 with exactly the prompts an uninterrupted run would have seen.
@@ -28,6 +28,9 @@ def read_prompts(path: str | Path, field: str = "prompt") -> list[str]:
     builder = _BUILDERS.get(path.suffix.lower())
     if builder is None:
         raise ValueError(f"data.prompt_file: '{path}' has an unsupported suffix; use one of {sorted(_BUILDERS)}")
+    empty = ValueError(f"data.prompt_file: '{path}' holds no non-empty prompts")
+    if not path.read_bytes().strip():
+        raise empty
     datasets.disable_progress_bars()
     table = datasets.load_dataset(builder, data_files=str(path), split="train")
     column = "text" if builder == "text" else field
@@ -35,32 +38,38 @@ def read_prompts(path: str | Path, field: str = "prompt") -> list[str]:
         raise KeyError(f"data.prompt_field: '{field}' is not a column of '{path}' (columns: {table.column_names})")
     prompts = [str(p).strip() for p in table[column] if p is not None and str(p).strip()]
     if not prompts:
-        raise ValueError(f"data.prompt_file: '{path}' holds no non-empty prompts")
+        raise empty
     return prompts
 
 
 class PromptStreamSampler(Sampler[list[int]]):
-    """Batches of indices over shuffled epochs; one pass (``len(self)`` batches) per Lightning epoch.
+    """Batches of indices from an endless stream of shuffled passes over the prompts.
 
-    Position ``p`` of the stream (counted in prompts) is epoch ``p // per_epoch`` with permutation seeded by
-    ``seed + epoch``. Iteration starts at ``offset()`` and ends at the end of that epoch.
+    Stream position ``p`` (counted in prompts) lies in pass ``p // per_pass`` whose order is a permutation seeded by
+    ``seed + pass``; ``per_pass`` is a multiple of the batch size, so no batch straddles two passes. Each iteration
+    starts at ``offset()`` and yields ``len(self)`` batches (one pass); Lightning may stop it earlier
+    (``limit_train_batches``), and the next iteration continues from wherever the module's counter says.
     """
 
     def __init__(self, n: int, batch_size: int, seed: int, offset: Callable[[], int]) -> None:
         if n < batch_size:
             raise ValueError(f"data.batch_size ({batch_size}) is larger than the {n} training prompts")
         self.n, self.batch_size, self.seed, self.offset = n, batch_size, seed, offset
-        self.per_epoch = (n // batch_size) * batch_size
+        self.per_pass = (n // batch_size) * batch_size
 
     def __len__(self) -> int:
-        return self.per_epoch // self.batch_size
+        return self.per_pass // self.batch_size
+
+    def batch_at(self, position: int) -> list[int]:
+        """The batch starting at stream ``position`` (a multiple of the batch size)."""
+        n_pass, start = divmod(position, self.per_pass)
+        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + n_pass))
+        return order[start : start + self.batch_size].tolist()
 
     def __iter__(self) -> Iterator[list[int]]:
         position = self.offset()
-        epoch, start = divmod(position, self.per_epoch)
-        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + epoch)).tolist()
-        for i in range(start, self.per_epoch, self.batch_size):
-            yield order[i : i + self.batch_size]
+        for k in range(len(self)):
+            yield self.batch_at(position + k * self.batch_size)
 
 
 def _collate(batch: list[str]) -> list[str]:
@@ -118,7 +127,11 @@ class PromptDataModule(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         sampler = PromptStreamSampler(len(self.train_prompts), self.batch_size, self.seed, self._consumed)
-        return DataLoader(self.train_prompts, batch_sampler=sampler, collate_fn=_collate)
+        # its own generator: creating the loader's iterator must not draw from the global RNG, or a resumed run
+        # would sample differently from an uninterrupted one
+        return DataLoader(
+            self.train_prompts, batch_sampler=sampler, collate_fn=_collate, generator=torch.Generator().manual_seed(0)
+        )
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_prompts, batch_size=self.val_batch_size, collate_fn=_collate)

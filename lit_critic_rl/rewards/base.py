@@ -45,3 +45,11 @@ def sparse_token_rewards(scores: Tensor, response_mask: Tensor) -> Tensor:
     rewards = torch.zeros_like(response_mask, dtype=torch.float32)
     rewards[torch.arange(len(scores)), last_token_index(response_mask)] = scores.to(rewards)
     return rewards
+
+
+class Reward:
+    """Base class of the shipped reward components. Not required: any callable works as a reward; subclassing only
+    lets a config pass the component as a YAML file (``--model.reward configs/reward/x.yaml``)."""
+
+    def __call__(self, prompts: list[str], responses: list[str]) -> list[float]:
+        raise NotImplementedError

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 
-class VaderSentiment:
+from lit_critic_rl.rewards.base import Reward
+
+
+class VaderSentiment(Reward):
     """Reward = VADER compound score of the response (or of prompt + response)."""
 
     def __init__(self, include_prompt: bool = False) -> None:

@@ -1,0 +1,165 @@
+"""End-to-end PPO on the tiny model: training, logging, checkpoints and resume, adapter export, bad rewards."""
+
+import csv
+import json
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from lit_critic_rl.args import GenerationArgs, ModelArgs, PPOArgs
+from lit_critic_rl.data import SentimentPrompts
+from lit_critic_rl.module import DenseRewardPPO
+from lit_critic_rl.rewards import RewardError
+
+REQUIRED_METRICS = [
+    "train/reward_extrinsic", "train/reward_intrinsic", "train/reward_total", "train/kl", "train/kl_coef",
+    "train/policy_loss", "train/value_loss", "train/clipfrac", "train/entropy", "train/samples_seen",
+    "train/critic_failures", "val/reward",
+]
+
+
+def vowel_share(prompts: list[str], responses: list[str]) -> list[float]:
+    """A reward that varies on the tiny model's gibberish (VADER scores it all 0, which gives zero advantages)."""
+    return [sum(c in "aeiou" for c in r) / max(len(r), 1) for r in responses]
+
+
+def make_module(path, reward=None, **ppo):
+    ppo = {"epochs": 2, "minibatch_size": 4, "learning_rate": 1e-2, **ppo}
+    return DenseRewardPPO(
+        reward=reward or vowel_share,
+        model=ModelArgs(name_or_path=path),
+        generation=GenerationArgs(max_new_tokens=6),
+        ppo=PPOArgs(**ppo),
+    )
+
+
+def make_trainer(root: Path, **kwargs):
+    defaults = dict(
+        max_epochs=1, limit_train_batches=3, limit_val_batches=1, num_sanity_val_steps=0,
+        default_root_dir=str(root), logger=CSVLogger(str(root), name="csv", version=0),
+        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1,
+    )
+    return L.Trainer(**{**defaults, **kwargs})
+
+
+def trainable(module):
+    return {k: v.clone() for k, v in module.trainable_state_dict().items()}
+
+
+def test_fit_logs_required_metrics_samples_and_updates_adapters(tiny_model_path, tmp_path):
+    L.seed_everything(0)
+    module = make_module(tiny_model_path)
+    before = trainable(module)
+    trainer = make_trainer(tmp_path)
+    trainer.fit(module, SentimentPrompts(batch_size=4, val_size=8, val_batch_size=4))
+    run = tmp_path / "csv" / "version_0"
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    columns = set(rows[0])
+    assert not [m for m in REQUIRED_METRICS if m not in columns]
+    assert any(k.startswith("perf/") for k in columns)
+    seen = [float(r["train/samples_seen"]) for r in rows if r.get("train/samples_seen")]
+    assert seen == [4.0, 8.0, 12.0]
+    samples = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 12 and {"prompt", "response", "reward_extrinsic", "reward_total"} <= set(samples[0])
+    after = module.trainable_state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_exported_policy_adapter_loads_with_plain_peft(tiny_model_path, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    L.seed_everything(0)
+    module = make_module(tiny_model_path)
+    make_trainer(tmp_path, limit_train_batches=2).fit(module, SentimentPrompts(batch_size=4, val_size=8))
+    folder = tmp_path / "csv" / "version_0" / "adapters"
+    plain = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_path), folder / "policy").eval()
+    ids = module.tokenizer(["The film opens with a long shot"], return_tensors="pt")
+    with torch.no_grad():
+        ours = module.lm.policy_forward(ids["input_ids"], ids["attention_mask"], 3).logits
+        theirs = plain(**ids).logits[:, -4:-1]
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(theirs, module.lm.reference_logits(ids["input_ids"], ids["attention_mask"], 3))
+    assert (folder / "value" / "adapter_model.safetensors").is_file() and (folder / "value_head.pt").is_file()
+
+
+def test_checkpoint_holds_adapters_and_state_but_not_the_base(tiny_model_path, tmp_path):
+    L.seed_everything(0)
+    module = make_module(tiny_model_path)
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    make_trainer(tmp_path, limit_train_batches=2, callbacks=[ckpt]).fit(module, SentimentPrompts(batch_size=4))
+    state = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)
+    keys = set(state["state_dict"])
+    assert keys and all("lora_" in k or k.startswith("lm.value_head") for k in keys)
+    extra = state["lit_critic_rl"]
+    assert extra["prompts_consumed"] == 8 and extra["iteration"] == 2 and "value" in extra["kl_ctl"]
+    assert state["optimizer_states"]
+
+
+def test_resume_mid_epoch_matches_an_uninterrupted_run(tiny_model_path, tmp_path):
+    """3 iterations, checkpoint, resume for the 4th == 4 uninterrupted iterations (same prompts, same weights)."""
+    dm_args = dict(batch_size=4, val_size=8)
+    kw = dict(limit_train_batches=4, limit_val_batches=0)
+
+    L.seed_everything(0)
+    straight = make_module(tiny_model_path, epochs=1)  # epochs 1 and minibatch = batch: one optimizer step / iteration
+    make_trainer(tmp_path / "a", **kw).fit(straight, SentimentPrompts(**dm_args))
+
+    L.seed_everything(0)
+    first = make_module(tiny_model_path, epochs=1)
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "b" / "ckpt", save_last=True, every_n_train_steps=1)
+    make_trainer(tmp_path / "b", max_steps=3, callbacks=[ckpt], **kw).fit(first, SentimentPrompts(**dm_args))
+    L.seed_everything(123)  # the resumed run must not depend on the seed at restart
+    resumed = make_module(tiny_model_path, epochs=1)
+    make_trainer(tmp_path / "c", **kw).fit(
+        resumed, SentimentPrompts(**dm_args), ckpt_path=str(tmp_path / "b" / "ckpt" / "last.ckpt")
+    )
+
+    def prompts(root):
+        return [json.loads(x)["prompt"] for x in (root / "csv" / "version_0" / "samples.jsonl").read_text().split("\n")
+                if x]
+
+    assert prompts(tmp_path / "b") + prompts(tmp_path / "c") == prompts(tmp_path / "a")
+    assert resumed.iteration == straight.iteration == 4
+    a, c = straight.trainable_state_dict(), resumed.trainable_state_dict()
+    for k in a:
+        torch.testing.assert_close(c[k], a[k])
+    assert resumed.kl_ctl.value == pytest.approx(straight.kl_ctl.value)
+
+
+def test_non_finite_loss_skips_the_update_and_is_counted(tiny_model_path, tmp_path):
+    L.seed_everything(0)
+    module = make_module(tiny_model_path, reward=lambda p, r: [3e38] * len(r))  # finite, but (V - R)^2 overflows
+    before = trainable(module)
+    make_trainer(tmp_path, limit_train_batches=1, limit_val_batches=0).fit(module, SentimentPrompts(batch_size=4))
+    assert module.skipped_updates == 2  # two epochs, one minibatch each
+    after = module.trainable_state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize(
+    ("reward", "message"),
+    [(lambda p, r: [float("nan")] * len(r), "non-finite"), (lambda p, r: [0.0], "returned 1 scores for 2")],
+)
+def test_broken_reward_fails_before_training(tiny_model_path, tmp_path, reward, message):
+    module = make_module(tiny_model_path, reward=reward)
+    before = trainable(module)
+    with pytest.raises(RewardError, match=message):
+        make_trainer(tmp_path).fit(module, SentimentPrompts(batch_size=4))
+    assert module.iteration == 0
+    assert all(torch.equal(before[k], v) for k, v in module.trainable_state_dict().items())
+
+
+def test_prompt_longer_than_context_fails_before_training(tiny_model_path, tmp_path):
+    long_prompt = tmp_path / "long.txt"
+    long_prompt.write_text("short prompt\n" + "word " * 400 + "\nanother prompt\nand one more\n")
+    module = make_module(tiny_model_path)
+    with pytest.raises(ValueError, match="exceed the context \\(256 tokens\\).*first: #1"):
+        make_trainer(tmp_path).fit(
+            module, SentimentPrompts(prompt_file=str(long_prompt), val_size=1, batch_size=2)
+        )
+    assert module.iteration == 0
