@@ -15,7 +15,8 @@ class CLI(LightningCLI):
         parser.link_arguments("seed_everything", "data.init_args.seed")
 
 
-def main(args: list[str] | None = None) -> CLI:
+def main(args: list[str] | None = None, run: bool = True) -> CLI:
+    """Entry point of ``cli.py`` and the ``lit-critic-rl`` script; ``args``/``run`` as in ``LightningCLI``."""
     from lit_critic_rl.data.base import PromptDataModule
 
     return CLI(
@@ -24,6 +25,7 @@ def main(args: list[str] | None = None) -> CLI:
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
         args=args,
+        run=run,
     )
 
 
