@@ -12,6 +12,7 @@ are batches of the train loader (``train/iteration``).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import asdict
 
@@ -25,7 +26,7 @@ from lit_critic_rl.critic.shaping import intrinsic_token_rewards
 from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.perf import PhaseTimer
-from lit_critic_rl.ppo.advantages import gae, masked_mean, masked_whiten
+from lit_critic_rl.ppo.advantages import gae, masked_whiten
 from lit_critic_rl.ppo.kl_control import AdaptiveKLController, FixedKLController
 from lit_critic_rl.ppo.losses import kl_estimate, kl_penalized_rewards
 from lit_critic_rl.ppo.rollout import sample, score_rollout
@@ -154,6 +155,21 @@ class DenseRewardPPO(LightningModule):
         if self._pending_rng is not None:
             restore_rng(self._pending_rng)
             self._pending_rng = None
+        elif self.iteration == 0:
+            self.log_initial_validation()
+
+    def log_initial_validation(self) -> None:
+        """Log ``val/reward`` of the untrained policy at step 0, the baseline of every later validation."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        limit = self.trainer.limit_val_batches
+        if datamodule is None or not limit:
+            return
+        loader = datamodule.val_dataloader()
+        n_batches = limit if isinstance(limit, int) else math.ceil(limit * len(loader))
+        scores = [self.sample_scores(batch, i) for i, batch in zip(range(n_batches), loader)]
+        if scores:
+            for logger in self.loggers:
+                logger.log_metrics({"val/reward": float(torch.cat(scores).mean())}, step=0)
 
     def training_step(self, batch: list[str], batch_idx: int) -> None:
         prompts = [p for p in batch for _ in range(self.generation.samples_per_prompt)]
@@ -204,12 +220,16 @@ class DenseRewardPPO(LightningModule):
         ]
 
     # ------------------------------------------------------------- evaluation
-    def _evaluate(self, batch: list[str], batch_idx: int, prefix: str) -> None:
+    def sample_scores(self, prompts: list[str], batch_idx: int) -> torch.Tensor:
+        """Extrinsic scores of one response per prompt, sampled with a seed fixed per batch (paired evaluations)."""
         self.lm.eval()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.val_seed + batch_idx)
-            rollout = sample(self.lm, self.tokenizer, batch, self.generation)
-        scores = score_samples(self.reward, rollout.prompts, rollout.responses)
+            rollout = sample(self.lm, self.tokenizer, prompts, self.generation)
+        return score_samples(self.reward, rollout.prompts, rollout.responses)
+
+    def _evaluate(self, batch: list[str], batch_idx: int, prefix: str) -> None:
+        scores = self.sample_scores(batch, batch_idx)
         self.log(f"{prefix}/reward", float(scores.mean()), on_epoch=True, batch_size=len(batch), prog_bar=True)
 
     def validation_step(self, batch: list[str], batch_idx: int) -> None:

@@ -82,3 +82,11 @@ def test_fit_then_resume_from_last_through_the_cli(tiny_model_path, tmp_path, mo
 def test_console_script_shim_prints_help():
     out = subprocess.run([sys.executable, str(REPO / "cli.py"), "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "fit" in out.stdout
+
+
+@pytest.mark.parametrize("subcommand", ["validate", "test"])
+def test_validate_and_test_log_the_held_out_reward(subcommand, tiny_model_path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli = main([subcommand, "--config", QUICKSTART, "--config", FAST, "--model.model.name_or_path", tiny_model_path])
+    prefix = "val" if subcommand == "validate" else "test"
+    assert f"{prefix}/reward" in cli.trainer.callback_metrics

@@ -63,6 +63,8 @@ def test_fit_logs_required_metrics_samples_and_updates_adapters(tiny_model_path,
     assert any(k.startswith("perf/") for k in columns)
     seen = [float(r["train/samples_seen"]) for r in rows if r.get("train/samples_seen")]
     assert seen == [4.0, 8.0, 12.0]
+    val = [(int(r["step"]), float(r["val/reward"])) for r in rows if r.get("val/reward")]
+    assert len(val) == 2 and val[0][0] == 0  # the untrained policy's baseline, then the end of the epoch
     samples = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 12 and {"prompt", "response", "reward_extrinsic", "reward_total"} <= set(samples[0])
     after = module.trainable_state_dict()

@@ -1,9 +1,9 @@
 """Prompt datamodule: prompts from a local file (txt, jsonl/json, csv, parquet) read with ``datasets``.
 
-The training loader is an endless stream of shuffled passes over the training prompts. Its position is not kept by the loader
-(Lightning prefetches a batch ahead, so a loader-side count would be off by one at checkpoint time); it is derived
-from the module's ``prompts_consumed`` counter, which is saved in checkpoints, so ``fit --ckpt_path last`` continues
-with exactly the prompts an uninterrupted run would have seen.
+The training loader is an endless stream of shuffled passes over the training prompts. Its position is not kept by
+the loader (Lightning prefetches a batch ahead, so a loader-side count would be off by one at checkpoint time); it
+is derived from the module's ``prompts_consumed`` counter, which is saved in checkpoints, so
+``fit --ckpt_path last`` continues with exactly the prompts an uninterrupted run would have seen.
 """
 
 from __future__ import annotations

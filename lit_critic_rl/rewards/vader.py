@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from lit_critic_rl.rewards.base import Reward
 
 

@@ -51,7 +51,8 @@ def test_last_token_placement_and_no_stacking(tiny_tokenizer):
     dup = Critique(ok=True, spans=[span, span, Span(2, 9, "positive", 1.0)])
     spread = critique_token_rewards(dup, ranges, len(ids), ShapingArgs())
     assert spread.max() == 0.5  # duplicates and overlaps do not stack
-    last = critique_token_rewards(Critique(ok=True, spans=[span]), ranges, len(ids), ShapingArgs(placement="last_token"))
+    one = Critique(ok=True, spans=[span])
+    last = critique_token_rewards(one, ranges, len(ids), ShapingArgs(placement="last_token"))
     assert last[-1] == 0.5 and last[:-1].abs().sum() == 0
 
 

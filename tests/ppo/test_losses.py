@@ -17,7 +17,8 @@ def test_token_logprobs_by_hand():
     logits = torch.tensor([[[0.0, math.log(3.0)]]])  # softmax = [0.25, 0.75]
     assert token_logprobs(logits, torch.tensor([[1]])).item() == pytest.approx(math.log(0.75))
     # temperature 2: p1 = sqrt(3) / (1 + sqrt(3)) = 0.633975
-    assert token_logprobs(logits, torch.tensor([[1]]), temperature=2.0).item() == pytest.approx(math.log(0.633975), 1e-5)
+    logp = token_logprobs(logits, torch.tensor([[1]]), temperature=2.0).item()
+    assert logp == pytest.approx(math.log(0.633975), 1e-5)
 
 
 def test_entropy_by_hand():
