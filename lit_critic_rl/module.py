@@ -73,6 +73,8 @@ class DenseRewardPPO(LightningModule):
         self.tokenizer = load_tokenizer(model.name_or_path)
         base = load_causal_lm(model.name_or_path, model.quantization, model.dtype)
         self.lm = PolicyValueModel(base, adapter, model.value_mode)
+        if hasattr(critic, "bind"):  # self-critique: the critic is this model with its adapters disabled
+            critic.bind(self.lm, self.tokenizer, model.name_or_path)
         self.kl_ctl = (
             AdaptiveKLController(ppo.kl_coef, ppo.target_kl, ppo.kl_horizon)
             if ppo.adaptive_kl
@@ -96,6 +98,8 @@ class DenseRewardPPO(LightningModule):
         return [AdapterExport(), SampleLog(), RunSummary()]
 
     def setup(self, stage: str) -> None:
+        if hasattr(self.critic, "use_default_cache_dir"):
+            self.critic.use_default_cache_dir(self.trainer.default_root_dir)
         datamodule = getattr(self.trainer, "datamodule", None)
         if datamodule is not None and hasattr(datamodule, "all_prompts"):
             prompts = datamodule.all_prompts()
@@ -131,8 +135,11 @@ class DenseRewardPPO(LightningModule):
             with self.timer("critic"):
                 gate = self.shaping.gate_threshold
                 asked = [i for i in range(len(rollout)) if gate is None or scores[i] <= gate]
-                critiques = self.critic.critique([rollout.prompts[i] for i in asked],
-                                                 [rollout.responses[i] for i in asked])
+                critiques = self.critic.critique(
+                    [rollout.prompts[i] for i in asked],
+                    [rollout.responses[i] for i in asked],
+                    [float(scores[i]) for i in asked],
+                )
                 if len(critiques) != len(asked):
                     raise RuntimeError(f"critic returned {len(critiques)} critiques for {len(asked)} samples")
                 rows = torch.tensor(asked, dtype=torch.long)

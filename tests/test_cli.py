@@ -37,6 +37,7 @@ def test_every_shipped_yaml_is_covered():
 @pytest.mark.parametrize("case", yaml_cases(), ids=lambda c: Path(c[-1]).relative_to(CONFIGS).as_posix())
 def test_shipped_yaml_instantiates(case, tiny_model_path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", "placeholder")
     cli = main(["fit", *case, "--model.model.name_or_path", tiny_model_path], run=False)
     assert cli.model.lm.base_parameter_count() > 0
     assert cli.datamodule is not None and cli.trainer is not None
@@ -69,8 +70,7 @@ def test_missing_model_path_is_named(tmp_path, monkeypatch):
 
 def test_fit_then_resume_from_last_through_the_cli(tiny_model_path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    common = ["--config", QUICKSTART, "--config", FAST, "--model.model.name_or_path", tiny_model_path,
-              "--trainer.enable_checkpointing", "true"]
+    common = ["--config", QUICKSTART, "--config", FAST, "--model.model.name_or_path", tiny_model_path]
     main(["fit", *common])
     last = tmp_path / "runs" / "quickstart" / "checkpoints" / "last.ckpt"
     assert last.is_file()
@@ -90,3 +90,40 @@ def test_validate_and_test_log_the_held_out_reward(subcommand, tiny_model_path, 
     cli = main([subcommand, "--config", QUICKSTART, "--config", FAST, "--model.model.name_or_path", tiny_model_path])
     prefix = "val" if subcommand == "validate" else "test"
     assert f"{prefix}/reward" in cli.trainer.callback_metrics
+
+
+CRITIC_CASES = {
+    "lexicon": [],
+    "selfcritique": ["--model.critic.init_args.max_new_tokens", "8"],
+    "hf": ["--model.critic.init_args.max_new_tokens", "8"],  # name_or_path set to the tiny model below
+    "openai": ["--model.critic.init_args.model", "loopback"],  # base_url set to the test's loopback server
+}
+
+
+@pytest.mark.parametrize("name", sorted(CRITIC_CASES))
+def test_fit_with_each_critic_is_a_yaml_change(name, tiny_model_path, tmp_path, monkeypatch):
+    import csv
+
+    from lit_critic_rl.testing.chat_server import ChatServer
+
+    secret = "sk-never-write-me-0451"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    extra = list(CRITIC_CASES[name])
+    if name == "hf":
+        extra += ["--model.critic.init_args.name_or_path", tiny_model_path]
+    with ChatServer() as server:
+        if name == "openai":
+            extra += ["--model.critic.init_args.base_url", server.base_url]
+        main(["fit", "--config", QUICKSTART, "--config", FAST, "--model.model.name_or_path", tiny_model_path,
+              "--model.critic", str(CONFIGS / "critic" / f"{name}.yaml"), *extra])
+        requests = server.requests
+    run = tmp_path / "runs" / "quickstart"
+    rows = [r for r in csv.DictReader((run / "csv" / "version_0" / "metrics.csv").open()) if r.get("train/iteration")]
+    assert len(rows) == 2
+    assert all(float(r["train/critic_calls"]) == 4 for r in rows)
+    assert {"train/reward_intrinsic", "train/critic_failures", "train/critic_spans_dropped"} <= set(rows[0])
+    if name == "openai":
+        assert requests == 8
+        for path in run.rglob("*"):
+            assert not path.is_file() or secret.encode() not in path.read_bytes(), path

@@ -33,7 +33,13 @@ class Critique:
 
 
 class CriticBackend(ABC):
-    """One batched call: ``critique(prompts, responses) -> list[Critique]``, one per sample, in order."""
+    """One batched call: ``critique(prompts, responses, scores) -> list[Critique]``, one per sample, in order.
+
+    ``scores`` are the samples' extrinsic scores (the summarization template shows them to the critic); backends
+    that do not need them ignore them.
+    """
 
     @abstractmethod
-    def critique(self, prompts: list[str], responses: list[str]) -> list[Critique]: ...
+    def critique(
+        self, prompts: list[str], responses: list[str], scores: list[float] | None = None
+    ) -> list[Critique]: ...

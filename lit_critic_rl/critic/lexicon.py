@@ -34,5 +34,5 @@ class LexiconCritic(CriticBackend):
                 out.append(Span(match.start(), match.end(), label, 1.0 if valence > 0 else -1.0))
         return out
 
-    def critique(self, prompts: list[str], responses: list[str]) -> list[Critique]:
+    def critique(self, prompts: list[str], responses: list[str], scores: list[float] | None = None) -> list[Critique]:
         return [Critique(ok=True, spans=self.spans(r)) for r in responses]

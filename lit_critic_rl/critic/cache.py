@@ -1,0 +1,43 @@
+"""On-disk critique cache (sqlite): key = hash of (backend identity, model, template version, prompt, response).
+
+Raw critic outputs are stored and re-parsed on a hit (parsing is deterministic and cheap), so parser fixes apply to
+cached critiques too. Only successful calls are cached; failures are retried next time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+
+def cache_key(*parts: str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+class CritiqueCache:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False)
+        self._db.execute("CREATE TABLE IF NOT EXISTS critiques (key TEXT PRIMARY KEY, raw TEXT NOT NULL)")
+        self._db.commit()
+
+    def get_many(self, keys: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self._db.execute(f"SELECT key, raw FROM critiques WHERE key IN ({marks})", chunk).fetchall())
+        return found
+
+    def put_many(self, items: dict[str, str]) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO critiques VALUES (?, ?)", list(items.items()))
+        self._db.commit()
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM critiques").fetchone()[0]

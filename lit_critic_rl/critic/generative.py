@@ -1,0 +1,97 @@
+"""Machinery shared by critics that write text (HF model, OpenAI-compatible API, self-critique): prompt rendering,
+caching, parsing and failure accounting. A backend only implements ``generate``: rendered prompts in, raw texts (or
+the exception that prevented one) out."""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+from pathlib import Path
+
+from lit_critic_rl.critic.base import CriticBackend, Critique
+from lit_critic_rl.critic.cache import CritiqueCache, cache_key
+from lit_critic_rl.critic.parsing import parse_critique
+from lit_critic_rl.critic.templates import load_template
+
+
+def score_to_scale(score: float, low: float, high: float) -> int:
+    """Map an extrinsic score in [low, high] to the 1..10 scale the summarization critic reads (clamped)."""
+    if not math.isfinite(score) or high <= low:
+        return 1
+    frac = min(max((score - low) / (high - low), 0.0), 1.0)
+    return 1 + round(frac * 9)
+
+
+class GenerativeCritic(CriticBackend):
+    def __init__(
+        self,
+        template: str = "sentiment",
+        cache_path: str | None = None,
+        score_range: tuple[float, float] = (0.0, 1.0),
+    ) -> None:
+        """
+        Args:
+            template: Shipped template name (sentiment, toxicity, summarization) or a template file path.
+            cache_path: sqlite file of cached critiques; None = ``critic_cache.sqlite`` in the trainer's root dir.
+            score_range: Range of the extrinsic score, mapped onto the template's 1-10 ``{score}`` field.
+        """
+        self.template = load_template(template)
+        self.cache_path = cache_path
+        self.score_range = tuple(score_range)
+        self._cache: CritiqueCache | None = None
+        self.calls = 0
+        self.cache_hits = 0
+
+    @property
+    @abstractmethod
+    def identity(self) -> str:
+        """Backend class and model name: part of the cache key."""
+
+    @abstractmethod
+    def generate(self, texts: list[str]) -> list[str | BaseException]:
+        """Raw critic outputs, one per rendered prompt; an exception instance where a call failed for good."""
+
+    def use_default_cache_dir(self, folder: str | Path) -> None:
+        if self.cache_path is None:
+            self.cache_path = str(Path(folder) / "critic_cache.sqlite")
+
+    @property
+    def cache(self) -> CritiqueCache | None:
+        if self._cache is None and self.cache_path is not None:
+            self._cache = CritiqueCache(self.cache_path)
+        return self._cache
+
+    def critique(self, prompts: list[str], responses: list[str], scores: list[float] | None = None) -> list[Critique]:
+        scale = [score_to_scale(s, *self.score_range) for s in scores] if scores is not None else [None] * len(prompts)
+        rendered = [self.template.render(p, r, s) for p, r, s in zip(prompts, responses, scale)]
+        keys = [cache_key(self.identity, self.template.name, self.template.version, t) for t in rendered]
+        raws: dict[str, str] = self.cache.get_many(keys) if self.cache is not None else {}
+        self.cache_hits += sum(k in raws for k in keys)
+        todo = [i for i, k in enumerate(keys) if k not in raws]
+        failures: dict[int, BaseException] = {}
+        if todo:
+            outputs = self.generate([rendered[i] for i in todo])
+            if len(outputs) != len(todo):
+                raise RuntimeError(f"{type(self).__name__}.generate returned {len(outputs)} outputs for {len(todo)}")
+            self.calls += len(todo)
+            fresh = {}
+            for i, out in zip(todo, outputs):
+                if isinstance(out, BaseException):
+                    failures[i] = out
+                else:
+                    fresh[keys[i]] = out
+            if fresh and self.cache is not None:
+                self.cache.put_many(fresh)
+            raws.update(fresh)
+        critiques = []
+        for i, (key, response) in enumerate(zip(keys, responses)):
+            if i in failures:
+                critiques.append(Critique(ok=False, error=type(failures[i]).__name__))
+            else:
+                critiques.append(parse_critique(raws[key], response, self.template))
+        return critiques
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_cache"] = None  # sqlite connections do not pickle; reopened lazily
+        return state

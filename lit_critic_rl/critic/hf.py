@@ -1,0 +1,87 @@
+"""HFCritic: a local Hugging Face causal LM as critic (greedy, batched; chat template when the model has one).
+
+``generate_critiques`` is shared with :class:`~lit_critic_rl.critic.self_critique.SelfCritique`, which runs the same
+decoding on the policy's own base model.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lit_critic_rl.critic.generative import GenerativeCritic
+
+
+@torch.inference_mode()
+def generate_critiques(
+    model, tokenizer, texts: list[str], max_new_tokens: int, batch_size: int, stop_strings: list[str] | None
+) -> list[str]:
+    """Greedy completions of ``texts`` (left-padded batches), cut at the first blank line after content."""
+    chat = getattr(tokenizer, "chat_template", None) is not None
+    if chat:
+        texts = [
+            tokenizer.apply_chat_template([{"role": "user", "content": t}], tokenize=False, add_generation_prompt=True)
+            for t in texts
+        ]
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    outputs: list[str] = []
+    try:
+        for start in range(0, len(texts), batch_size):
+            enc = tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True,
+                            add_special_tokens=not chat)
+            enc = {k: v.to(model.device) for k, v in enc.items()}
+            out = model.generate(
+                **enc, do_sample=False, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                stop_strings=stop_strings or None, tokenizer=tokenizer if stop_strings else None,
+            )
+            new = out[:, enc["input_ids"].shape[1] :]
+            outputs += tokenizer.batch_decode(new, skip_special_tokens=True)
+    finally:
+        tokenizer.padding_side = side
+    return [cut_at_blank_line(o) for o in outputs]
+
+
+def cut_at_blank_line(text: str) -> str:
+    stripped = text.lstrip("\n")
+    return stripped.split("\n\n", 1)[0]
+
+
+class HFCritic(GenerativeCritic):
+    def __init__(
+        self,
+        name_or_path: str,
+        template: str = "sentiment",
+        quantization: str = "none",
+        dtype: str = "float32",
+        max_new_tokens: int = 48,
+        batch_size: int = 8,
+        stop_strings: list[str] | None = None,
+        cache_path: str | None = None,
+        score_range: tuple[float, float] = (0.0, 1.0),
+    ) -> None:
+        """
+        Args:
+            name_or_path: Critic model: hub id, local folder or ``asset:`` alias (ideally larger than the policy).
+            template: Shipped template name or template file path.
+            quantization: 'none' or 'nf4' (bitsandbytes 4-bit).
+            dtype: Weights dtype (compute dtype under NF4).
+            max_new_tokens: Length cap of each critique.
+            batch_size: Critiques generated per batch.
+            stop_strings: Extra strings that end a critique (a blank line always does).
+            cache_path: sqlite cache file; None = ``critic_cache.sqlite`` in the trainer's root dir.
+            score_range: Range of the extrinsic score, mapped onto the template's 1-10 ``{score}``.
+        """
+        from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
+
+        super().__init__(template, cache_path, score_range)
+        self.name_or_path, self.max_new_tokens, self.batch_size = name_or_path, max_new_tokens, batch_size
+        self.stop_strings = stop_strings
+        self.tokenizer = load_tokenizer(name_or_path)
+        self.model = load_causal_lm(name_or_path, quantization, dtype).eval()
+
+    @property
+    def identity(self) -> str:
+        return f"hf|{self.name_or_path}|{self.max_new_tokens}"
+
+    def generate(self, texts: list[str]) -> list[str | BaseException]:
+        return generate_critiques(self.model, self.tokenizer, texts, self.max_new_tokens, self.batch_size,
+                                  self.stop_strings)

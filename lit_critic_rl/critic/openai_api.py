@@ -1,0 +1,165 @@
+"""OpenAICritic: any OpenAI-compatible chat-completions server (OpenAI, vLLM, llama.cpp server, ...) via the official
+``openai`` SDK.
+
+Requests run concurrently on asyncio under a concurrency limit and optional requests-per-minute / tokens-per-minute
+limits. Retries with exponential backoff on 429, 5xx, connection errors and timeouts are the SDK's own
+(``max_retries``). A total budget of requests and/or tokens stops calling once spent: further samples get failed
+critiques (error ``BudgetExhausted``), which mask their intrinsic reward, and a warning says so once.
+The API key is read from the environment variable named by ``api_key_env`` when requests are made; it is never stored
+on the object, in configs, checkpoints or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import deque
+
+from lit_critic_rl.critic.generative import GenerativeCritic
+
+log = logging.getLogger(__name__)
+
+
+class BudgetExhausted(RuntimeError):
+    """The critic's request or token budget is spent."""
+
+
+class RateLimiter:
+    """Spaces request starts to ``requests_per_minute`` and waits while the last minute used ``tokens_per_minute``."""
+
+    def __init__(self, requests_per_minute: float | None, tokens_per_minute: float | None) -> None:
+        self.interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
+        self.tokens_per_minute = tokens_per_minute
+        self.next_start = 0.0
+        self.used: deque[tuple[float, int]] = deque()
+        self.lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self.lock:
+            now = time.monotonic()
+            if self.tokens_per_minute:
+                while True:
+                    while self.used and self.used[0][0] <= now - 60.0:
+                        self.used.popleft()
+                    if sum(n for _, n in self.used) < self.tokens_per_minute:
+                        break
+                    await asyncio.sleep(self.used[0][0] + 60.0 - now)
+                    now = time.monotonic()
+            if self.next_start > now:
+                await asyncio.sleep(self.next_start - now)
+                now = time.monotonic()
+            self.next_start = now + self.interval
+
+    def record(self, tokens: int) -> None:
+        self.used.append((time.monotonic(), tokens))
+
+
+class OpenAICritic(GenerativeCritic):
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        template: str = "sentiment",
+        max_new_tokens: int = 64,
+        temperature: float = 0.0,
+        concurrency: int = 8,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        max_requests: int | None = None,
+        max_total_tokens: int | None = None,
+        cache_path: str | None = None,
+        score_range: tuple[float, float] = (0.0, 1.0),
+    ) -> None:
+        """
+        Args:
+            model: Model name sent to the server.
+            base_url: Server URL, e.g. ``http://127.0.0.1:8000/v1``; None = the SDK's default (OpenAI).
+            api_key_env: Name of the environment variable holding the key; None for servers that need none.
+            template: Shipped template name or template file path.
+            max_new_tokens: ``max_tokens`` of each completion.
+            temperature: Sampling temperature (0 = greedy, as in the paper).
+            concurrency: Requests in flight at once.
+            requests_per_minute: Cap on request starts per minute (None = none).
+            tokens_per_minute: Cap on tokens (prompt + completion, as reported) per minute (None = none).
+            timeout: Seconds per request attempt.
+            max_retries: SDK retries (exponential backoff) on 429, 5xx, connection errors and timeouts.
+            max_requests: Total request budget of the run (None = unlimited).
+            max_total_tokens: Total token budget of the run (None = unlimited).
+            cache_path: sqlite cache file; None = ``critic_cache.sqlite`` in the trainer's root dir.
+            score_range: Range of the extrinsic score, mapped onto the template's 1-10 ``{score}``.
+        """
+        super().__init__(template, cache_path, score_range)
+        if concurrency < 1:
+            raise ValueError(f"critic.concurrency must be >= 1, got {concurrency}")
+        if api_key_env is not None and not os.environ.get(api_key_env):
+            raise ValueError(f"critic.api_key_env: the environment variable '{api_key_env}' is not set")
+        self.model, self.base_url, self.api_key_env = model, base_url, api_key_env
+        self.max_new_tokens, self.temperature = max_new_tokens, temperature
+        self.concurrency, self.timeout, self.max_retries = concurrency, timeout, max_retries
+        self.requests_per_minute, self.tokens_per_minute = requests_per_minute, tokens_per_minute
+        self.max_requests, self.max_total_tokens = max_requests, max_total_tokens
+        self.requests_made = 0
+        self.tokens_used = 0
+        self._warned_budget = False
+
+    @property
+    def identity(self) -> str:
+        return f"openai|{self.base_url}|{self.model}|{self.max_new_tokens}|{self.temperature}"
+
+    def __repr__(self) -> str:
+        return f"OpenAICritic(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
+
+    def budget_left(self) -> bool:
+        if self.max_requests is not None and self.requests_made >= self.max_requests:
+            return False
+        return self.max_total_tokens is None or self.tokens_used < self.max_total_tokens
+
+    def generate(self, texts: list[str]) -> list[str | BaseException]:
+        return asyncio.run(self._generate_all(texts))
+
+    async def _generate_all(self, texts: list[str]) -> list[str | BaseException]:
+        import openai
+
+        key = os.environ.get(self.api_key_env, "") if self.api_key_env else "unused"
+        client = openai.AsyncOpenAI(
+            api_key=key, base_url=self.base_url, timeout=self.timeout, max_retries=self.max_retries
+        )
+        gate = asyncio.Semaphore(self.concurrency)
+        limiter = RateLimiter(self.requests_per_minute, self.tokens_per_minute)
+
+        async def one(text: str) -> str | BaseException:
+            async with gate:
+                if not self.budget_left():
+                    if not self._warned_budget:
+                        log.warning(
+                            "critic budget spent (%d requests, %d tokens): no more critic calls; "
+                            "samples get no intrinsic reward", self.requests_made, self.tokens_used,
+                        )
+                        self._warned_budget = True
+                    return BudgetExhausted("critic budget spent")
+                await limiter.acquire()
+                self.requests_made += 1
+                try:
+                    reply = await client.chat.completions.create(
+                        model=self.model,
+                        messages=[{"role": "user", "content": text}],
+                        max_tokens=self.max_new_tokens,
+                        temperature=self.temperature,
+                    )
+                except Exception as err:  # the SDK has retried already; the failure is data, not a crash
+                    return err
+                tokens = reply.usage.total_tokens if reply.usage is not None else 0
+                self.tokens_used += tokens
+                limiter.record(tokens)
+                content = reply.choices[0].message.content if reply.choices else None
+                return content if isinstance(content, str) else ValueError("empty completion")
+
+        try:
+            return list(await asyncio.gather(*(one(t) for t in texts)))
+        finally:
+            await client.close()

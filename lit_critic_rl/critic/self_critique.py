@@ -1,0 +1,67 @@
+"""SelfCritique: the policy's own base model is the critic, with no second copy of the weights.
+
+By default every adapter is disabled (the frozen initial model, the paper's self-critique setting); with
+``use_current_policy`` the current policy adapter writes the critique instead (then the cache is off, because the
+critic changes as it trains). The module binds the model with :meth:`bind` when it is built.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+from lit_critic_rl.critic.generative import GenerativeCritic
+from lit_critic_rl.critic.hf import generate_critiques
+
+
+class SelfCritique(GenerativeCritic):
+    def __init__(
+        self,
+        template: str = "sentiment",
+        use_current_policy: bool = False,
+        max_new_tokens: int = 48,
+        batch_size: int = 8,
+        stop_strings: list[str] | None = None,
+        cache_path: str | None = None,
+        score_range: tuple[float, float] = (0.0, 1.0),
+    ) -> None:
+        """
+        Args:
+            template: Shipped template name or template file path.
+            use_current_policy: Critique with the current policy adapter instead of the frozen initial model.
+            max_new_tokens: Length cap of each critique.
+            batch_size: Critiques generated per batch.
+            stop_strings: Extra strings that end a critique (a blank line always does).
+            cache_path: sqlite cache file; None = ``critic_cache.sqlite`` in the trainer's root dir.
+            score_range: Range of the extrinsic score, mapped onto the template's 1-10 ``{score}``.
+        """
+        super().__init__(template, cache_path, score_range)
+        self.use_current_policy, self.max_new_tokens = use_current_policy, max_new_tokens
+        self.batch_size, self.stop_strings = batch_size, stop_strings
+        self.lm = None
+        self.tokenizer = None
+        self.model_name = ""
+
+    def bind(self, lm, tokenizer, model_name: str) -> None:
+        """Attach the policy's adapter-shared model (called by the PPO module)."""
+        self.lm, self.tokenizer, self.model_name = lm, tokenizer, model_name
+
+    @property
+    def identity(self) -> str:
+        return f"self|{self.model_name}|{self.max_new_tokens}"
+
+    def use_default_cache_dir(self, folder) -> None:
+        if not self.use_current_policy:
+            super().use_default_cache_dir(folder)
+
+    def generate(self, texts: list[str]) -> list[str | BaseException]:
+        if self.lm is None:
+            raise RuntimeError("SelfCritique is not bound to a model: use it as the PPO module's critic")
+        was_training = self.lm.training
+        self.lm.eval()
+        role = self.lm.adapter("policy") if self.use_current_policy else self.lm.reference()
+        try:
+            with role if role is not None else nullcontext():
+                return generate_critiques(self.lm.peft, self.tokenizer, texts, self.max_new_tokens,
+                                          self.batch_size, self.stop_strings)
+        finally:
+            self.lm.train(was_training)
