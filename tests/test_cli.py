@@ -38,14 +38,14 @@ def test_every_shipped_yaml_is_covered():
 def test_shipped_yaml_instantiates(case, tiny_model_path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPENAI_API_KEY", "placeholder")
-    cli = main(["fit", *case, "--model.model.name_or_path", tiny_model_path], run=False)
+    cli = main([*case, "--model.model.name_or_path", tiny_model_path], run=False)  # run=False: no subcommand
     assert cli.model.lm.base_parameter_count() > 0
     assert cli.datamodule is not None and cli.trainer is not None
 
 
 def _cli_error(args, capsys) -> str:
     with pytest.raises(SystemExit) as exc:
-        main(args, run=False)
+        main(args)
     assert exc.value.code != 0
     return capsys.readouterr().err
 
@@ -65,7 +65,7 @@ def test_yaml_typo_is_named(tmp_path, capsys):
 def test_missing_model_path_is_named(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="model.name_or_path: './models/missing'"):
-        main(["fit", "--config", QUICKSTART, "--model.model.name_or_path", "./models/missing"], run=False)
+        main(["--config", QUICKSTART, "--model.model.name_or_path", "./models/missing"], run=False)
 
 
 def test_fit_then_resume_from_last_through_the_cli(tiny_model_path, tmp_path, monkeypatch):

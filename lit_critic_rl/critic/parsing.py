@@ -6,8 +6,8 @@ is read up to the first blank line after content (critics continue with new made
 
 A quote is located in the response by exact match, then case/whitespace/punctuation-normalised match, then the
 closest window of the normalised response (difflib ratio >= 0.8). Occurrence rule: the first occurrence at or after
-the end of the previous located span (critics quote in reading order), else the first in the text. Quotes found nowhere in the
-response (hallucinated, or from the prompt) are dropped and counted. An output with no label line and no
+the end of the previous located span (critics quote in reading order), else the first in the text. Quotes found
+nowhere in the response (hallucinated, or from the prompt) are dropped and counted. An output with no label line and no
 "None identified" is unparseable: the critique fails rather than counting as "nothing to mark".
 """
 

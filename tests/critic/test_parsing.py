@@ -93,7 +93,8 @@ def test_exactly_quoted_spans_are_found(response, data, style):
     start = data.draw(st.integers(0, len(response) - 1))
     end = data.draw(st.integers(start + 1, len(response)))
     quote = response[start:end]
-    if not quote.strip() or any(c in quote for c in '"“”«»‘’`–—') or any(c in quote for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"):
+    quote_chars, line_breaks = '"“”«»‘’`–—', "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+    if not quote.strip() or any(c in quote for c in quote_chars + line_breaks):
         return
     critique = parse_critique(style.format(quote), response, SENTIMENT)
     assert critique.ok and critique.n_dropped == 0 and len(critique.spans) == 1
