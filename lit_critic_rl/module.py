@@ -259,6 +259,7 @@ class DenseRewardPPO(LightningModule):
             "iteration": self.iteration,
             "skipped_updates": self.skipped_updates,
             "rng": capture_rng(),
+            "critic_cache_path": getattr(self.critic, "cache_path", None),
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -269,6 +270,8 @@ class DenseRewardPPO(LightningModule):
         self.prompts_consumed, self.samples_seen = state["prompts_consumed"], state["samples_seen"]
         self.iteration, self.skipped_updates = state["iteration"], state["skipped_updates"]
         self._pending_rng = state["rng"]
+        if getattr(self.critic, "cache_path", "unset") is None and state.get("critic_cache_path"):
+            self.critic.cache_path = state["critic_cache_path"]  # keep using the run's cache after a resume
 
 
 def capture_rng() -> dict:

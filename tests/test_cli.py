@@ -13,7 +13,10 @@ CONFIGS = REPO / "configs"
 QUICKSTART = str(CONFIGS / "quickstart.yaml")
 FAST = str(CONFIGS / "debug" / "fast.yaml")
 # component files and how they are applied on top of the quickstart
-COMPONENT_FLAGS = {"reward": "--model.reward", "critic": "--model.critic", "data": "--data", "trainer": "--trainer"}
+COMPONENT_FLAGS = {
+    "reward": "--model.reward", "critic": "--model.critic", "shaping": "--model.shaping", "data": "--data",
+    "trainer": "--trainer",
+}
 
 
 def yaml_cases() -> list[list[str]]:

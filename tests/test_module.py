@@ -165,3 +165,45 @@ def test_prompt_longer_than_context_fails_before_training(tiny_model_path, tmp_p
             module, SentimentPrompts(prompt_file=str(long_prompt), val_size=1, batch_size=2)
         )
     assert module.iteration == 0
+
+
+def test_critic_gate_and_intrinsic_rewards_reach_the_token_rewards(tiny_model_path):
+    from lit_critic_rl.args import ShapingArgs
+    from lit_critic_rl.critic.base import CriticBackend, Critique, Span
+    from lit_critic_rl.critic.shaping import token_char_ranges
+    from lit_critic_rl.ppo.rollout import sample
+
+    class FirstCharCritic(CriticBackend):
+        """Marks the first character of every response it sees as negative and records what it was asked."""
+
+        def __init__(self):
+            self.asked = []
+
+        def critique(self, prompts, responses, scores=None):
+            self.asked += responses
+            return [Critique(ok=bool(r), spans=[Span(0, 1, "bad", -1.0)] if r else []) for r in responses]
+
+    critic = FirstCharCritic()
+    module = DenseRewardPPO(
+        reward=lambda p, r: [float(i % 2) for i in range(len(r))],  # samples 0, 2 score 0; samples 1, 3 score 1
+        critic=critic, model=ModelArgs(name_or_path=tiny_model_path), generation=GenerationArgs(max_new_tokens=5),
+        shaping=ShapingArgs(gate_threshold=0.5, negative_value=-0.5),
+    )
+    L.seed_everything(0)
+    rollout = sample(module.lm, module.tokenizer, ["The film", "I watched", "My brother", "This is"], module.generation)
+    scores, rewards = module.score(rollout)
+    assert critic.asked == [rollout.responses[0], rollout.responses[2]]  # gate: only scores <= 0.5 are critiqued
+    assert rewards.stats["critic_calls"] == 2
+    extrinsic_only = {1, 3}
+    for b in range(4):
+        n = int(rollout.response_mask[b].sum())
+        row = rewards.rewards[b, :n]
+        if b in extrinsic_only:
+            assert row[:-1].abs().sum() == 0 and row[-1] == scores[b]
+        elif rollout.responses[b]:
+            ranges = token_char_ranges(module.tokenizer, rollout.response_ids[b, :n].tolist())
+            owner = next(i for i, (s, e) in enumerate(ranges) if e > s)  # the token holding the first character
+            expected = torch.zeros(n)
+            expected[owner] = -0.5
+            expected[-1] += scores[b]
+            torch.testing.assert_close(row, expected)
