@@ -33,6 +33,11 @@ def sentiment_reply(prompt: str) -> str:
     return "\n".join(lines) or "None identified"
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog of 5 refuses connections under 16 concurrent clients
+    daemon_threads = True
+
+
 class ChatServer:
     def __init__(self, port: int = 0, latency: float = 0.0) -> None:
         self.latency, self.hang, self.malformed = latency, 0.0, False
@@ -74,8 +79,7 @@ class ChatServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
