@@ -22,7 +22,7 @@ from lightning.pytorch import LightningModule
 
 from lit_critic_rl.args import AdapterArgs, GenerationArgs, ModelArgs, PPOArgs, ShapingArgs
 from lit_critic_rl.critic.base import CriticBackend
-from lit_critic_rl.critic.shaping import intrinsic_token_rewards
+from lit_critic_rl.critic.shaping import critic_token_rewards
 from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.perf import PhaseTimer
@@ -126,36 +126,15 @@ class DenseRewardPPO(LightningModule):
         """Extrinsic scores ``[B]`` and the combined token rewards (extrinsic on the last token + intrinsic)."""
         with self.timer("reward"):
             scores = score_samples(self.reward, rollout.prompts, rollout.responses)
-        mask = rollout.response_mask.cpu()
-        rewards = sparse_token_rewards(scores, mask)
-        intrinsic = torch.zeros_like(rewards)
-        stats = {"critic_failures": 0.0, "critic_spans_dropped": 0.0, "critic_calls": 0.0}
-        valid = torch.ones(len(rollout), dtype=torch.bool)
-        if self.critic is not None:
+        rewards = sparse_token_rewards(scores, rollout.response_mask.cpu())
+        if self.critic is None:
+            intrinsic = TokenRewards(torch.zeros_like(rewards), torch.ones(len(rollout), dtype=torch.bool),
+                                     {"critic_failures": 0.0, "critic_spans_dropped": 0.0, "critic_calls": 0.0})
+        else:
             with self.timer("critic"):
-                gate = self.shaping.gate_threshold
-                asked = [i for i in range(len(rollout)) if gate is None or scores[i] <= gate]
-                critiques = self.critic.critique(
-                    [rollout.prompts[i] for i in asked],
-                    [rollout.responses[i] for i in asked],
-                    [float(scores[i]) for i in asked],
-                )
-                if len(critiques) != len(asked):
-                    raise RuntimeError(f"critic returned {len(critiques)} critiques for {len(asked)} samples")
-                rows = torch.tensor(asked, dtype=torch.long)
-                part, ok = intrinsic_token_rewards(
-                    critiques, self.tokenizer, rollout.response_ids[rows].cpu(), mask[rows], self.shaping
-                )
-                intrinsic[rows] = part
-                valid[rows] = ok
-                stats = {
-                    "critic_failures": float((~ok).sum()),
-                    "critic_spans_dropped": float(sum(c.n_dropped for c in critiques)),
-                    "critic_calls": float(len(asked)),
-                }
-        combined = TokenRewards(rewards + intrinsic * valid[:, None], valid, stats)
-        combined.stats["reward_intrinsic"] = float(intrinsic.sum(1).mean())
-        return scores, combined
+                intrinsic = critic_token_rewards(self.critic, rollout, scores, self.tokenizer, self.shaping)
+        stats = {**intrinsic.stats, "reward_intrinsic": float(intrinsic.rewards.sum(1).mean())}
+        return scores, TokenRewards(rewards + intrinsic.rewards, intrinsic.valid, stats)
 
     # --------------------------------------------------------------- training
     def on_train_start(self) -> None:
