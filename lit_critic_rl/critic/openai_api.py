@@ -29,8 +29,11 @@ class BudgetExhausted(RuntimeError):
 class RateLimiter:
     """Spaces request starts to ``requests_per_minute`` and waits while the last minute used ``tokens_per_minute``."""
 
-    def __init__(self, requests_per_minute: float | None, tokens_per_minute: float | None) -> None:
-        self.interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
+    def __init__(
+        self, requests_per_minute: float | None, tokens_per_minute: float | None, window: float = 60.0
+    ) -> None:
+        self.window = window
+        self.interval = window / requests_per_minute if requests_per_minute else 0.0
         self.tokens_per_minute = tokens_per_minute
         self.next_start = 0.0
         self.used: deque[tuple[float, int]] = deque()
@@ -41,11 +44,11 @@ class RateLimiter:
             now = time.monotonic()
             if self.tokens_per_minute:
                 while True:
-                    while self.used and self.used[0][0] <= now - 60.0:
+                    while self.used and self.used[0][0] <= now - self.window:
                         self.used.popleft()
                     if sum(n for _, n in self.used) < self.tokens_per_minute:
                         break
-                    await asyncio.sleep(self.used[0][0] + 60.0 - now)
+                    await asyncio.sleep(self.used[0][0] + self.window - now)
                     now = time.monotonic()
             if self.next_start > now:
                 await asyncio.sleep(self.next_start - now)

@@ -92,3 +92,26 @@ def test_missing_key_variable_is_named_without_a_value(monkeypatch):
     monkeypatch.delenv("LCR_MISSING_KEY", raising=False)
     with pytest.raises(ValueError, match="critic.api_key_env: the environment variable 'LCR_MISSING_KEY' is not set"):
         OpenAICritic(model="m", api_key_env="LCR_MISSING_KEY")
+
+
+def test_token_budget_stops_calling(server, tmp_path):
+    critic = make(server, tmp_path, max_total_tokens=1, concurrency=1)
+    out = critic.critique(["p", "p"], ["good one", "good two"])
+    assert [c.ok for c in out] == [True, False] and server.requests == 1 and critic.tokens_used > 1
+
+
+def test_tokens_per_minute_waits_for_the_window():
+    import asyncio
+    import time
+
+    from lit_critic_rl.critic.openai_api import RateLimiter
+
+    async def scenario():
+        limiter = RateLimiter(None, tokens_per_minute=10, window=0.3)
+        await limiter.acquire()
+        limiter.record(10)  # the window's whole allowance
+        start = time.monotonic()
+        await limiter.acquire()
+        return time.monotonic() - start
+
+    assert asyncio.run(scenario()) >= 0.25  # blocked until the first request leaves the window
