@@ -18,8 +18,9 @@ from torch.utils.data import DataLoader, Sampler
 _BUILDERS = {".txt": "text", ".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
-def read_prompts(path: str | Path, field: str = "prompt") -> list[str]:
-    """Non-empty prompts of a file; ``.txt`` holds one prompt per line, other formats name the column ``field``."""
+def read_table(path: str | Path, fields: list[str]):
+    """A local txt/jsonl/json/csv/parquet file as a ``datasets.Dataset``, checked to be non-empty and to hold
+    ``fields`` (a ``.txt`` file has the single column ``text``, one row per line)."""
     import datasets
 
     path = Path(path)
@@ -28,17 +29,23 @@ def read_prompts(path: str | Path, field: str = "prompt") -> list[str]:
     builder = _BUILDERS.get(path.suffix.lower())
     if builder is None:
         raise ValueError(f"data.prompt_file: '{path}' has an unsupported suffix; use one of {sorted(_BUILDERS)}")
-    empty = ValueError(f"data.prompt_file: '{path}' holds no non-empty prompts")
     if not path.read_bytes().strip():
-        raise empty
+        raise ValueError(f"data.prompt_file: '{path}' holds no non-empty prompts")
     datasets.disable_progress_bars()
     table = datasets.load_dataset(builder, data_files=str(path), split="train")
-    column = "text" if builder == "text" else field
-    if column not in table.column_names:
-        raise KeyError(f"data.prompt_field: '{field}' is not a column of '{path}' (columns: {table.column_names})")
+    for field in fields:
+        if field not in table.column_names:
+            raise KeyError(f"data: field '{field}' is not a column of '{path}' (columns: {table.column_names})")
+    return table
+
+
+def read_prompts(path: str | Path, field: str = "prompt") -> list[str]:
+    """Non-empty prompts of a file; ``.txt`` holds one prompt per line, other formats name the column ``field``."""
+    column = "text" if Path(path).suffix.lower() == ".txt" else field
+    table = read_table(path, [column])
     prompts = [str(p).strip() for p in table[column] if p is not None and str(p).strip()]
     if not prompts:
-        raise empty
+        raise ValueError(f"data.prompt_file: '{path}' holds no non-empty prompts")
     return prompts
 
 
@@ -106,9 +113,9 @@ class PromptDataModule(LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_prompts:
             return
-        prompts = read_prompts(self.prompt_file, self.prompt_field)
+        prompts = self.read(self.prompt_file)
         if self.val_file is not None:
-            self.train_prompts, self.val_prompts = prompts, read_prompts(self.val_file, self.prompt_field)
+            self.train_prompts, self.val_prompts = prompts, self.read(self.val_file)
             return
         if not 0 <= self.val_size < len(prompts):
             raise ValueError(f"data.val_size ({self.val_size}) must be >= 0 and below the {len(prompts)} prompts")
@@ -116,6 +123,10 @@ class PromptDataModule(LightningDataModule):
         shuffled = [prompts[i] for i in order]
         cut = len(prompts) - self.val_size
         self.train_prompts, self.val_prompts = shuffled[:cut], shuffled[cut:]
+
+    def read(self, path: str) -> list[str]:
+        """The prompts of one file; tasks override this to format raw fields into prompts."""
+        return read_prompts(path, self.prompt_field)
 
     def all_prompts(self) -> list[str]:
         self.setup()

@@ -22,7 +22,7 @@ def test_read_prompts_jsonl_with_named_field(tmp_path):
 def test_read_prompts_missing_field_names_field_and_file(tmp_path):
     f = tmp_path / "p.csv"
     f.write_text("question,answer\nq,a\n")
-    with pytest.raises(KeyError, match="data.prompt_field: 'prompt' is not a column of .*p.csv"):
+    with pytest.raises(KeyError, match="data: field .prompt. is not a column of .*p.csv"):
         read_prompts(f)
 
 

@@ -1,0 +1,77 @@
+"""Exact match of the final number (GSM8K): 1.0 when the response's final answer equals the reference, else 0.0.
+
+The final answer is the number after the last ``####`` or ``The answer is``, else the last number in the text;
+commas, ``$`` and a trailing ``.`` are ignored and ``18.0 == 18``. References come from the same file as the prompts,
+keyed by the formatted prompt (the reward and the datamodule must use the same ``prompt_template``).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from lit_critic_rl.rewards.base import Reward
+
+_NUMBER = r"-?\$?\d[\d,]*(?:\.\d+)?"
+_MARKED = re.compile(rf"(?:####|[Tt]he answer is)\s*:?\s*({_NUMBER})")
+
+
+def parse_number(text: str) -> Decimal | None:
+    try:
+        return Decimal(text.replace(",", "").replace("$", "").rstrip("."))
+    except InvalidOperation:
+        return None
+
+
+def final_number(text: str) -> Decimal | None:
+    """The final answer of a solution text (see the module docstring), or None."""
+    marked = _MARKED.findall(text)
+    if marked:
+        return parse_number(marked[-1])
+    numbers = re.findall(_NUMBER, text)
+    return parse_number(numbers[-1]) if numbers else None
+
+
+def load_references(path: str | Path, question_field: str, answer_field: str, template: str) -> dict[str, Decimal]:
+    """Formatted prompt -> reference number; a row whose answer has no number is an error naming file and row."""
+    from lit_critic_rl.data.base import read_table
+
+    table = read_table(path, [question_field, answer_field])
+    refs = {}
+    for i, (question, answer) in enumerate(zip(table[question_field], table[answer_field])):
+        number = final_number(str(answer))
+        if number is None:
+            raise ValueError(f"data: '{path}' row {i}: field '{answer_field}' has no final number: {answer!r:.80}")
+        refs[template.format(question=str(question).strip())] = number
+    return refs
+
+
+class ExactMatchReward(Reward):
+    def __init__(
+        self,
+        reference_file: str | None = None,
+        question_field: str = "question",
+        answer_field: str = "answer",
+        prompt_template: str = "Question: {question}\nAnswer:",
+    ) -> None:
+        """
+        Args:
+            reference_file: File with questions and answers; default: the GSM8K test split shipped offline.
+            question_field: Column holding the question.
+            answer_field: Column holding the reference solution (its final number is the answer).
+            prompt_template: How a question becomes a prompt; must match the datamodule's.
+        """
+        from lit_critic_rl.data.gsm8k import shipped_gsm8k_test
+
+        self.reference_file = reference_file or str(shipped_gsm8k_test())
+        self.references = load_references(self.reference_file, question_field, answer_field, prompt_template)
+
+    def __call__(self, prompts: list[str], responses: list[str]) -> list[float]:
+        scores = []
+        for prompt, response in zip(prompts, responses):
+            gold = self.references.get(prompt)
+            if gold is None:
+                raise KeyError(f"model.reward: prompt not found in '{self.reference_file}': {prompt[:80]!r}")
+            scores.append(1.0 if final_number(response) == gold else 0.0)
+        return scores
