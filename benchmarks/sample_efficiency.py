@@ -4,8 +4,8 @@ Each (arm, seed) is one ``fit`` of ``configs/quickstart.yaml`` in its own proces
 ``model.critic``. Output (in ``--out``): ``curves.png`` (mean train reward vs samples seen, band = min..max over
 seeds), ``summary.md`` (final rewards and the samples each arm needs to reach the sparse arm's final reward).
 
-    python -m benchmarks.sample_efficiency --quick                      # 1 seed, 10 iterations of 8 prompts (~2 min)
-    python -m benchmarks.sample_efficiency --seeds 0 1 2                # full: 60 iterations x 16 prompts (~8 min a run)
+    python -m benchmarks.sample_efficiency --quick          # 1 seed, 10 iterations of 8 prompts (~2 min)
+    python -m benchmarks.sample_efficiency --seeds 0 1 2    # full: 60 iterations x 16 prompts (~8 min a run)
     python -m benchmarks.sample_efficiency --arms sparse lexicon selfcritique --seeds 0 1 2
 """
 
