@@ -107,3 +107,13 @@ class ShapingArgs:
     gate_threshold: float | None = None
     """Call the critic only for samples with extrinsic score <= this value (None = always)."""
 
+
+
+@dataclass
+class EvalArgs:
+    samples_per_prompt: int = 1
+    """k: responses sampled per held-out prompt in validate/test (the paper uses 25 for sentiment and toxicity)."""
+    scoring_model: str | None = None
+    """LM that scores perplexity of the responses; None = the reference model (adapters off, no extra memory)."""
+    write_samples: bool = True
+    """Write every evaluation sample to ``<run dir>/<val|test>_samples.jsonl``."""

@@ -20,9 +20,11 @@ import numpy as np
 import torch
 from lightning.pytorch import LightningModule
 
-from lit_critic_rl.args import AdapterArgs, GenerationArgs, ModelArgs, PPOArgs, ShapingArgs
+from lit_critic_rl.args import AdapterArgs, EvalArgs, GenerationArgs, ModelArgs, PPOArgs, ShapingArgs
 from lit_critic_rl.critic.base import CriticBackend
 from lit_critic_rl.critic.shaping import critic_token_rewards
+from lit_critic_rl.evaluation import Evaluator
+from lit_critic_rl.metrics.task import TaskMetrics
 from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.perf import PhaseTimer
@@ -45,6 +47,8 @@ class DenseRewardPPO(LightningModule):
         generation: GenerationArgs = GenerationArgs(),
         ppo: PPOArgs = PPOArgs(),
         shaping: ShapingArgs = ShapingArgs(),
+        metrics: TaskMetrics | None = None,
+        evaluation: EvalArgs = EvalArgs(),
         val_seed: int = 1234,
     ) -> None:
         """
@@ -56,13 +60,15 @@ class DenseRewardPPO(LightningModule):
             generation: Sampling settings of rollouts and validation.
             ppo: PPO and KL-control hyperparameters.
             shaping: How critic spans become token rewards.
+            metrics: The task's own evaluation metrics (e.g. SentimentMetrics); None = generic metrics only.
+            evaluation: Samples per prompt, perplexity scoring model and sample files of validate/test.
             val_seed: Seed of validation sampling, so every evaluation sees the same sampling noise.
         """
         super().__init__()
         # plain dicts, so checkpoints load with torch.load(weights_only=True) (Lightning's default)
         self.save_hyperparameters(
             {"model": asdict(model), "adapter": asdict(adapter), "generation": asdict(generation),
-             "ppo": asdict(ppo), "shaping": asdict(shaping), "val_seed": val_seed}
+             "ppo": asdict(ppo), "shaping": asdict(shaping), "evaluation": asdict(evaluation), "val_seed": val_seed}
         )
         self.automatic_optimization = False
         self.strict_loading = False  # checkpoints hold adapters and the value head, not the frozen base
@@ -86,6 +92,7 @@ class DenseRewardPPO(LightningModule):
         self.skipped_updates = 0
         self.last_samples: list[dict] = []
         self.timer = PhaseTimer()
+        self.evaluator = Evaluator(evaluation, metrics)
         self._pending_rng: dict | None = None
 
     # ------------------------------------------------------------------ setup
@@ -145,17 +152,20 @@ class DenseRewardPPO(LightningModule):
             self.log_initial_validation()
 
     def log_initial_validation(self) -> None:
-        """Log ``val/reward`` of the untrained policy at step 0, the baseline of every later validation."""
+        """Log the validation metrics of the untrained policy at step 0, the baseline of every later validation."""
         datamodule = getattr(self.trainer, "datamodule", None)
         limit = self.trainer.limit_val_batches
         if datamodule is None or not limit:
             return
         loader = datamodule.val_dataloader()
         n_batches = limit if isinstance(limit, int) else math.ceil(limit * len(loader))
-        scores = [self.sample_scores(batch, i) for i, batch in zip(range(n_batches), loader)]
-        if scores:
+        self.evaluator.reset()
+        for batch_idx, batch in zip(range(n_batches), loader):
+            self.evaluator.step(self, batch, batch_idx)
+        if self.evaluator.rewards:
+            metrics = {f"val/{k}": v for k, v in self.evaluator.compute().items()}
             for logger in self.loggers:
-                logger.log_metrics({"val/reward": float(torch.cat(scores).mean())}, step=0)
+                logger.log_metrics(metrics, step=0)
 
     def training_step(self, batch: list[str], batch_idx: int) -> None:
         prompts = [p for p in batch for _ in range(self.generation.samples_per_prompt)]
@@ -206,23 +216,32 @@ class DenseRewardPPO(LightningModule):
         ]
 
     # ------------------------------------------------------------- evaluation
-    def sample_scores(self, prompts: list[str], batch_idx: int) -> torch.Tensor:
-        """Extrinsic scores of one response per prompt, sampled with a seed fixed per batch (paired evaluations)."""
-        self.lm.eval()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.val_seed + batch_idx)
-            rollout = sample(self.lm, self.tokenizer, prompts, self.generation)
-        return score_samples(self.reward, rollout.prompts, rollout.responses)
+    def on_validation_epoch_start(self) -> None:
+        self.evaluator.reset()
 
-    def _evaluate(self, batch: list[str], batch_idx: int, prefix: str) -> None:
-        scores = self.sample_scores(batch, batch_idx)
-        self.log(f"{prefix}/reward", float(scores.mean()), on_epoch=True, batch_size=len(batch), prog_bar=True)
+    def on_test_epoch_start(self) -> None:
+        self.evaluator.reset()
 
     def validation_step(self, batch: list[str], batch_idx: int) -> None:
-        self._evaluate(batch, batch_idx, "val")
+        scores = self.evaluator.step(self, batch, batch_idx)
+        self.log("val/reward", float(scores.mean()), on_epoch=True, batch_size=len(scores), prog_bar=True)
 
     def test_step(self, batch: list[str], batch_idx: int) -> None:
-        self._evaluate(batch, batch_idx, "test")
+        self.evaluator.step(self, batch, batch_idx)
+
+    def _log_evaluation(self, prefix: str) -> None:
+        metrics = self.evaluator.compute()
+        if prefix == "val":
+            metrics.pop("reward")  # logged per step above, averaged by Lightning
+        self.log_dict({f"{prefix}/{k}": v for k, v in metrics.items()}, on_epoch=True)
+        if not self.trainer.sanity_checking:
+            self.evaluator.write_samples(self.trainer.log_dir or self.trainer.default_root_dir, prefix, self.iteration)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_evaluation("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_evaluation("test")
 
     # ------------------------------------------------------------ checkpoints
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:

@@ -56,3 +56,62 @@ def test_profanity_reward_is_one_minus_toxicity():
     clean, toxic = reward(["", ""], ["have a nice day", "you stupid idiot"])
     assert clean > 0.9 and toxic < 0.1
     assert reward.toxicity(["have a nice day"])[0] == pytest.approx(1 - clean)
+
+
+def test_rouge_reward_by_hand(tmp_path):
+    from lit_critic_rl.rewards.rouge import RougeReward
+
+    f = tmp_path / "s.jsonl"
+    f.write_text(json.dumps({"post": "long post", "summary": "the cat sat on the mat"}) + "\n")
+    reward = RougeReward(str(f))
+    prompt = "long post\nTL;DR:"
+    # ROUGE-1: response "the cat sat" shares 3 unigrams; P = 3/3, R = 3/6 -> F = 2PR/(P+R) = 2/3
+    assert reward([prompt], ["the cat sat"])[0] == pytest.approx(2 / 3, abs=1e-4)
+    assert reward([prompt], ["the cat sat on the mat"])[0] == pytest.approx(1.0)
+
+
+def test_rouge_reward_on_shipped_summaries():
+    from lit_critic_rl.data import SummarizationPrompts
+    from lit_critic_rl.rewards.rouge import RougeReward
+
+    data = SummarizationPrompts(val_size=4)
+    data.setup()
+    reward = RougeReward()
+    prompt = data.train_prompts[0]
+    assert reward([prompt], [reward.references[prompt]]) == [pytest.approx(1.0)]
+
+
+def _tiny_classifier(folder, tokenizer_path, labels):
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_path)
+    config = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=len(labels), id2label=dict(enumerate(labels)),
+                        label2id={v: k for k, v in enumerate(labels)}, pad_token_id=tok.pad_token_id)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return str(folder)
+
+
+def test_classifier_reward_probabilities_and_one_minus(tiny_model_path, tmp_path):
+    from lit_critic_rl.rewards.classifier import ClassifierReward
+
+    path = _tiny_classifier(tmp_path / "clf", tiny_model_path, ["NEGATIVE", "POSITIVE"])
+    prob = ClassifierReward(path, label="positive")
+    texts = ["a good film", "a bad film"]
+    p = prob(["", ""], texts)
+    neg = ClassifierReward(path, label="NEGATIVE")(["", ""], texts)
+    assert p == pytest.approx([1 - x for x in neg], abs=1e-6)  # two-class softmax
+    assert ClassifierReward(path, label="POSITIVE", one_minus=True)(["", ""], texts) == pytest.approx(neg, abs=1e-6)
+    logit = ClassifierReward(path, label="POSITIVE", output="logit")(["", ""], texts)
+    assert logit != pytest.approx(p)
+
+
+def test_classifier_reward_names_a_missing_label(tiny_model_path, tmp_path):
+    from lit_critic_rl.rewards.classifier import ClassifierReward
+
+    path = _tiny_classifier(tmp_path / "clf", tiny_model_path, ["NEGATIVE", "POSITIVE"])
+    with pytest.raises(ValueError, match="model.reward.label: 'toxic' is not a label.*negative.*positive"):
+        ClassifierReward(path, label="toxic")
+    with pytest.raises(ValueError, match="has 2 outputs"):
+        ClassifierReward(path, label=None)

@@ -1,0 +1,88 @@
+"""Evaluation on held-out prompts: k samples per prompt with a fixed sampling seed per batch, then mean reward,
+distinct-1/2/3, perplexity of the responses under a scoring LM (torchmetrics), the task's own metrics, and a jsonl
+file of the samples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torchmetrics.text import Perplexity
+
+from lit_critic_rl.args import EvalArgs
+from lit_critic_rl.metrics.distinct import DistinctN
+from lit_critic_rl.metrics.task import TaskMetrics
+from lit_critic_rl.models.policy import position_ids_from_mask
+from lit_critic_rl.ppo.rollout import sample
+from lit_critic_rl.rewards.base import score_samples
+from lit_critic_rl.types import Rollout
+
+
+class _Holder:
+    """Keeps a separately loaded scoring LM out of the LightningModule's submodules (and so out of checkpoints)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+
+class Evaluator:
+    def __init__(self, args: EvalArgs, metrics: TaskMetrics | None) -> None:
+        self.args, self.metrics = args, metrics or TaskMetrics()
+        self.distinct = DistinctN(3)
+        self.perplexity = Perplexity(ignore_index=-100)
+        self._scorer: _Holder | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        self.rewards: list[float] = []
+        self.samples: list[dict] = []
+        self.distinct.reset()
+        self.perplexity.reset()
+        self.metrics.reset()
+
+    def _scoring_logits(self, module, rollout: Rollout) -> torch.Tensor:
+        T = rollout.response_len
+        if self.args.scoring_model is None:
+            return module.lm.reference_logits(rollout.input_ids, rollout.attention_mask, T)
+        if self._scorer is None:
+            from lit_critic_rl.models.loading import load_causal_lm
+
+            self._scorer = _Holder(load_causal_lm(self.args.scoring_model).eval())
+        # the scoring LM must share the policy's tokenizer: the ids are the policy's
+        attn = rollout.attention_mask
+        out = self._scorer.model(input_ids=rollout.input_ids, attention_mask=attn,
+                                 position_ids=position_ids_from_mask(attn), logits_to_keep=T + 1)
+        return out.logits[:, :-1]
+
+    @torch.inference_mode()
+    def step(self, module, batch: list[str], batch_idx: int) -> torch.Tensor:
+        prompts = [p for p in batch for _ in range(self.args.samples_per_prompt)]
+        module.lm.eval()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(module.val_seed + batch_idx)
+            rollout = sample(module.lm, module.tokenizer, prompts, module.generation)
+        scores = score_samples(module.reward, rollout.prompts, rollout.responses)
+        targets = rollout.response_ids.masked_fill(rollout.response_mask == 0, -100)
+        self.perplexity.update(self._scoring_logits(module, rollout).float(), targets)
+        self.distinct.update(rollout.responses)
+        self.metrics.update(rollout.prompts, rollout.responses, scores.tolist())
+        self.rewards += scores.tolist()
+        self.samples += [{"prompt": p, "response": r, "reward": float(s)}
+                         for p, r, s in zip(rollout.prompts, rollout.responses, scores)]
+        return scores
+
+    def compute(self) -> dict[str, float]:
+        out = {"reward": sum(self.rewards) / max(len(self.rewards), 1), "perplexity": float(self.perplexity.compute())}
+        out.update(self.distinct.compute())
+        out.update(self.metrics.compute())
+        return out
+
+    def write_samples(self, folder: str | Path, prefix: str, iteration: int) -> None:
+        if not self.args.write_samples or not self.samples:
+            return
+        path = Path(folder) / f"{prefix}_samples.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as f:
+            for row in self.samples:
+                f.write(json.dumps({"iteration": iteration, **row}) + "\n")
