@@ -25,7 +25,7 @@ def yaml_cases() -> list[list[str]]:
         group = path.parent.name
         if group in COMPONENT_FLAGS:
             cases.append(["--config", QUICKSTART, COMPONENT_FLAGS[group], str(path)])
-        elif group == "debug":
+        elif group in ("debug", "experiment"):
             cases.append(["--config", QUICKSTART, "--config", str(path)])
         else:
             cases.append(["--config", str(path)])
@@ -130,3 +130,36 @@ def test_fit_with_each_critic_is_a_yaml_change(name, tiny_model_path, tmp_path, 
         assert requests == 8
         for path in run.rglob("*"):
             assert not path.is_file() or secret.encode() not in path.read_bytes(), path
+
+
+TASKS = {
+    "sentiment_sparse": ["val/percent_positive"],
+    "detox_sparse": ["val/expected_max_toxicity", "val/toxicity_probability"],
+    "summarization_sparse": ["val/rouge1", "val/rouge2", "val/rougeL"],
+    "gsm8k_sparse": ["val/accuracy"],
+}
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_each_task_trains_and_evaluates_with_k_samples(task, tiny_model_path, tmp_path, monkeypatch):
+    import csv
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    args = ["--config", QUICKSTART, "--config", str(CONFIGS / "experiment" / f"{task}.yaml"), "--config", FAST,
+            "--model.model.name_or_path", tiny_model_path, "--model.evaluation.samples_per_prompt", "3"]
+    main(["fit", *args])
+    run = tmp_path / "runs" / "quickstart" / "csv" / "version_0"
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    logged = {k for r in rows for k, v in r.items() if v}
+    generic = ["val/reward", "val/perplexity", "val/distinct_1", "val/distinct_2", "val/distinct_3"]
+    assert not [m for m in generic + TASKS[task] if m not in logged]
+    assert [int(r["step"]) for r in rows if r.get("val/perplexity")][0] == 0  # the untrained baseline
+    cli = main(["test", *args])
+    assert {"test/reward", "test/perplexity", *(m.replace("val/", "test/") for m in TASKS[task])} <= set(
+        cli.trainer.callback_metrics
+    )
+    test_rows = [json.loads(x) for x in (tmp_path / "runs" / "quickstart" / "csv" / "version_1" /
+                                         "test_samples.jsonl").read_text().splitlines()]
+    prompts = [r["prompt"] for r in test_rows]
+    assert len(test_rows) == 3 * len(set(prompts))  # k = 3 samples of every held-out prompt

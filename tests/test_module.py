@@ -158,9 +158,9 @@ def test_broken_reward_fails_before_training(tiny_model_path, tmp_path, reward, 
 
 def test_prompt_longer_than_context_fails_before_training(tiny_model_path, tmp_path):
     long_prompt = tmp_path / "long.txt"
-    long_prompt.write_text("short prompt\n" + "word " * 400 + "\nanother prompt\nand one more\n")
+    long_prompt.write_text("short prompt\n" + "word " * 1200 + "\nanother prompt\nand one more\n")
     module = make_module(tiny_model_path)
-    with pytest.raises(ValueError, match="exceed the context \\(256 tokens\\).*first: #1"):
+    with pytest.raises(ValueError, match="exceed the context \\(1024 tokens\\).*first: #1"):
         make_trainer(tmp_path).fit(
             module, SentimentPrompts(prompt_file=str(long_prompt), val_size=1, batch_size=2)
         )
