@@ -207,3 +207,19 @@ def test_critic_gate_and_intrinsic_rewards_reach_the_token_rewards(tiny_model_pa
             expected[owner] = -0.5
             expected[-1] += scores[b]
             torch.testing.assert_close(row, expected)
+
+
+def test_perplexity_by_a_named_scoring_model_matches_the_reference(tiny_model_path):
+    """With fresh adapters the reference IS the base, so a separately loaded copy must give the same perplexity."""
+    from lit_critic_rl.args import EvalArgs
+
+    prompts = ["The film opens with", "I watched this movie on a Sunday afternoon and"]
+    results = []
+    for scoring_model in (None, tiny_model_path):
+        module = DenseRewardPPO(reward=vowel_share, model=ModelArgs(name_or_path=tiny_model_path),
+                                generation=GenerationArgs(max_new_tokens=6),
+                                evaluation=EvalArgs(samples_per_prompt=2, scoring_model=scoring_model))
+        module.evaluator.step(module, prompts, 0)
+        results.append(module.evaluator.compute())
+    assert results[0]["perplexity"] == pytest.approx(results[1]["perplexity"], rel=1e-5)
+    assert results[0]["perplexity"] > 1.0 and len(module.evaluator.samples) == 4

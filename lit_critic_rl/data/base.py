@@ -18,11 +18,32 @@ from torch.utils.data import DataLoader, Sampler
 _BUILDERS = {".txt": "text", ".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
-def read_table(path: str | Path, fields: list[str]):
-    """A local txt/jsonl/json/csv/parquet file as a ``datasets.Dataset``, checked to be non-empty and to hold
-    ``fields`` (a ``.txt`` file has the single column ``text``, one row per line)."""
+def read_hub_table(spec: str):
+    """``hub:<name>[:<config>][@<split>]`` -> ``datasets.load_dataset(name, config, split=split)`` (split: train)."""
     import datasets
 
+    name, _, split = spec[len("hub:") :].partition("@")
+    name, _, config = name.partition(":")
+    try:
+        table = datasets.load_dataset(name, config or None, split=split or "train")
+    except Exception as err:  # no hub, unknown dataset or split: one message naming the field
+        raise ValueError(f"data.prompt_file: could not load '{spec}' from the hub ({type(err).__name__}: {err})") from err
+    if len(table) == 0:
+        raise ValueError(f"data.prompt_file: split '{split or 'train'}' of '{name}' is empty")
+    return table
+
+
+def read_table(path: str | Path, fields: list[str]):
+    """A local txt/jsonl/json/csv/parquet file (or ``hub:<name>[:<config>][@<split>]``) as a ``datasets.Dataset``,
+    checked to be non-empty and to hold ``fields`` (a ``.txt`` file has the single column ``text``)."""
+    import datasets
+
+    if str(path).startswith("hub:"):
+        table = read_hub_table(str(path))
+        for field in fields:
+            if field not in table.column_names:
+                raise KeyError(f"data: field '{field}' is not a column of '{path}' (columns: {table.column_names})")
+        return table
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data.prompt_file: '{path}' does not exist")
@@ -41,7 +62,7 @@ def read_table(path: str | Path, fields: list[str]):
 
 def read_prompts(path: str | Path, field: str = "prompt") -> list[str]:
     """Non-empty prompts of a file; ``.txt`` holds one prompt per line, other formats name the column ``field``."""
-    column = "text" if Path(path).suffix.lower() == ".txt" else field
+    column = "text" if str(path).lower().endswith(".txt") else field
     table = read_table(path, [column])
     prompts = [str(p).strip() for p in table[column] if p is not None and str(p).strip()]
     if not prompts:

@@ -69,3 +69,21 @@ def test_shipped_sentiment_prompts_are_many_distinct_and_neutral():
     vader = SentimentIntensityAnalyzer()
     scores = [vader.polarity_scores(p)["compound"] for p in prompts]
     assert sum(abs(s) for s in scores) / len(scores) < 0.1
+
+
+def test_first_words_cut_and_min_chars(tmp_path):
+    f = tmp_path / "reviews.jsonl"
+    long_review = "one two three four five six seven eight nine ten eleven twelve " * 20
+    f.write_text(json.dumps({"text": long_review}) + "\n" + json.dumps({"text": "too short"}) + "\n")
+    dm = SentimentPrompts(prompt_file=str(f), prompt_field="text", first_words=(4, 9), min_chars=200)
+    (prompt,) = dm.read(str(f))
+    assert 4 <= len(prompt.split()) <= 9 and long_review.startswith(prompt)
+    with pytest.raises(ValueError, match="data.min_chars"):
+        SentimentPrompts(prompt_file=str(f), prompt_field="text", min_chars=10_000).read(str(f))
+
+
+def test_hub_dataset_without_a_hub_gives_one_named_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    with pytest.raises(ValueError, match="data.prompt_file: could not load 'hub:no-such/dataset@train'"):
+        read_prompts("hub:no-such/dataset@train", "text")
