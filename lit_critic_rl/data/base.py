@@ -27,7 +27,8 @@ def read_hub_table(spec: str):
     try:
         table = datasets.load_dataset(name, config or None, split=split or "train")
     except Exception as err:  # no hub, unknown dataset or split: one message naming the field
-        raise ValueError(f"data.prompt_file: could not load '{spec}' from the hub ({type(err).__name__}: {err})") from err
+        reason = f"{type(err).__name__}: {err}"
+        raise ValueError(f"data.prompt_file: could not load '{spec}' from the hub ({reason})") from err
     if len(table) == 0:
         raise ValueError(f"data.prompt_file: split '{split or 'train'}' of '{name}' is empty")
     return table
