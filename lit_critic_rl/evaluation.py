@@ -19,6 +19,11 @@ from lit_critic_rl.rewards.base import score_samples
 from lit_critic_rl.types import Rollout
 
 
+def perplexity_targets(response_ids: torch.Tensor, response_mask: torch.Tensor) -> torch.Tensor:
+    """Response ids with padding after EOS set to -100, the index torchmetrics' Perplexity ignores."""
+    return response_ids.masked_fill(response_mask == 0, -100)
+
+
 class _Holder:
     """Keeps a separately loaded scoring LM out of the LightningModule's submodules (and so out of checkpoints)."""
 
@@ -63,7 +68,7 @@ class Evaluator:
             torch.manual_seed(module.val_seed + batch_idx)
             rollout = sample(module.lm, module.tokenizer, prompts, module.generation)
         scores = score_samples(module.reward, rollout.prompts, rollout.responses)
-        targets = rollout.response_ids.masked_fill(rollout.response_mask == 0, -100)
+        targets = perplexity_targets(rollout.response_ids, rollout.response_mask)
         self.perplexity.update(self._scoring_logits(module, rollout).float(), targets)
         self.distinct.update(rollout.responses)
         self.metrics.update(rollout.prompts, rollout.responses, scores.tolist())
