@@ -36,11 +36,12 @@ def read_hub_table(spec: str):
 
 def read_table(path: str | Path, fields: list[str]):
     """A local txt/jsonl/json/csv/parquet file (or ``hub:<name>[:<config>][@<split>]``) as a ``datasets.Dataset``,
-    checked to be non-empty and to hold ``fields`` (a ``.txt`` file has the single column ``text``)."""
+    checked to be non-empty and to hold ``fields`` (a ``.txt`` file has the single column ``text``). Nested records
+    are flattened, so a field may be a dotted path such as ``prompt.text``."""
     import datasets
 
     if str(path).startswith("hub:"):
-        table = read_hub_table(str(path))
+        table = read_hub_table(str(path)).flatten()  # nested records become dotted columns: prompt.text
         for field in fields:
             if field not in table.column_names:
                 raise KeyError(f"data: field '{field}' is not a column of '{path}' (columns: {table.column_names})")
@@ -54,7 +55,7 @@ def read_table(path: str | Path, fields: list[str]):
     if not path.read_bytes().strip():
         raise ValueError(f"data.prompt_file: '{path}' holds no non-empty prompts")
     datasets.disable_progress_bars()
-    table = datasets.load_dataset(builder, data_files=str(path), split="train")
+    table = datasets.load_dataset(builder, data_files=str(path), split="train").flatten()
     for field in fields:
         if field not in table.column_names:
             raise KeyError(f"data: field '{field}' is not a column of '{path}' (columns: {table.column_names})")

@@ -87,3 +87,16 @@ def test_hub_dataset_without_a_hub_gives_one_named_error(monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(ValueError, match="data.prompt_file: could not load 'hub:no-such/dataset@train'"):
         read_prompts("hub:no-such/dataset@train", "text")
+
+
+def test_detox_nested_fields_and_challenging_subset(tmp_path):
+    from lit_critic_rl.data import DetoxPrompts
+
+    f = tmp_path / "rtp.jsonl"
+    rows = [{"prompt": {"text": f"prompt {i}", "toxicity": tox}} for i, tox in enumerate([0.9, 0.2, 0.61, None])]
+    f.write_text("\n".join(json.dumps(r) for r in rows))
+    dm = DetoxPrompts(prompt_file=str(f), prompt_field="prompt.text", toxicity_field="prompt.toxicity",
+                      min_prompt_toxicity=0.6)
+    assert dm.read(str(f)) == ["prompt 0", "prompt 2"]
+    with pytest.raises(ValueError, match="must be given together"):
+        DetoxPrompts(min_prompt_toxicity=0.6)
