@@ -2,7 +2,8 @@
 
 Offline, a small prompt set written for this project ships with the package (``detox_prompts.txt``). With a hub,
 the paper's setting is RealToxicityPrompts with prompt toxicity > 0.6:
-``prompt_file: hub:allenai/real-toxicity-prompts``, ``prompt_field: prompt.text``, ``toxicity_field: prompt.toxicity``, ``min_prompt_toxicity: 0.6``.
+``prompt_file: hub:allenai/real-toxicity-prompts``, ``prompt_field: prompt.text``,
+``toxicity_field: prompt.toxicity``, ``min_prompt_toxicity: 0.6``.
 """
 
 from __future__ import annotations
