@@ -1,0 +1,79 @@
+"""Peak RSS of policy + value + reference on ONE shared base vs a lone base model's inference, and vs three copies.
+
+Each setting runs in its own process (peak RSS is per process), interleaved over repeats, with the same shapes:
+generate 16 new tokens for 16 prompts; the shared model then runs one teacher-forced pass per role
+(``shared_rollout_and_scoring``) and, in ``shared_full_iteration``, also one backward per role and an AdamW step over a
+16-sample minibatch (activations and full-vocabulary logits of the backward are the extra).
+
+    python -m benchmarks.memory            # SmolLM2-135M, 3 repeats (~2 min)
+    python -m benchmarks.memory --quick    # 1 repeat
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+
+SETTINGS = ["lone_base_inference", "shared_rollout_and_scoring", "shared_full_iteration", "three_copies_inference"]
+
+
+def measure(setting: str, model: str) -> float:
+    import torch
+
+    from lit_critic_rl.args import AdapterArgs, GenerationArgs
+    from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
+    from lit_critic_rl.models.policy import PolicyValueModel
+    from lit_critic_rl.ppo.rollout import sample, score_rollout
+
+    torch.manual_seed(0)
+    tokenizer = load_tokenizer(model)
+    prompts = [f"I watched movie number {i} on a Sunday afternoon and" for i in range(16)]
+    enc = tokenizer(prompts, return_tensors="pt", padding=True)
+    if setting.startswith("shared"):
+        lm = PolicyValueModel(load_causal_lm(model), AdapterArgs(r=16, alpha=32), "separate_adapter").eval()
+        rollout = score_rollout(lm, sample(lm, tokenizer, prompts, GenerationArgs(max_new_tokens=16)), 1.0, 16)
+        if setting == "shared_rollout_and_scoring":  # policy generate + policy/value/reference teacher forcing
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        opt = torch.optim.AdamW(lm.trainable_parameters(), lr=1e-4)
+        out = lm.policy_forward(rollout.input_ids, rollout.attention_mask, rollout.response_len)
+        out.logits.float().logsumexp(-1).mean().backward()
+        lm.value_forward(rollout.input_ids, rollout.attention_mask, rollout.response_len).mean().backward()
+        opt.step()
+    else:
+        copies = [load_causal_lm(model).eval() for _ in range(1 if setting == "lone_base_inference" else 3)]
+        with torch.inference_mode():
+            for m in copies:
+                m.generate(**enc, do_sample=True, max_new_tokens=16, pad_token_id=tokenizer.pad_token_id)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--model", default="asset:smollm2-135m-instruct")
+    parser.add_argument("--child", choices=SETTINGS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps({"peak_rss_mib": measure(args.child, args.model)}))
+        return
+    peaks: dict[str, list[float]] = {s: [] for s in SETTINGS}
+    for _ in range(1 if args.quick else 3):
+        for setting in SETTINGS:  # interleaved
+            out = subprocess.run([sys.executable, "-m", "benchmarks.memory", "--child", setting, "--model", args.model],
+                                 capture_output=True, text=True, check=True)
+            peaks[setting].append(json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mib"])
+    base = statistics.median(peaks["lone_base_inference"])
+    print(f"model {args.model}, median peak RSS over {len(peaks[SETTINGS[0]])} runs")
+    print("| setting | peak RSS (MiB) | vs lone base inference |")
+    print("|---|---:|---:|")
+    for setting, values in peaks.items():
+        med = statistics.median(values)
+        print(f"| {setting} | {med:.0f} | {med / base:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
