@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from lit_critic_rl.rewards.base import Reward
+from lit_critic_rl.rewards.references import lookup, reference_rows
 
 _NUMBER = r"-?\$?\d[\d,]*(?:\.\d+)?"
 _MARKED = re.compile(rf"(?:####|[Tt]he answer is)\s*:?\s*({_NUMBER})")
@@ -35,15 +36,12 @@ def final_number(text: str) -> Decimal | None:
 
 def load_references(path: str | Path, question_field: str, answer_field: str, template: str) -> dict[str, Decimal]:
     """Formatted prompt -> reference number; a row whose answer has no number is an error naming file and row."""
-    from lit_critic_rl.data.base import read_table
-
-    table = read_table(path, [question_field, answer_field])
     refs = {}
-    for i, (question, answer) in enumerate(zip(table[question_field], table[answer_field])):
-        number = final_number(str(answer))
+    for i, (prompt, answer) in enumerate(reference_rows(path, question_field, answer_field, template, "question")):
+        number = final_number(answer)
         if number is None:
             raise ValueError(f"data: '{path}' row {i}: field '{answer_field}' has no final number: {answer!r:.80}")
-        refs[template.format(question=str(question).strip())] = number
+        refs[prompt] = number
     return refs
 
 
@@ -68,10 +66,5 @@ class ExactMatchReward(Reward):
         self.references = load_references(self.reference_file, question_field, answer_field, prompt_template)
 
     def __call__(self, prompts: list[str], responses: list[str]) -> list[float]:
-        scores = []
-        for prompt, response in zip(prompts, responses):
-            gold = self.references.get(prompt)
-            if gold is None:
-                raise KeyError(f"model.reward: prompt not found in '{self.reference_file}': {prompt[:80]!r}")
-            scores.append(1.0 if final_number(response) == gold else 0.0)
-        return scores
+        golds = lookup(self.references, prompts, self.reference_file)
+        return [1.0 if final_number(response) == gold else 0.0 for response, gold in zip(responses, golds)]

@@ -47,7 +47,7 @@ def test_non_numeric_answer_is_named(tmp_path):
 def test_unknown_prompt_is_named(tmp_path):
     f = tmp_path / "math.jsonl"
     f.write_text(json.dumps({"question": "q1", "answer": "#### 4"}) + "\n")
-    with pytest.raises(KeyError, match="prompt not found"):
+    with pytest.raises(KeyError, match="model.reward: 1 prompt\\(s\\) not found in .*math.jsonl"):
         ExactMatchReward(str(f))(["Question: other\nAnswer:"], ["4"])
 
 
