@@ -22,6 +22,9 @@ class ModelArgs:
     value_mode: Literal["separate_adapter", "shared_trunk"] = "separate_adapter"
     """'separate_adapter': the value function has its own LoRA adapter plus a scalar head (one extra
     forward/backward per minibatch). 'shared_trunk': the scalar head reads the policy adapter's last hidden state."""
+    activation_checkpointing: bool = False
+    """Recompute decoder-layer activations in the backward pass instead of storing them: less peak memory in the
+    PPO epochs for about one extra forward per minibatch."""
 
 
 @dataclass
@@ -62,6 +65,12 @@ class PPOArgs:
     """Samples per minibatch (forward/backward unit)."""
     grad_accumulation: int = 1
     """Minibatches whose gradients are summed before one optimizer step."""
+    scoring_chunk_size: int = 4
+    """Samples per teacher-forced scoring pass (no grad); smaller chunks hold fewer full-vocabulary logits at once."""
+    fuse_first_forward: bool = True
+    """When one minibatch holds the whole rollout and LoRA dropout is 0, take the rollout's log-probs (and
+    shared-trunk values) from the first PPO forward instead of a separate teacher-forced pass (identical values, one
+    forward fewer per iteration)."""
     gamma: float = 1.0
     """GAE discount."""
     lam: float = 0.95

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import math
 import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 import numpy as np
@@ -78,7 +81,7 @@ class DenseRewardPPO(LightningModule):
         self.val_seed = val_seed
         self.tokenizer = load_tokenizer(model.name_or_path)
         base = load_causal_lm(model.name_or_path, model.quantization, model.dtype)
-        self.lm = PolicyValueModel(base, adapter, model.value_mode)
+        self.lm = PolicyValueModel(base, adapter, model.value_mode, model.activation_checkpointing)
         if hasattr(critic, "bind"):  # self-critique: the critic is this model with its adapters disabled
             critic.bind(self.lm, self.tokenizer, model.name_or_path)
         self.kl_ctl = (
@@ -92,6 +95,7 @@ class DenseRewardPPO(LightningModule):
         self.skipped_updates = 0
         self.last_samples: list[dict] = []
         self.timer = PhaseTimer()
+        self._critic_pool: ThreadPoolExecutor | None = None  # created on first use by an off-thread critic
         self.evaluator = Evaluator(evaluation, metrics)
         self._pending_rng: dict | None = None
 
@@ -129,19 +133,65 @@ class DenseRewardPPO(LightningModule):
             )
 
     # ---------------------------------------------------------------- rewards
+    def start_critic(self, rollout: Rollout, scores: torch.Tensor) -> Callable[[], TokenRewards]:
+        """Start the critic on ``rollout``; the returned function waits for its intrinsic token rewards.
+
+        Critics that wait on I/O (``runs_off_thread``, e.g. the OpenAI backend) run in a background thread while the
+        teacher-forced passes compute; the others run here (self-critique shares this model, so it must not overlap).
+        """
+        if self.critic is None:
+            stats = {"critic_failures": 0.0, "critic_spans_dropped": 0.0, "critic_calls": 0.0}
+            mask = rollout.response_mask.cpu()
+            empty = TokenRewards(torch.zeros_like(mask), torch.ones(len(rollout), dtype=torch.bool), stats)
+            return lambda: empty
+
+        def run() -> TokenRewards:
+            start = time.perf_counter()
+            out = critic_token_rewards(self.critic, rollout, scores, self.tokenizer, self.shaping)
+            self.timer.add("critic", time.perf_counter() - start)
+            return out
+
+        if not getattr(self.critic, "runs_off_thread", False):
+            result = run()
+            return lambda: result
+        if self._critic_pool is None:
+            self._critic_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="critic")
+        future = self._critic_pool.submit(run)
+
+        def wait() -> TokenRewards:
+            with self.timer("critic_wait"):
+                return future.result()
+
+        return wait
+
+    def combine_rewards(self, rollout: Rollout, scores: torch.Tensor, intrinsic: TokenRewards) -> TokenRewards:
+        """Extrinsic score on each response's last token plus the critic's intrinsic token rewards."""
+        return TokenRewards(
+            sparse_token_rewards(scores, rollout.response_mask.cpu()) + intrinsic.rewards,
+            intrinsic.valid,
+            {**intrinsic.stats, "reward_intrinsic": float(intrinsic.rewards.sum(1).mean())},
+        )
+
     def score(self, rollout: Rollout) -> tuple[torch.Tensor, TokenRewards]:
-        """Extrinsic scores ``[B]`` and the combined token rewards (extrinsic on the last token + intrinsic)."""
+        """Extrinsic scores ``[B]`` and the combined token rewards, computed synchronously."""
         with self.timer("reward"):
             scores = score_samples(self.reward, rollout.prompts, rollout.responses)
-        rewards = sparse_token_rewards(scores, rollout.response_mask.cpu())
-        if self.critic is None:
-            intrinsic = TokenRewards(torch.zeros_like(rewards), torch.ones(len(rollout), dtype=torch.bool),
-                                     {"critic_failures": 0.0, "critic_spans_dropped": 0.0, "critic_calls": 0.0})
-        else:
-            with self.timer("critic"):
-                intrinsic = critic_token_rewards(self.critic, rollout, scores, self.tokenizer, self.shaping)
-        stats = {**intrinsic.stats, "reward_intrinsic": float(intrinsic.rewards.sum(1).mean())}
-        return scores, TokenRewards(rewards + intrinsic.rewards, intrinsic.valid, stats)
+        return scores, self.combine_rewards(rollout, scores, self.start_critic(rollout, scores)())
+
+    def advantages(self, rollout: Rollout, token_rewards: TokenRewards, out: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """KL-penalised token rewards -> GAE advantages (whitened) and returns; puts the KL into ``out["kl"]``."""
+        mask = rollout.response_mask
+        kl = kl_estimate(rollout.logprobs, rollout.ref_logprobs, self.ppo.kl_estimator) * mask
+        rewards = kl_penalized_rewards(token_rewards.rewards.to(mask.device), kl, self.kl_ctl.value, mask)
+        advantages, returns = gae(rewards, rollout.values, mask, self.ppo.gamma, self.ppo.lam)
+        if self.ppo.whiten_advantages:
+            advantages = masked_whiten(advantages, mask)
+        out["kl"] = kl
+        return advantages, returns
+
+    def fuse_first_forward(self, n_samples: int) -> bool:
+        ppo = self.ppo
+        return ppo.fuse_first_forward and ppo.minibatch_size >= n_samples and self.adapter_args.dropout == 0
 
     # --------------------------------------------------------------- training
     def on_train_start(self) -> None:
@@ -172,20 +222,19 @@ class DenseRewardPPO(LightningModule):
         self.lm.eval()
         with self.timer("generate"):
             rollout = sample(self.lm, self.tokenizer, prompts, self.generation)
-        scores, token_rewards = self.score(rollout)
+        with self.timer("reward"):
+            scores = score_samples(self.reward, rollout.prompts, rollout.responses)
+        critic = self.start_critic(rollout, scores)
+        fused = self.fuse_first_forward(len(rollout))
         with self.timer("teacher_forced"):
-            score_rollout(self.lm, rollout, self.generation.temperature, self.ppo.minibatch_size)
-        device = rollout.response_mask.device
-        mask = rollout.response_mask
-        kl = kl_estimate(rollout.logprobs, rollout.ref_logprobs, self.ppo.kl_estimator) * mask
-        rewards = kl_penalized_rewards(token_rewards.rewards.to(device), kl, self.kl_ctl.value, mask)
-        advantages, returns = gae(rewards, rollout.values, mask, self.ppo.gamma, self.ppo.lam)
-        if self.ppo.whiten_advantages:
-            advantages = masked_whiten(advantages, mask)
+            score_rollout(self.lm, rollout, self.generation.temperature, self.ppo.scoring_chunk_size, policy=not fused)
+        token_rewards = self.combine_rewards(rollout, scores, critic())
+        extra: dict = {}
         with self.timer("update"):
             self.lm.train(self.adapter_args.dropout > 0)
-            stats = ppo_update(self, rollout, advantages, returns)
+            stats = ppo_update(self, rollout, lambda r: self.advantages(r, token_rewards, extra))
             self.lm.eval()
+        kl, mask = extra["kl"], rollout.response_mask
         seq_kl = float(kl.sum(1).mean())
         kl_coef = self.kl_ctl.value
         self.kl_ctl.update(seq_kl, len(rollout))

@@ -17,7 +17,11 @@ class PhaseTimer:
         try:
             yield
         finally:
-            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - start
+            self.add(phase, time.perf_counter() - start)
+
+    def add(self, phase: str, seconds: float) -> None:
+        """Add time measured elsewhere (e.g. in a background thread)."""
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
 
     def pop(self) -> dict[str, float]:
         out = {f"perf/{k}_s": v for k, v in self.seconds.items()}

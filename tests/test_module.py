@@ -13,6 +13,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lit_critic_rl.args import GenerationArgs, ModelArgs, PPOArgs
 from lit_critic_rl.data import SentimentPrompts
 from lit_critic_rl.module import DenseRewardPPO
+from lit_critic_rl.ppo.rollout import sample
 from lit_critic_rl.rewards import RewardError
 
 REQUIRED_METRICS = [
@@ -27,11 +28,11 @@ def vowel_share(prompts: list[str], responses: list[str]) -> list[float]:
     return [sum(c in "aeiou" for c in r) / max(len(r), 1) for r in responses]
 
 
-def make_module(path, reward=None, **ppo):
+def make_module(path, reward=None, value_mode="separate_adapter", **ppo):
     ppo = {"epochs": 2, "minibatch_size": 4, "learning_rate": 1e-2, **ppo}
     return DenseRewardPPO(
         reward=reward or vowel_share,
-        model=ModelArgs(name_or_path=path),
+        model=ModelArgs(name_or_path=path, value_mode=value_mode),
         generation=GenerationArgs(max_new_tokens=6),
         ppo=PPOArgs(**ppo),
     )
@@ -171,7 +172,6 @@ def test_critic_gate_and_intrinsic_rewards_reach_the_token_rewards(tiny_model_pa
     from lit_critic_rl.args import ShapingArgs
     from lit_critic_rl.critic.base import CriticBackend, Critique, Span
     from lit_critic_rl.critic.shaping import token_char_ranges
-    from lit_critic_rl.ppo.rollout import sample
 
     class FirstCharCritic(CriticBackend):
         """Marks the first character of every response it sees as negative and records what it was asked."""
@@ -223,3 +223,56 @@ def test_perplexity_by_a_named_scoring_model_matches_the_reference(tiny_model_pa
         results.append(module.evaluator.compute())
     assert results[0]["perplexity"] == pytest.approx(results[1]["perplexity"], rel=1e-5)
     assert results[0]["perplexity"] > 1.0 and len(module.evaluator.samples) == 4
+
+
+@pytest.mark.parametrize("value_mode", ["separate_adapter", "shared_trunk"])
+def test_fused_first_forward_matches_a_separate_teacher_forced_pass(tiny_model_path, tmp_path, value_mode):
+    """Taking the rollout's log-probs (and shared-trunk values) from the first PPO forward changes no result."""
+    results = []
+    for fuse in (True, False):
+        L.seed_everything(0)
+        module = make_module(tiny_model_path, value_mode=value_mode, fuse_first_forward=fuse, scoring_chunk_size=3)
+        assert module.fuse_first_forward(4) is fuse
+        trainer = make_trainer(tmp_path / str(fuse), limit_val_batches=0)
+        trainer.fit(module, SentimentPrompts(batch_size=4, val_size=8, val_batch_size=4))
+        rows = list(csv.DictReader((tmp_path / str(fuse) / "csv" / "version_0" / "metrics.csv").open()))
+        results.append((trainable(module), [float(r[k]) for r in rows for k in ("train/kl", "train/value_loss")]))
+    (fused_w, fused_m), (plain_w, plain_m) = results
+    for name in plain_w:
+        torch.testing.assert_close(fused_w[name], plain_w[name], rtol=1e-4, atol=1e-5)
+    assert len(fused_m) == 6 and fused_m == pytest.approx(plain_m, rel=1e-4, abs=1e-6)
+
+
+def test_fusing_needs_one_minibatch_for_the_whole_rollout(tiny_model_path):
+    module = make_module(tiny_model_path, minibatch_size=2)
+    assert not module.fuse_first_forward(4) and module.fuse_first_forward(2)
+
+
+def test_io_bound_critic_runs_in_a_background_thread_with_the_same_rewards(tiny_model_path):
+    import threading
+
+    from lit_critic_rl.critic.base import CriticBackend, Critique, Span
+
+    class ThreadRecordingCritic(CriticBackend):
+        def __init__(self, off_thread: bool):
+            self.runs_off_thread = off_thread
+            self.threads = []
+
+        def critique(self, prompts, responses, scores=None):
+            self.threads.append(threading.current_thread().name)
+            return [Critique(ok=True, spans=[Span(0, 1, "good", 1.0)] if r else []) for r in responses]
+
+    rewards = []
+    for off_thread in (True, False):
+        critic = ThreadRecordingCritic(off_thread)
+        module = DenseRewardPPO(reward=vowel_share, critic=critic, model=ModelArgs(name_or_path=tiny_model_path),
+                                generation=GenerationArgs(max_new_tokens=5))
+        L.seed_everything(0)
+        rollout = sample(module.lm, module.tokenizer, ["The film", "I watched"], module.generation)
+        scores = torch.tensor(vowel_share(rollout.prompts, rollout.responses))
+        wait = module.start_critic(rollout, scores)
+        rewards.append(module.combine_rewards(rollout, scores, wait()).rewards)
+        assert critic.threads[0].startswith("critic") is off_thread
+        assert "perf/critic_s" in module.timer.pop()
+    torch.testing.assert_close(rewards[0], rewards[1])
+    assert rewards[0].abs().sum() > 0

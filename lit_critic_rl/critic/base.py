@@ -39,6 +39,10 @@ class CriticBackend(ABC):
     that do not need them ignore them.
     """
 
+    runs_off_thread: bool = False
+    """True when ``critique`` mostly waits on I/O and shares no model with the trainer: the module then runs it in a
+    background thread, overlapped with the teacher-forced passes."""
+
     @abstractmethod
     def critique(
         self, prompts: list[str], responses: list[str], scores: list[float] | None = None

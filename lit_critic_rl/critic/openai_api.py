@@ -60,6 +60,7 @@ class RateLimiter:
 
 
 class OpenAICritic(GenerativeCritic):
+    runs_off_thread = True  # network-bound: overlapped with the teacher-forced passes
     def __init__(
         self,
         model: str,

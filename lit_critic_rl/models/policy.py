@@ -8,6 +8,11 @@
 There is never a second copy of the base weights. PEFT's ``set_adapter`` freezes the adapters it does not activate;
 :meth:`PolicyValueModel.adapter` switches roles and restores trainability on exit, so the optimizer always sees both
 adapters as trainable and an exception cannot leave the wrong role active.
+
+Values read the decoder's final hidden state through a forward hook rather than ``output_hidden_states=True``, which
+would keep every layer's hidden states alive. With ``activation_checkpointing`` the decoder layers recompute their
+activations in the backward pass (HF's checkpointing, non-reentrant); HF only checkpoints modules in training mode, so
+during a grad-enabled forward just those layer modules are flagged as training and every dropout stays off.
 """
 
 from __future__ import annotations
@@ -40,7 +45,13 @@ class ForwardOutput:
 
 
 class PolicyValueModel(nn.Module):
-    def __init__(self, base: nn.Module, adapter: AdapterArgs, value_mode: ValueMode = "separate_adapter") -> None:
+    def __init__(
+        self,
+        base: nn.Module,
+        adapter: AdapterArgs,
+        value_mode: ValueMode = "separate_adapter",
+        activation_checkpointing: bool = False,
+    ) -> None:
         super().__init__()
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
@@ -56,6 +67,12 @@ class PolicyValueModel(nn.Module):
             task_type="CAUSAL_LM",
         )
         self.value_mode = value_mode
+        self._checkpointed: list[nn.Module] = []
+        if activation_checkpointing:
+            self._checkpointed = enable_activation_checkpointing(base)
+        self._last_hidden: Tensor | None = None
+        self._want_hidden = False
+        base.get_decoder().register_forward_hook(self._capture_hidden)
         self.peft = get_peft_model(base, config, adapter_name=POLICY)
         if value_mode == "separate_adapter":
             self.peft.add_adapter(VALUE, config)
@@ -90,18 +107,41 @@ class PolicyValueModel(nn.Module):
             yield
 
     # --------------------------------------------------------------- forward
-    def _run(self, input_ids: Tensor, attention_mask: Tensor, keep: int, hidden: bool):
-        return self.peft(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids_from_mask(attention_mask),
-            logits_to_keep=keep,
-            output_hidden_states=hidden,
-            use_cache=False,
-        )
+    def _capture_hidden(self, module: nn.Module, args, output) -> None:
+        if self._want_hidden:
+            self._last_hidden = output[0] if isinstance(output, tuple) else output.last_hidden_state
 
-    def _values(self, out, response_len: int) -> Tensor:
-        last_hidden = out.hidden_states[-1][:, -response_len - 1 : -1]
+    @contextmanager
+    def _checkpointing(self) -> Iterator[None]:
+        """Flag the checkpointed layers as training (HF's condition) for a grad-enabled forward, then restore."""
+        active = torch.is_grad_enabled() and self._checkpointed
+        previous = [m.training for m in self._checkpointed]
+        if active:
+            for m in self._checkpointed:
+                m.training = True
+        try:
+            yield
+        finally:
+            for m, flag in zip(self._checkpointed, previous):
+                m.training = flag
+
+    def _run(self, input_ids: Tensor, attention_mask: Tensor, keep: int, hidden: bool):
+        """Forward with ``keep`` logit positions; with ``hidden``, the final hidden state is in ``_last_hidden``."""
+        self._want_hidden, self._last_hidden = hidden, None
+        try:
+            with self._checkpointing():
+                return self.peft(
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    position_ids=position_ids_from_mask(attention_mask),
+                    logits_to_keep=keep,
+                    use_cache=False,
+                )
+        finally:
+            self._want_hidden = False
+
+    def _values(self, response_len: int) -> Tensor:
+        last_hidden, self._last_hidden = self._last_hidden[:, -response_len - 1 : -1], None
         return self.value_head(last_hidden.to(self.value_head.weight.dtype)).squeeze(-1)
 
     def policy_forward(self, input_ids: Tensor, attention_mask: Tensor, response_len: int) -> ForwardOutput:
@@ -109,15 +149,15 @@ class PolicyValueModel(nn.Module):
         shared = self.value_mode == "shared_trunk"
         with self.adapter(POLICY):
             out = self._run(input_ids, attention_mask, response_len + 1, hidden=shared)
-        values = self._values(out, response_len) if shared else None
+        values = self._values(response_len) if shared else None
         return ForwardOutput(out.logits[:, :-1], values)
 
     def value_forward(self, input_ids: Tensor, attention_mask: Tensor, response_len: int) -> Tensor:
         """Values ``[B, T]`` of the states before each of the last ``response_len`` tokens."""
         name = VALUE if self.value_mode == "separate_adapter" else POLICY
         with self.adapter(name):
-            out = self._run(input_ids, attention_mask, 1, hidden=True)
-        return self._values(out, response_len)
+            self._run(input_ids, attention_mask, 1, hidden=True)
+        return self._values(response_len)
 
     def reference_logits(self, input_ids: Tensor, attention_mask: Tensor, response_len: int) -> Tensor:
         with self.reference():
@@ -141,3 +181,20 @@ class PolicyValueModel(nn.Module):
     def generate(self, **kwargs) -> Tensor:
         with self.adapter(POLICY):
             return self.peft.generate(**kwargs)
+
+
+def enable_activation_checkpointing(base: nn.Module) -> list[nn.Module]:
+    """Turn on HF activation checkpointing (non-reentrant) in ``base``; returns the checkpointed layer modules."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(base, "activation_checkpointing_enable"):
+        base.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    if hasattr(base, "disable_input_require_grads"):
+        base.disable_input_require_grads()  # only reentrant checkpointing needs grad-requiring inputs
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    layers = [m for m in base.modules() if isinstance(m, GradientCheckpointingLayer) and m.gradient_checkpointing]
+    if not layers:
+        raise ValueError(f"model.activation_checkpointing: {type(base).__name__} has no checkpointable layers")
+    return layers

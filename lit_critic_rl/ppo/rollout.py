@@ -59,20 +59,35 @@ def sample(model: PolicyValueModel, tokenizer, prompts: list[str], gen: Generati
 
 
 @torch.inference_mode()
-def score_rollout(model: PolicyValueModel, rollout: Rollout, temperature: float, chunk_size: int) -> Rollout:
-    """Fill ``logprobs``, ``ref_logprobs`` and ``values`` by teacher forcing, ``chunk_size`` samples at a time."""
+def score_rollout(
+    model: PolicyValueModel, rollout: Rollout, temperature: float, chunk_size: int, policy: bool = True
+) -> Rollout:
+    """Fill ``ref_logprobs`` and, with ``policy``, ``logprobs`` and ``values`` by teacher forcing, ``chunk_size``
+    samples at a time (smaller chunks bound the full-vocabulary logits held at once).
+
+    ``policy=False`` leaves ``logprobs`` for the PPO update's first forward to fill (see ``ppo_update``); values are
+    still computed here in ``separate_adapter`` mode, where they need their own adapter's pass.
+    """
     logprobs, ref_logprobs, values = [], [], []
     T = rollout.response_len
+    separate_values = model.value_mode == "separate_adapter"
     for start in range(0, len(rollout), chunk_size):
         ids = rollout.input_ids[start : start + chunk_size]
         attn = rollout.attention_mask[start : start + chunk_size]
         targets = rollout.response_ids[start : start + chunk_size]
-        policy = model.policy_forward(ids, attn, T)
-        logprobs.append(token_logprobs(policy.logits, targets, temperature))
-        values.append(policy.values if policy.values is not None else model.value_forward(ids, attn, T))
+        if policy:
+            out = model.policy_forward(ids, attn, T)
+            logprobs.append(token_logprobs(out.logits, targets, temperature))
+            del out.logits
+            if out.values is not None:
+                values.append(out.values)
+        if separate_values:
+            values.append(model.value_forward(ids, attn, T))
         ref_logprobs.append(token_logprobs(model.reference_logits(ids, attn, T), targets, temperature))
     mask = rollout.response_mask
-    rollout.logprobs = torch.cat(logprobs) * mask
     rollout.ref_logprobs = torch.cat(ref_logprobs) * mask
-    rollout.values = torch.cat(values).float() * mask
+    if logprobs:
+        rollout.logprobs = torch.cat(logprobs) * mask
+    if values:
+        rollout.values = torch.cat(values).float() * mask
     return rollout

@@ -3,13 +3,20 @@
 With ``value_mode="separate_adapter"`` the policy and value losses are back-propagated one after the other, each with
 its own adapter active (PEFT freezes inactive adapters, so one backward through both graphs would drop a gradient).
 A non-finite loss skips the optimizer step of its accumulation group (its gradients are discarded) and is counted.
+
+Fused first forward: when the rollout arrives without ``logprobs`` (the module skipped the teacher-forced policy
+pass), the first minibatch covers the whole rollout and runs before any optimizer step, so its forward IS the
+rollout policy's teacher-forced pass. Its detached log-probs (and shared-trunk values) become the rollout's, then
+``prepare`` turns them into advantages, and the same graph gives the first loss: one forward fewer per iteration.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
+from torch import Tensor
 
 from lit_critic_rl.ppo.advantages import masked_mean
 from lit_critic_rl.ppo.losses import clipped_policy_loss, clipped_value_loss, entropy_from_logits, token_logprobs
@@ -19,11 +26,20 @@ if TYPE_CHECKING:
     from lit_critic_rl.module import DenseRewardPPO
 
 
-def ppo_update(module: DenseRewardPPO, rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor) -> dict:
-    """Run ``ppo.epochs`` epochs; returns mean statistics and ``skipped_updates``."""
+def ppo_update(
+    module: DenseRewardPPO, rollout: Rollout, prepare: Callable[[Rollout], tuple[Tensor, Tensor]]
+) -> dict:
+    """Run ``ppo.epochs`` epochs; returns mean statistics and ``skipped_updates``.
+
+    ``prepare(rollout) -> (advantages, returns)`` is called once the rollout has its log-probs and values.
+    """
     args, lm, temperature = module.ppo, module.lm, module.generation.temperature
     optimizer = module.optimizers()
     B, T = rollout.response_ids.shape
+    fused = rollout.logprobs is None
+    if fused and args.minibatch_size < B:
+        raise ValueError(f"fused first forward needs ppo.minibatch_size ({args.minibatch_size}) >= rollout size ({B})")
+    advantages, returns = (None, None) if fused else prepare(rollout)
     input_ids, attention_mask = rollout.input_ids, rollout.attention_mask
     sums: dict[str, float] = {}
     n_minibatches, skipped = 0, 0
@@ -58,6 +74,12 @@ def ppo_update(module: DenseRewardPPO, rollout: Rollout, advantages: torch.Tenso
             ids, attn, mask = input_ids[idx], attention_mask[idx], rollout.response_mask[idx]
             out = lm.policy_forward(ids, attn, T)
             logp = token_logprobs(out.logits, rollout.response_ids[idx], temperature)
+            if advantages is None:  # fused first forward: idx is a permutation of the whole rollout
+                inverse = torch.argsort(idx)
+                rollout.logprobs = logp.detach()[inverse] * rollout.response_mask
+                if out.values is not None:
+                    rollout.values = out.values.detach()[inverse].float() * rollout.response_mask
+                advantages, returns = prepare(rollout)
             pg = clipped_policy_loss(logp, rollout.logprobs[idx], advantages[idx], mask, args.clip_range)
             if args.entropy_coef > 0:
                 entropy = masked_mean(entropy_from_logits(out.logits, temperature), mask)

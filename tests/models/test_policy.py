@@ -95,3 +95,59 @@ def test_nf4_base_trains_lora_on_cpu(tiny_model_path, tiny_tokenizer):
     loss = lm.policy_forward(enc["input_ids"], enc["attention_mask"], 2).logits.float().logsumexp(-1).mean()
     loss.backward()
     assert any(p.grad is not None for n, p in lm.named_parameters() if "lora_A" in n)
+
+
+@pytest.mark.parametrize("value_mode", ["separate_adapter", "shared_trunk"])
+def test_values_read_the_final_hidden_state(tiny_model_path, tiny_tokenizer, value_mode):
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8), value_mode).eval()
+    _nudge_adapters(lm)
+    with torch.no_grad():
+        lm.value_head.weight.normal_()
+        enc = tiny_tokenizer(["The film opens with a", "Hi"], return_tensors="pt", padding=True)
+        ids, attn = enc["input_ids"], enc["attention_mask"]
+        values = lm.value_forward(ids, attn, 3)
+        role = "value" if value_mode == "separate_adapter" else "policy"
+        with lm.adapter(role):
+            full = lm.peft(input_ids=ids, attention_mask=attn, position_ids=(attn.cumsum(-1) - 1).clamp_min(0),
+                           output_hidden_states=True)
+        expected = lm.value_head(full.hidden_states[-1][:, -4:-1]).squeeze(-1)
+    assert values.shape == (2, 3)
+    torch.testing.assert_close(values, expected)
+    assert lm._last_hidden is None  # nothing kept alive after the call
+
+
+def _saved_bytes(fn) -> int:
+    """Bytes of distinct non-parameter tensors autograd saves for backward while ``fn`` runs."""
+    seen: set[int] = set()
+    total = 0
+
+    def pack(t):
+        nonlocal total
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in seen and not isinstance(t, torch.nn.Parameter):
+            seen.add(ptr)
+            total += t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return out, total
+
+
+def test_activation_checkpointing_same_gradients_less_saved_memory(tiny_model_path, tiny_tokenizer):
+    enc = tiny_tokenizer(["The film opens with a long shot of the sea"] * 4, return_tensors="pt")
+    grads, saved = [], []
+    for checkpointing in (False, True):
+        torch.manual_seed(0)
+        lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8), "shared_trunk",
+                              activation_checkpointing=checkpointing).eval()
+        _nudge_adapters(lm)
+        out, nbytes = _saved_bytes(lambda: lm.policy_forward(enc["input_ids"], enc["attention_mask"], 5))
+        (out.logits.logsumexp(-1).mean() + out.values.pow(2).mean()).backward()
+        grads.append({n: p.grad.clone() for n, p in lm.named_parameters() if p.grad is not None})
+        saved.append(nbytes)
+        assert not any(m.training for m in lm.modules())  # the layers' training flag was restored
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 0
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-4, atol=1e-6)
+    assert saved[1] < 0.5 * saved[0]
