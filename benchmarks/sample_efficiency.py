@@ -4,9 +4,12 @@ Each (arm, seed) is one ``fit`` of ``configs/quickstart.yaml`` in its own proces
 ``model.critic``. Output (in ``--out``): ``curves.png`` (mean train reward vs samples seen, band = min..max over
 seeds), ``summary.md`` (final rewards and the samples each arm needs to reach the sparse arm's final reward).
 
-    python -m benchmarks.sample_efficiency --quick          # 1 seed, 10 iterations of 8 prompts (~2 min)
-    python -m benchmarks.sample_efficiency --seeds 0 1 2    # full: 60 iterations x 16 prompts (~8 min a run)
-    python -m benchmarks.sample_efficiency --arms sparse lexicon selfcritique --seeds 0 1 2
+    python -m benchmarks.sample_efficiency --quick          # sparse + lexicon, 1 seed, 6 iterations of 4 prompts
+    python -m benchmarks.sample_efficiency --arms sparse lexicon selfcritique --seeds 0 1 2   # the published run
+
+The full run is the quickstart shrunk to fit a 2-core CPU: 40 iterations of 8 prompts (320 samples per arm and seed),
+one 8-sample minibatch, no validation passes (the curves are train rewards). On an AVX2-only 2-core machine a sparse or
+lexicon run takes about 6 min, a self-critique run about 10 min (its critic generates with the same CPU).
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ ARMS = {
     "lexicon": ["--model.critic", str(REPO / "configs/critic/lexicon.yaml")],
     "selfcritique": ["--model.critic", str(REPO / "configs/critic/selfcritique.yaml")],
 }
-QUICK = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "10", "--trainer.limit_val_batches", "1",
-         "--data.init_args.batch_size", "8", "--model.ppo.minibatch_size", "8"]
+FULL = ["--trainer.max_epochs", "4", "--trainer.limit_train_batches", "10", "--trainer.limit_val_batches", "0",
+        "--data.init_args.batch_size", "8", "--model.ppo.minibatch_size", "8"]
+QUICK = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "6", "--trainer.limit_val_batches", "0",
+         "--data.init_args.batch_size", "4", "--model.ppo.minibatch_size", "4"]
 SMOOTH = 5  # iterations in the moving average of the per-iteration mean reward
 
 
@@ -35,18 +40,21 @@ def run_arm(arm: str, seed: int, out: Path, quick: bool) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     config.write_text((REPO / "configs/quickstart.yaml").read_text().replace("runs/quickstart", str(root)))
     args = [sys.executable, "-m", "lit_critic_rl.cli", "fit", "--config", str(config), "--seed_everything", str(seed),
-            *ARMS[arm], *(QUICK if quick else [])]
+            *ARMS[arm], *(QUICK if quick else FULL)]
     with (root / "stdout.log").open("w") as log:
         subprocess.run(args, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     return next(root.glob("csv/version_*/metrics.csv"))
 
 
-def curve(metrics: Path) -> tuple[list[float], list[float]]:
+def curve(metrics: Path) -> tuple[list[float], list[float], float, float]:
+    """Samples seen, smoothed train reward, mean seconds per iteration, mean intrinsic reward per sample."""
     rows = [r for r in csv.DictReader(metrics.open()) if r.get("train/reward_extrinsic")]
     samples = [float(r["train/samples_seen"]) for r in rows]
     rewards = [float(r["train/reward_extrinsic"]) for r in rows]
     smooth = [statistics.mean(rewards[max(0, i - SMOOTH + 1) : i + 1]) for i in range(len(rewards))]
-    return samples, smooth
+    seconds = statistics.mean(sum(float(v) for k, v in r.items() if k.startswith("perf/") and v) for r in rows)
+    intrinsic = statistics.mean(float(r["train/reward_intrinsic"]) for r in rows)
+    return samples, smooth, seconds, intrinsic
 
 
 def samples_to_reach(samples: list[float], rewards: list[float], level: float) -> float | None:
@@ -60,25 +68,30 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "sample_efficiency")
     args = parser.parse_args()
-    curves: dict[str, list[tuple[list[float], list[float]]]] = {}
+    curves: dict[str, list[tuple[list[float], list[float], float, float]]] = {}
     for seed in args.seeds:  # interleaved: seed-major, so a partial run still compares arms on equal seeds
         for arm in args.arms:
             print(f"running {arm} seed {seed}", flush=True)
             curves.setdefault(arm, []).append(curve(run_arm(arm, seed, args.out, args.quick)))
     mean = {}
     for arm, runs in curves.items():
-        n = min(len(s) for s, _ in runs)
-        mean[arm] = (runs[0][0][:n], [statistics.mean(r[i] for _, r in runs) for i in range(n)],
-                     [min(r[i] for _, r in runs) for i in range(n)], [max(r[i] for _, r in runs) for i in range(n)])
+        n = min(len(run[0]) for run in runs)
+        at = [[run[1][i] for run in runs] for i in range(n)]  # smoothed reward of every seed at iteration i
+        mean[arm] = (runs[0][0][:n], [statistics.mean(v) for v in at], [min(v) for v in at], [max(v) for v in at])
     target = mean["sparse"][1][-1] if "sparse" in mean else None
     lines = [f"seeds {args.seeds}, smoothing {SMOOTH} iterations, quick={args.quick}", "",
-             "| arm | final reward (mean over seeds) | samples to reach sparse final | ratio vs sparse |",
-             "|---|---:|---:|---:|"]
+             "| arm | final reward (mean over seeds) | per seed | samples to reach sparse final | ratio vs sparse "
+             "| intrinsic reward / sample | s / iteration |",
+             "|---|---:|---|---:|---:|---:|---:|"]
     sparse_need = samples_to_reach(mean["sparse"][0], mean["sparse"][1], target) if target is not None else None
     for arm, (samples, avg, _, _) in mean.items():
         need = samples_to_reach(samples, avg, target) if target is not None else None
         ratio = f"{need / sparse_need:.2f}" if need and sparse_need else "n/a"
-        lines.append(f"| {arm} | {avg[-1]:+.3f} | {need if need is not None else 'not reached'} | {ratio} |")
+        per_seed = " / ".join(f"{run[1][-1]:+.3f}" for run in curves[arm])
+        seconds = statistics.mean(run[2] for run in curves[arm])
+        intrinsic = statistics.mean(run[3] for run in curves[arm])
+        lines.append(f"| {arm} | {avg[-1]:+.3f} | {per_seed} | {need if need is not None else 'not reached'} "
+                     f"| {ratio} | {intrinsic:+.3f} | {seconds:.1f} |")
     (args.out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     try:
@@ -90,7 +103,7 @@ def main() -> None:
         print("matplotlib not installed (pip install -e .[bench]): no plot")
         return
     fig, ax = plt.subplots(figsize=(6, 4))
-    for arm, (samples, avg, low, high) in mean.items():
+    for arm, (samples, avg, low, high) in mean.items():  # band: min..max over seeds
         ax.plot(samples, avg, label=arm)
         ax.fill_between(samples, low, high, alpha=0.2)
     ax.set_xlabel("samples seen")
