@@ -27,6 +27,7 @@ from lit_critic_rl.args import AdapterArgs, EvalArgs, GenerationArgs, ModelArgs,
 from lit_critic_rl.critic.base import CriticBackend
 from lit_critic_rl.critic.shaping import critic_token_rewards
 from lit_critic_rl.evaluation import Evaluator
+from lit_critic_rl.memory import set_malloc_mmap_threshold
 from lit_critic_rl.metrics.task import TaskMetrics
 from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
@@ -79,6 +80,8 @@ class DenseRewardPPO(LightningModule):
         self.model_args, self.adapter_args = model, adapter
         self.generation, self.ppo, self.shaping = generation, ppo, shaping
         self.val_seed = val_seed
+        if model.malloc_mmap_threshold is not None:
+            set_malloc_mmap_threshold(model.malloc_mmap_threshold)
         self.tokenizer = load_tokenizer(model.name_or_path)
         base = load_causal_lm(model.name_or_path, model.quantization, model.dtype)
         self.lm = PolicyValueModel(base, adapter, model.value_mode, model.activation_checkpointing)

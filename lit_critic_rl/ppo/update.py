@@ -19,7 +19,13 @@ import torch
 from torch import Tensor
 
 from lit_critic_rl.ppo.advantages import masked_mean
-from lit_critic_rl.ppo.losses import clipped_policy_loss, clipped_value_loss, entropy_from_logits, token_logprobs
+from lit_critic_rl.ppo.losses import (
+    clipped_policy_loss,
+    clipped_value_loss,
+    entropy_diagnostic,
+    entropy_from_logits,
+    token_logprobs,
+)
 from lit_critic_rl.types import Rollout
 
 if TYPE_CHECKING:
@@ -84,8 +90,7 @@ def ppo_update(
             if args.entropy_coef > 0:
                 entropy = masked_mean(entropy_from_logits(out.logits, temperature), mask)
             else:
-                with torch.no_grad():
-                    entropy = masked_mean(entropy_from_logits(out.logits.detach(), temperature), mask)
+                entropy = masked_mean(entropy_diagnostic(out.logits, temperature), mask)
             policy_loss = pg.loss - args.entropy_coef * entropy
             if out.values is None:
                 backward(policy_loss)

@@ -6,6 +6,7 @@ import torch
 from lit_critic_rl.ppo.losses import (
     clipped_policy_loss,
     clipped_value_loss,
+    entropy_diagnostic,
     entropy_from_logits,
     kl_estimate,
     kl_penalized_rewards,
@@ -24,6 +25,33 @@ def test_token_logprobs_by_hand():
 def test_entropy_by_hand():
     logits = torch.tensor([[[0.0, math.log(3.0)]]])
     assert entropy_from_logits(logits).item() == pytest.approx(0.562335, abs=1e-6)
+
+
+def test_token_logprobs_gradient_by_hand():
+    # d/dx log softmax(x)[k] = onehot(k) - softmax(x): softmax = [0.25, 0.75], token 1 -> [-0.25, 0.25]
+    logits = torch.tensor([[[0.0, math.log(3.0)]]], requires_grad=True)
+    token_logprobs(logits, torch.tensor([[1]])).sum().backward()
+    torch.testing.assert_close(logits.grad, torch.tensor([[[-0.25, 0.25]]]))
+
+
+def test_token_logprobs_gradient_matches_autograd_with_repeated_tokens():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 7, dtype=torch.float64, requires_grad=True)
+    tokens = torch.tensor([[1, 1, 6], [0, 3, 3]])
+    weights = torch.randn(2, 3, dtype=torch.float64)
+    (token_logprobs(logits, tokens, 0.7) * weights).sum().backward()
+    expected_logits = logits.detach().clone().requires_grad_(True)
+    reference = torch.log_softmax(expected_logits / 0.7, -1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+    (reference * weights).sum().backward()
+    torch.testing.assert_close(logits.grad, expected_logits.grad, rtol=1e-5, atol=1e-6)  # ours computes in fp32
+
+
+def test_entropy_diagnostic_equals_entropy_row_by_row():
+    torch.manual_seed(0)
+    logits = torch.randn(3, 4, 11, requires_grad=True)
+    diag = entropy_diagnostic(logits, 1.3)
+    torch.testing.assert_close(diag, entropy_from_logits(logits.detach(), 1.3))
+    assert not diag.requires_grad
 
 
 def test_kl_estimators_by_hand():

@@ -1,0 +1,184 @@
+"""Throughput and peak memory of one full RL iteration: lit_critic_rl's PPO vs TRL's RLOOTrainer, side by side.
+
+Same model (SmolLM2-135M-Instruct, fp32, LoRA r 16 / alpha 32 on all linear layers), same prompts, same batch
+(``--prompts`` prompts x 2 samples each), exactly ``--new-tokens`` completion tokens per sample (min = max), the same
+reward (VADER) and the same thread count. TRL 1.x has no PPO trainer any more; RLOO with ``beta > 0`` is its closest
+on-policy trainer with a KL-to-reference term (reference = the adapter-disabled base, as ours). One iteration is:
+
+- ours: rollout (generate) + reward + reference pass + one PPO epoch over one minibatch (forward, backward, AdamW);
+- TRL: generate + reward + reference pass + one RLOO step (``num_iterations=1``: forward, backward, AdamW).
+
+Each arm runs in its own process (peak RSS is per process) for ``--steps`` iterations; the first is warm-up and the
+median of the rest is that process's step time. Processes are interleaved A B C A B C ...; the table reports medians
+over repeats. TRL is a benchmark-only dependency: ``pip install -e .[bench]``.
+
+    python -m benchmarks.vs_trl            # 3 repeats x 4 steps, 32 new tokens
+    python -m benchmarks.vs_trl --quick    # 1 repeat x 2 steps, 16 new tokens (< 2 min here)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ARMS = {
+    "ours": "lit_critic_rl PPO, shared-trunk value, activation checkpointing (TRL's default)",
+    "ours_no_ckpt": "lit_critic_rl PPO, shared-trunk value, no activation checkpointing",
+    "trl_rloo": "TRL RLOOTrainer, beta 0.04, PEFT LoRA, its defaults (activation checkpointing on)",
+}
+MODEL = "asset:smollm2-135m-instruct"
+LORA = {"r": 16, "alpha": 32}
+
+
+def sentiment_data(batch_size: int):
+    from lit_critic_rl.data import SentimentPrompts
+
+    data = SentimentPrompts(batch_size=batch_size, val_size=8)
+    data.setup()
+    return data
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def run_ours(args, checkpointing: bool) -> list[float]:
+    import lightning as L
+    from lightning.pytorch.callbacks import Callback
+
+    from lit_critic_rl.args import AdapterArgs, GenerationArgs, ModelArgs, PPOArgs
+    from lit_critic_rl.module import DenseRewardPPO
+    from lit_critic_rl.rewards import VaderSentiment
+
+    class StepTimes(Callback):
+        def __init__(self) -> None:
+            self.times: list[float] = []
+
+        def on_train_batch_start(self, *_) -> None:
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, *_) -> None:
+            self.times.append(time.perf_counter() - self.start)
+
+    L.seed_everything(0)
+    module = DenseRewardPPO(
+        reward=VaderSentiment(),
+        model=ModelArgs(name_or_path=MODEL, value_mode="shared_trunk", activation_checkpointing=checkpointing),
+        adapter=AdapterArgs(**LORA),
+        generation=GenerationArgs(max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens,
+                                  samples_per_prompt=2),
+        ppo=PPOArgs(learning_rate=1e-5, epochs=1, minibatch_size=2 * args.prompts, kl_coef=0.04, adaptive_kl=False),
+    )
+    timer = StepTimes()
+    with tempfile.TemporaryDirectory() as root:
+        data = sentiment_data(args.prompts)
+        trainer = L.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=args.steps, limit_val_batches=0,
+                            logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                            enable_model_summary=False, default_root_dir=root, callbacks=[timer])
+        trainer.fit(module, data)
+    return timer.times
+
+
+def run_trl(args) -> list[float]:
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import TrainerCallback
+    from trl import RLOOConfig, RLOOTrainer
+
+    from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
+    from lit_critic_rl.rewards import VaderSentiment
+
+    vader = VaderSentiment()
+
+    def reward(prompts, completions, **_):
+        return vader(prompts, completions)
+
+    class StepTimes(TrainerCallback):
+        def __init__(self) -> None:
+            self.times: list[float] = []
+
+        def on_step_begin(self, *_, **__) -> None:
+            self.start = time.perf_counter()
+
+        def on_step_end(self, *_, **__) -> None:
+            self.times.append(time.perf_counter() - self.start)
+
+    timer = StepTimes()
+    with tempfile.TemporaryDirectory() as root:
+        config = RLOOConfig(
+            output_dir=root, use_cpu=True, report_to="none", save_strategy="no", logging_steps=1, seed=0,
+            per_device_train_batch_size=2 * args.prompts, num_generations=2, max_steps=args.steps,
+            max_completion_length=args.new_tokens, generation_kwargs={"min_new_tokens": args.new_tokens},
+            beta=0.04, learning_rate=1e-5, temperature=1.0, top_k=0, top_p=1.0, bf16=False, fp16=False,
+            dataloader_num_workers=0,
+        )
+        trainer = RLOOTrainer(
+            model=load_causal_lm(MODEL), reward_funcs=reward, args=config,
+            train_dataset=Dataset.from_dict({"prompt": sentiment_data(args.prompts).train_prompts}),
+            processing_class=load_tokenizer(MODEL), callbacks=[timer],
+            peft_config=LoraConfig(r=LORA["r"], lora_alpha=LORA["alpha"], target_modules="all-linear",
+                                   task_type="CAUSAL_LM"),
+        )
+        trainer.train()
+    return timer.times
+
+
+def child(args) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    times = run_trl(args) if args.child == "trl_rloo" else run_ours(args, checkpointing=args.child == "ours")
+    print(json.dumps({"step_s": times, "peak_rss_mib": peak_rss_mib()}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--prompts", type=int, default=4, help="prompts per iteration (2 samples each)")
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--child", choices=list(ARMS))
+    args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.steps, args.new_tokens = 1, 2, 16
+    if args.child:
+        child(args)
+        return
+    results: dict[str, dict[str, list[float]]] = {arm: {"step_s": [], "rss": []} for arm in args.arms}
+    for repeat in range(args.repeats):
+        for arm in args.arms:  # interleaved
+            cmd = [sys.executable, "-m", "benchmarks.vs_trl", "--child", arm, "--steps", str(args.steps),
+                   "--prompts", str(args.prompts), "--new-tokens", str(args.new_tokens), "--threads", str(args.threads)]
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            if out.returncode != 0:
+                sys.exit(f"{arm} failed:\n{out.stderr[-3000:]}")
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            steps = row["step_s"][1:] or row["step_s"]  # the first step is warm-up
+            results[arm]["step_s"].append(statistics.median(steps))
+            results[arm]["rss"].append(row["peak_rss_mib"])
+            step = statistics.median(steps)
+            print(f"repeat {repeat} {arm}: step {step:.2f} s, peak RSS {row['peak_rss_mib']:.0f} MiB", flush=True)
+    tokens = 2 * args.prompts * args.new_tokens
+    base = "trl_rloo" if "trl_rloo" in results else None
+    print(f"\n{2 * args.prompts} completions x {args.new_tokens} tokens per iteration, {args.threads} threads, "
+          f"{args.repeats} interleaved repeats, median step of {args.steps - 1} post-warm-up iterations per process\n")
+    print("| arm | s / iteration | completion tokens/s | vs TRL | peak RSS (MiB) | vs TRL |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for arm, r in results.items():
+        step, rss = statistics.median(r["step_s"]), statistics.median(r["rss"])
+        speed = f"{statistics.median(results[base]['step_s']) / step:.2f}x" if base else "n/a"
+        memory = f"{rss / statistics.median(results[base]['rss']):.2f}x" if base else "n/a"
+        print(f"| {arm}: {ARMS[arm]} | {step:.2f} | {tokens / step:.1f} | {speed} | {rss:.0f} | {memory} |")
+
+
+if __name__ == "__main__":
+    main()
