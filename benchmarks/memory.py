@@ -1,11 +1,18 @@
 """Peak RSS of policy + value + reference on ONE shared base vs a lone base model's inference, and vs three copies.
 
 Each setting runs in its own process (peak RSS is per process), interleaved over repeats, with the same shapes:
-generate 16 new tokens for 16 prompts; the shared model then runs one teacher-forced pass per role
-(``shared_rollout_and_scoring``) and, in ``shared_full_iteration``, also one backward per role and an AdamW step over a
-16-sample minibatch (activations and full-vocabulary logits of the backward are the extra).
+16 prompts, 16 new tokens. Every process fixes glibc's mmap threshold as ``DenseRewardPPO`` does by default
+(``model.malloc_mmap_threshold``), so the ratios compare models, not allocator states.
 
-    python -m benchmarks.memory            # SmolLM2-135M, 3 repeats (~2 min)
+- ``lone_base_inference``: load the base, ``generate``;
+- ``shared_rollout_and_scoring``: base + policy and value LoRA adapters; generate with the policy, then the
+  teacher-forced policy, value and reference (adapters off) passes;
+- ``three_copies_inference``: three separately loaded copies, each generating;
+- ``full_iteration`` / ``full_iteration_checkpointing``: one real PPO iteration of ``DenseRewardPPO`` under Lightning
+  (rollout, reward, scoring, one PPO epoch with backward and AdamW), shared-trunk value, without / with activation
+  checkpointing. These processes also import Lightning, which the others do not.
+
+    python -m benchmarks.memory            # SmolLM2-135M, 2 repeats (~6 min on 2 AVX2 cores)
     python -m benchmarks.memory --quick    # 1 repeat
 """
 
@@ -18,36 +25,39 @@ import statistics
 import subprocess
 import sys
 
-SETTINGS = ["lone_base_inference", "shared_rollout_and_scoring", "shared_full_iteration", "three_copies_inference"]
+SETTINGS = ["lone_base_inference", "shared_rollout_and_scoring", "three_copies_inference", "full_iteration",
+            "full_iteration_checkpointing"]
 
 
 def measure(setting: str, model: str) -> float:
     import torch
 
     from lit_critic_rl.args import AdapterArgs, GenerationArgs
+    from lit_critic_rl.memory import set_malloc_mmap_threshold
     from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
     from lit_critic_rl.models.policy import PolicyValueModel
     from lit_critic_rl.ppo.rollout import sample, score_rollout
 
+    set_malloc_mmap_threshold(65536)
+    if setting.startswith("full_iteration"):
+        from benchmarks._ours import run_ours
+
+        run_ours(prompts=16, samples_per_prompt=1, new_tokens=16, steps=1,
+                 model={"activation_checkpointing": setting.endswith("checkpointing")})
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     torch.manual_seed(0)
     tokenizer = load_tokenizer(model)
     prompts = [f"I watched movie number {i} on a Sunday afternoon and" for i in range(16)]
     enc = tokenizer(prompts, return_tensors="pt", padding=True)
-    if setting.startswith("shared"):
+    if setting == "shared_rollout_and_scoring":
         lm = PolicyValueModel(load_causal_lm(model), AdapterArgs(r=16, alpha=32), "separate_adapter").eval()
-        rollout = score_rollout(lm, sample(lm, tokenizer, prompts, GenerationArgs(max_new_tokens=16)), 1.0, 16)
-        if setting == "shared_rollout_and_scoring":  # policy generate + policy/value/reference teacher forcing
-            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        opt = torch.optim.AdamW(lm.trainable_parameters(), lr=1e-4)
-        out = lm.policy_forward(rollout.input_ids, rollout.attention_mask, rollout.response_len)
-        out.logits.float().logsumexp(-1).mean().backward()
-        lm.value_forward(rollout.input_ids, rollout.attention_mask, rollout.response_len).mean().backward()
-        opt.step()
+        score_rollout(lm, sample(lm, tokenizer, prompts, GenerationArgs(max_new_tokens=16, min_new_tokens=16)), 1.0, 8)
     else:
         copies = [load_causal_lm(model).eval() for _ in range(1 if setting == "lone_base_inference" else 3)]
         with torch.inference_mode():
             for m in copies:
-                m.generate(**enc, do_sample=True, max_new_tokens=16, pad_token_id=tokenizer.pad_token_id)
+                m.generate(**enc, do_sample=True, max_new_tokens=16, min_new_tokens=16,
+                           pad_token_id=tokenizer.pad_token_id)
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
 
 
@@ -61,7 +71,7 @@ def main() -> None:
         print(json.dumps({"peak_rss_mib": measure(args.child, args.model)}))
         return
     peaks: dict[str, list[float]] = {s: [] for s in SETTINGS}
-    for _ in range(1 if args.quick else 3):
+    for _ in range(1 if args.quick else 2):
         for setting in SETTINGS:  # interleaved
             out = subprocess.run([sys.executable, "-m", "benchmarks.memory", "--child", setting, "--model", args.model],
                                  capture_output=True, text=True, check=True)

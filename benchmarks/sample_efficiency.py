@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,8 +35,29 @@ QUICK = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "6", "--t
 SMOOTH = 5  # iterations in the moving average of the per-iteration mean reward
 
 
+def iterations(quick: bool) -> int:
+    opts = QUICK if quick else FULL
+    names = ("--trainer.max_epochs", "--trainer.limit_train_batches")
+    epochs, batches = (int(opts[opts.index(name) + 1]) for name in names)
+    return epochs * batches
+
+
+def finished(root: Path, quick: bool) -> Path | None:
+    """The run's metrics file if a previous invocation completed this (arm, seed), else None."""
+    for metrics in root.glob("csv/version_*/metrics.csv"):
+        if sum(1 for r in csv.DictReader(metrics.open()) if r.get("train/reward_extrinsic")) >= iterations(quick):
+            return metrics
+    return None
+
+
 def run_arm(arm: str, seed: int, out: Path, quick: bool) -> Path:
     root = out / f"{arm}-seed{seed}"
+    done = finished(root, quick)
+    if done is not None:  # re-running the benchmark resumes: completed (arm, seed) runs are reused
+        print(f"  reusing {done}", flush=True)
+        return done
+    if root.exists():
+        shutil.rmtree(root)  # a partial run: start it again from scratch
     config = root / "config.yaml"
     root.mkdir(parents=True, exist_ok=True)
     config.write_text((REPO / "configs/quickstart.yaml").read_text().replace("runs/quickstart", str(root)))
@@ -47,12 +69,12 @@ def run_arm(arm: str, seed: int, out: Path, quick: bool) -> Path:
 
 
 def curve(metrics: Path) -> tuple[list[float], list[float], float, float]:
-    """Samples seen, smoothed train reward, mean seconds per iteration, mean intrinsic reward per sample."""
+    """Samples seen, smoothed train reward, median seconds per iteration, mean intrinsic reward per sample."""
     rows = [r for r in csv.DictReader(metrics.open()) if r.get("train/reward_extrinsic")]
     samples = [float(r["train/samples_seen"]) for r in rows]
     rewards = [float(r["train/reward_extrinsic"]) for r in rows]
     smooth = [statistics.mean(rewards[max(0, i - SMOOTH + 1) : i + 1]) for i in range(len(rewards))]
-    seconds = statistics.mean(sum(float(v) for k, v in r.items() if k.startswith("perf/") and v) for r in rows)
+    seconds = statistics.median(sum(float(v) for k, v in r.items() if k.startswith("perf/") and v) for r in rows)
     intrinsic = statistics.mean(float(r["train/reward_intrinsic"]) for r in rows)
     return samples, smooth, seconds, intrinsic
 

@@ -20,77 +20,34 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 
 ARMS = {
     "ours": "lit_critic_rl PPO, shared-trunk value, activation checkpointing (TRL's default)",
     "ours_no_ckpt": "lit_critic_rl PPO, shared-trunk value, no activation checkpointing",
     "trl_rloo": "TRL RLOOTrainer, beta 0.04, PEFT LoRA, its defaults (activation checkpointing on)",
 }
-MODEL = "asset:smollm2-135m-instruct"
-LORA = {"r": 16, "alpha": 32}
 
 
-def sentiment_data(batch_size: int):
-    from lit_critic_rl.data import SentimentPrompts
+def run_ours_arm(args, checkpointing: bool) -> tuple[list[float], dict[str, float]]:
+    from benchmarks._ours import run_ours
 
-    data = SentimentPrompts(batch_size=batch_size, val_size=8)
-    data.setup()
-    return data
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return run_ours(prompts=args.prompts, samples_per_prompt=2, new_tokens=args.new_tokens, steps=args.steps,
+                    model={"activation_checkpointing": checkpointing})
 
 
-def run_ours(args, checkpointing: bool) -> list[float]:
-    import lightning as L
-    from lightning.pytorch.callbacks import Callback
+def run_trl(args) -> tuple[list[float], dict[str, float]]:
+    import tempfile
+    import time
 
-    from lit_critic_rl.args import AdapterArgs, GenerationArgs, ModelArgs, PPOArgs
-    from lit_critic_rl.module import DenseRewardPPO
-    from lit_critic_rl.rewards import VaderSentiment
-
-    class StepTimes(Callback):
-        def __init__(self) -> None:
-            self.times: list[float] = []
-
-        def on_train_batch_start(self, *_) -> None:
-            self.start = time.perf_counter()
-
-        def on_train_batch_end(self, *_) -> None:
-            self.times.append(time.perf_counter() - self.start)
-
-    L.seed_everything(0)
-    module = DenseRewardPPO(
-        reward=VaderSentiment(),
-        model=ModelArgs(name_or_path=MODEL, value_mode="shared_trunk", activation_checkpointing=checkpointing),
-        adapter=AdapterArgs(**LORA),
-        generation=GenerationArgs(max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens,
-                                  samples_per_prompt=2),
-        ppo=PPOArgs(learning_rate=1e-5, epochs=1, minibatch_size=2 * args.prompts, kl_coef=0.04, adaptive_kl=False),
-    )
-    timer = StepTimes()
-    with tempfile.TemporaryDirectory() as root:
-        data = sentiment_data(args.prompts)
-        trainer = L.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=args.steps, limit_val_batches=0,
-                            logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                            enable_model_summary=False, default_root_dir=root, callbacks=[timer])
-        trainer.fit(module, data)
-    return timer.times
-
-
-def run_trl(args) -> list[float]:
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import TrainerCallback
     from trl import RLOOConfig, RLOOTrainer
 
+    from benchmarks._ours import LORA, MODEL, sentiment_data
     from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
     from lit_critic_rl.rewards import VaderSentiment
 
@@ -126,15 +83,20 @@ def run_trl(args) -> list[float]:
                                    task_type="CAUSAL_LM"),
         )
         trainer.train()
-    return timer.times
+    return timer.times, {}
 
 
 def child(args) -> None:
     import torch
 
+    from benchmarks._ours import peak_rss_mib
+
     torch.set_num_threads(args.threads)
-    times = run_trl(args) if args.child == "trl_rloo" else run_ours(args, checkpointing=args.child == "ours")
-    print(json.dumps({"step_s": times, "peak_rss_mib": peak_rss_mib()}))
+    if args.child == "trl_rloo":
+        times, phases = run_trl(args)
+    else:
+        times, phases = run_ours_arm(args, checkpointing=args.child == "ours")
+    print(json.dumps({"step_s": times, "phases": phases, "peak_rss_mib": peak_rss_mib()}))
 
 
 def main() -> None:
@@ -153,7 +115,7 @@ def main() -> None:
     if args.child:
         child(args)
         return
-    results: dict[str, dict[str, list[float]]] = {arm: {"step_s": [], "rss": []} for arm in args.arms}
+    results: dict[str, dict[str, list]] = {arm: {"step_s": [], "rss": [], "phases": []} for arm in args.arms}
     for repeat in range(args.repeats):
         for arm in args.arms:  # interleaved
             cmd = [sys.executable, "-m", "benchmarks.vs_trl", "--child", arm, "--steps", str(args.steps),
@@ -165,6 +127,7 @@ def main() -> None:
             steps = row["step_s"][1:] or row["step_s"]  # the first step is warm-up
             results[arm]["step_s"].append(statistics.median(steps))
             results[arm]["rss"].append(row["peak_rss_mib"])
+            results[arm]["phases"].append(row["phases"])
             step = statistics.median(steps)
             print(f"repeat {repeat} {arm}: step {step:.2f} s, peak RSS {row['peak_rss_mib']:.0f} MiB", flush=True)
     tokens = 2 * args.prompts * args.new_tokens
@@ -178,6 +141,11 @@ def main() -> None:
         speed = f"{statistics.median(results[base]['step_s']) / step:.2f}x" if base else "n/a"
         memory = f"{rss / statistics.median(results[base]['rss']):.2f}x" if base else "n/a"
         print(f"| {arm}: {ARMS[arm]} | {step:.2f} | {tokens / step:.1f} | {speed} | {rss:.0f} | {memory} |")
+    for arm, r in results.items():
+        if r["phases"][-1]:
+            phases = r["phases"][-1].items()
+            text = ", ".join(f"{k.removeprefix('perf/').removesuffix('_s')} {v:.2f} s" for k, v in phases)
+            print(f"\n{arm}, phases of its last iteration: {text}")
 
 
 if __name__ == "__main__":

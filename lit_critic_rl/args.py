@@ -69,7 +69,7 @@ class PPOArgs:
     """Samples per minibatch (forward/backward unit)."""
     grad_accumulation: int = 1
     """Minibatches whose gradients are summed before one optimizer step."""
-    scoring_chunk_size: int = 4
+    scoring_chunk_size: int = 8
     """Samples per teacher-forced scoring pass (no grad); smaller chunks hold fewer full-vocabulary logits at once."""
     fuse_first_forward: bool = True
     """When one minibatch holds the whole rollout and LoRA dropout is 0, take the rollout's log-probs (and

@@ -1,0 +1,93 @@
+"""Each spine optimisation switched off on its own, against the defaults: seconds per iteration and peak RSS.
+
+One PPO iteration = 8 prompts, 16 new tokens each (min = max), VADER reward, shared-trunk value, 2 PPO epochs over
+one 8-sample minibatch (the sample-efficiency benchmark's shape). Each variant runs in its own process for
+``--steps`` iterations (the first is warm-up; the median of the rest counts), variants interleaved over repeats.
+
+- ``defaults``: fused first forward, glibc mmap threshold 64 KiB, no activation checkpointing;
+- ``no_fused_first_forward``: a separate teacher-forced policy pass before the PPO epochs;
+- ``no_malloc_threshold``: glibc's dynamic mmap threshold (the allocator's default);
+- ``activation_checkpointing``: recompute decoder activations in the backward;
+- ``critic_overlapped`` / ``critic_serial``: an OpenAI-compatible critic on the loopback server (200 ms per request,
+  concurrency 1) running in a background thread during the scoring passes, or before them.
+
+    python -m benchmarks.optimisations            # 2 repeats x 4 iterations (about 15 min on 2 AVX2 cores)
+    python -m benchmarks.optimisations --quick    # 1 repeat x 2 iterations, defaults and no_fused_first_forward
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+
+VARIANTS = {
+    "defaults": {},
+    "no_fused_first_forward": {"ppo": {"fuse_first_forward": False}},
+    "no_malloc_threshold": {"model": {"malloc_mmap_threshold": None}},
+    "activation_checkpointing": {"model": {"activation_checkpointing": True}},
+    "critic_overlapped": {"critic": True},
+    "critic_serial": {"critic": False},
+}
+
+
+def child(variant: str, steps: int) -> None:
+    from benchmarks._ours import peak_rss_mib, run_ours
+
+    spec = VARIANTS[variant]
+    ppo = {"epochs": 2, **spec.get("ppo", {})}
+    if "critic" not in spec:
+        times, phases = run_ours(prompts=8, samples_per_prompt=1, new_tokens=16, steps=steps, model=spec.get("model"),
+                                 ppo=ppo)
+    else:
+        from lit_critic_rl.critic.openai_api import OpenAICritic
+        from lit_critic_rl.testing.chat_server import ChatServer
+
+        with ChatServer(latency=0.2) as server:
+            critic = OpenAICritic("loopback", server.base_url, api_key_env=None, concurrency=1, max_retries=0)
+            critic.runs_off_thread = spec["critic"]
+            times, phases = run_ours(prompts=8, samples_per_prompt=1, new_tokens=16, steps=steps, ppo=ppo,
+                                     critic=critic)
+    print(json.dumps({"step_s": times, "phases": phases, "peak_rss_mib": peak_rss_mib()}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--child", choices=list(VARIANTS))
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.steps)
+        return
+    if args.quick:
+        args.repeats, args.steps, args.variants = 1, 2, ["defaults", "no_fused_first_forward"]
+    results: dict[str, dict[str, list]] = {v: {"step": [], "rss": [], "phases": []} for v in args.variants}
+    for repeat in range(args.repeats):
+        for variant in args.variants:  # interleaved
+            cmd = [sys.executable, "-m", "benchmarks.optimisations", "--child", variant, "--steps", str(args.steps)]
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            if out.returncode != 0:
+                sys.exit(f"{variant} failed:\n{out.stderr[-3000:]}")
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            step = statistics.median(row["step_s"][1:] or row["step_s"])
+            results[variant]["step"].append(step)
+            results[variant]["rss"].append(row["peak_rss_mib"])
+            results[variant]["phases"].append(row["phases"])
+            print(f"repeat {repeat} {variant}: {step:.2f} s/iteration, peak RSS {row['peak_rss_mib']:.0f} MiB",
+                  flush=True)
+    print(f"\n{args.repeats} interleaved repeats, median of {args.steps - 1} post-warm-up iterations per process\n")
+    print("| variant | s / iteration | peak RSS (MiB) | phases of the last iteration (s) |")
+    print("|---|---:|---:|---|")
+    for variant, r in results.items():
+        phases = r["phases"][-1]
+        text = ", ".join(f"{k.removeprefix('perf/').removesuffix('_s')} {v:.2f}" for k, v in sorted(phases.items()))
+        print(f"| {variant} | {statistics.median(r['step']):.2f} | {statistics.median(r['rss']):.0f} | {text} |")
+
+
+if __name__ == "__main__":
+    main()
