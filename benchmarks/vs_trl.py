@@ -25,17 +25,23 @@ import subprocess
 import sys
 
 ARMS = {
-    "ours": "lit_critic_rl PPO, shared-trunk value, activation checkpointing (TRL's default)",
-    "ours_no_ckpt": "lit_critic_rl PPO, shared-trunk value, no activation checkpointing",
+    "ours_lean": "lit_critic_rl PPO, shared-trunk value, activation checkpointing (TRL's default), malloc threshold",
+    "ours_no_ckpt": "lit_critic_rl PPO, shared-trunk value, malloc threshold, no activation checkpointing",
+    "ours_fast": "lit_critic_rl PPO, shared-trunk value, library defaults (no checkpointing, no malloc threshold)",
     "trl_rloo": "TRL RLOOTrainer, beta 0.04, PEFT LoRA, its defaults (activation checkpointing on)",
+}
+OURS = {  # model.* settings of our arms
+    "ours_lean": {"activation_checkpointing": True, "malloc_mmap_threshold": 65536},
+    "ours_no_ckpt": {"malloc_mmap_threshold": 65536},
+    "ours_fast": {},
 }
 
 
-def run_ours_arm(args, checkpointing: bool) -> tuple[list[float], dict[str, float]]:
+def run_ours_arm(args, arm: str) -> tuple[list[float], dict[str, float]]:
     from benchmarks._ours import run_ours
 
     return run_ours(prompts=args.prompts, samples_per_prompt=2, new_tokens=args.new_tokens, steps=args.steps,
-                    model={"activation_checkpointing": checkpointing})
+                    model=OURS[arm])
 
 
 def run_trl(args) -> tuple[list[float], dict[str, float]]:
@@ -95,7 +101,7 @@ def child(args) -> None:
     if args.child == "trl_rloo":
         times, phases = run_trl(args)
     else:
-        times, phases = run_ours_arm(args, checkpointing=args.child == "ours")
+        times, phases = run_ours_arm(args, args.child)
     print(json.dumps({"step_s": times, "phases": phases, "peak_rss_mib": peak_rss_mib()}))
 
 

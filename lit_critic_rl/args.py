@@ -22,10 +22,10 @@ class ModelArgs:
     value_mode: Literal["separate_adapter", "shared_trunk"] = "separate_adapter"
     """'separate_adapter': the value function has its own LoRA adapter plus a scalar head (one extra
     forward/backward per minibatch). 'shared_trunk': the scalar head reads the policy adapter's last hidden state."""
-    malloc_mmap_threshold: int | None = 65536
-    """Linux/glibc: blocks of at least this many bytes are mapped separately and returned to the OS when freed, so
-    peak RSS follows live tensors instead of glibc's heap high-water mark (see ``lit_critic_rl.memory``); None leaves
-    malloc as it is."""
+    malloc_mmap_threshold: int | None = None
+    """Linux/glibc: blocks of at least this many bytes (e.g. 65536) get their own mapping and go back to the OS when
+    freed, so peak RSS follows live tensors instead of glibc's heap high-water mark (``lit_critic_rl.memory``).
+    Measured on SmolLM2: -430 MiB peak RSS but +1.9 s per PPO update (page faults), hence off (None) by default."""
     activation_checkpointing: bool = False
     """Recompute decoder-layer activations in the backward pass instead of storing them: less peak memory in the
     PPO epochs for about one extra forward per minibatch."""

@@ -25,7 +25,7 @@ def yaml_cases() -> list[list[str]]:
         group = path.parent.name
         if group in COMPONENT_FLAGS:
             cases.append(["--config", QUICKSTART, COMPONENT_FLAGS[group], str(path)])
-        elif group in ("debug", "experiment"):
+        elif group in ("debug", "experiment", "presets"):
             cases.append(["--config", QUICKSTART, "--config", str(path)])
         else:
             cases.append(["--config", str(path)])
@@ -44,6 +44,15 @@ def test_shipped_yaml_instantiates(case, tiny_model_path, tmp_path, monkeypatch)
     cli = main([*case, "--model.model.name_or_path", tiny_model_path], run=False)  # run=False: no subcommand
     assert cli.model.lm.base_parameter_count() > 0
     assert cli.datamodule is not None and cli.trainer is not None
+
+
+def test_lean_memory_preset_reaches_the_model(tiny_model_path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    preset = str(CONFIGS / "presets" / "lean_memory.yaml")
+    cli = main(["--config", QUICKSTART, "--config", preset, "--model.model.name_or_path", tiny_model_path], run=False)
+    assert cli.model.model_args.activation_checkpointing and cli.model.model_args.malloc_mmap_threshold == 65536
+    assert cli.model.model_args.value_mode == "shared_trunk"  # the quickstart's other model settings survive
+    assert len(cli.model.lm._checkpointed) > 0
 
 
 def _cli_error(args, capsys) -> str:
