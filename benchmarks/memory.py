@@ -6,7 +6,8 @@ Each setting runs in its own process (peak RSS is per process), interleaved over
 
 - ``lone_base_inference``: load the base, ``generate``;
 - ``shared_rollout_and_scoring``: base + policy and value LoRA adapters; generate with the policy, then the
-  teacher-forced policy, value and reference (adapters off) passes;
+  teacher-forced policy, value and reference (adapters off) passes; ``shared_trunk_...``: the same with the value
+  head on the policy adapter (``value_mode: shared_trunk``, one adapter);
 - ``three_copies_inference``: three separately loaded copies, each generating;
 - ``full_iteration`` / ``full_iteration_checkpointing``: one real PPO iteration of ``DenseRewardPPO`` under Lightning
   (rollout, reward, scoring, one PPO epoch with backward and AdamW), shared-trunk value, without / with activation
@@ -25,8 +26,8 @@ import statistics
 import subprocess
 import sys
 
-SETTINGS = ["lone_base_inference", "shared_rollout_and_scoring", "three_copies_inference", "full_iteration",
-            "full_iteration_checkpointing"]
+SETTINGS = ["lone_base_inference", "shared_rollout_and_scoring", "shared_trunk_rollout_and_scoring",
+            "three_copies_inference", "full_iteration", "full_iteration_checkpointing"]
 
 
 def measure(setting: str, model: str) -> float:
@@ -49,8 +50,9 @@ def measure(setting: str, model: str) -> float:
     tokenizer = load_tokenizer(model)
     prompts = [f"I watched movie number {i} on a Sunday afternoon and" for i in range(16)]
     enc = tokenizer(prompts, return_tensors="pt", padding=True)
-    if setting == "shared_rollout_and_scoring":
-        lm = PolicyValueModel(load_causal_lm(model), AdapterArgs(r=16, alpha=32), "separate_adapter").eval()
+    if setting.startswith("shared"):
+        mode = "shared_trunk" if setting.startswith("shared_trunk") else "separate_adapter"
+        lm = PolicyValueModel(load_causal_lm(model), AdapterArgs(r=16, alpha=32), mode).eval()
         score_rollout(lm, sample(lm, tokenizer, prompts, GenerationArgs(max_new_tokens=16, min_new_tokens=16)), 1.0, 8)
     else:
         copies = [load_causal_lm(model).eval() for _ in range(1 if setting == "lone_base_inference" else 3)]
@@ -65,19 +67,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--model", default="asset:smollm2-135m-instruct")
+    parser.add_argument("--settings", nargs="+", default=SETTINGS, choices=SETTINGS)
     parser.add_argument("--child", choices=SETTINGS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps({"peak_rss_mib": measure(args.child, args.model)}))
         return
-    peaks: dict[str, list[float]] = {s: [] for s in SETTINGS}
+    peaks: dict[str, list[float]] = {s: [] for s in args.settings}
     for _ in range(1 if args.quick else 2):
-        for setting in SETTINGS:  # interleaved
+        for setting in args.settings:  # interleaved
             out = subprocess.run([sys.executable, "-m", "benchmarks.memory", "--child", setting, "--model", args.model],
                                  capture_output=True, text=True, check=True)
             peaks[setting].append(json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mib"])
     base = statistics.median(peaks["lone_base_inference"])
-    print(f"model {args.model}, median peak RSS over {len(peaks[SETTINGS[0]])} runs")
+    print(f"model {args.model}, median peak RSS over {len(peaks[args.settings[0]])} runs")
     print("| setting | peak RSS (MiB) | vs lone base inference |")
     print("|---|---:|---:|")
     for setting, values in peaks.items():

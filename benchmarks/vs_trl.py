@@ -13,7 +13,7 @@ median of the rest is that process's step time. Processes are interleaved A B C 
 over repeats. TRL is a benchmark-only dependency: ``pip install -e .[bench]``.
 
     python -m benchmarks.vs_trl            # 3 repeats x 4 steps, 32 new tokens
-    python -m benchmarks.vs_trl --quick    # 1 repeat x 2 steps, 16 new tokens (< 2 min here)
+    python -m benchmarks.vs_trl --quick    # ours_fast and TRL, 1 repeat x 2 steps, 16 new tokens
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--child", choices=list(ARMS))
     args = parser.parse_args()
     if args.quick:
-        args.repeats, args.steps, args.new_tokens = 1, 2, 16
+        args.repeats, args.steps, args.new_tokens, args.arms = 1, 2, 16, ["ours_fast", "trl_rloo"]
     if args.child:
         child(args)
         return

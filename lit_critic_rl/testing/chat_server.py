@@ -47,6 +47,9 @@ class ChatServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real API servers do (HTTP/1.0 reconnects per request)
+            disable_nagle_algorithm = True  # headers and body are two writes: Nagle + delayed ACK would add ~40 ms
+
             def log_message(self, *args) -> None:
                 pass
 

@@ -115,3 +115,18 @@ def test_tokens_per_minute_waits_for_the_window():
         return time.monotonic() - start
 
     assert asyncio.run(scenario()) >= 0.25  # blocked until the first request leaves the window
+
+
+def test_batches_share_one_client_and_one_rate_limit(server, tmp_path):
+    import time
+
+    critic = make(server, tmp_path, requests_per_minute=600, concurrency=4)  # one start per 0.1 s
+    start = time.monotonic()
+    assert all(c.ok for c in critic.critique(["p"] * 2, ["good a", "good b"]))
+    client = critic._client
+    assert all(c.ok for c in critic.critique(["p"] * 2, ["good c", "good d"]))
+    assert critic._client is client  # kept-alive connections are reused across batches
+    assert time.monotonic() - start >= 0.3  # 4 starts spaced 0.1 s apart: the cap holds across the two batches
+    critic.close()
+    assert critic._client is None and critic.critique(["p"], ["good e"])[0].ok  # a closed critic starts afresh
+    critic.close()
