@@ -14,7 +14,7 @@ Each setting runs in its own process (peak RSS is per process), interleaved over
   checkpointing. These processes also import Lightning, which the others do not.
 
     python -m benchmarks.memory            # SmolLM2-135M, 2 repeats (~6 min on 2 AVX2 cores)
-    python -m benchmarks.memory --quick    # 1 repeat
+    python -m benchmarks.memory --quick    # 1 repeat of lone_base_inference and shared_trunk_rollout_and_scoring
 """
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ def main() -> None:
     parser.add_argument("--settings", nargs="+", default=SETTINGS, choices=SETTINGS)
     parser.add_argument("--child", choices=SETTINGS)
     args = parser.parse_args()
+    if args.quick:
+        args.settings = ["lone_base_inference", "shared_trunk_rollout_and_scoring"]
     if args.child:
         print(json.dumps({"peak_rss_mib": measure(args.child, args.model)}))
         return

@@ -4,7 +4,7 @@ Each (arm, seed) is one ``fit`` of ``configs/quickstart.yaml`` in its own proces
 ``model.critic``. Output (in ``--out``): ``curves.png`` (mean train reward vs samples seen, band = min..max over
 seeds), ``summary.md`` (final rewards and the samples each arm needs to reach the sparse arm's final reward).
 
-    python -m benchmarks.sample_efficiency --quick          # sparse + lexicon, 1 seed, 6 iterations of 4 prompts
+    python -m benchmarks.sample_efficiency --quick          # sparse + lexicon, 1 seed, 5 iterations of 4 prompts
     python -m benchmarks.sample_efficiency --arms sparse lexicon selfcritique --seeds 0 1 2   # the published run
 
 The full run is the quickstart shrunk to fit a 2-core CPU: 40 iterations of 8 prompts (320 samples per arm and seed),
@@ -30,7 +30,7 @@ ARMS = {
 }
 FULL = ["--trainer.max_epochs", "4", "--trainer.limit_train_batches", "10", "--trainer.limit_val_batches", "0",
         "--data.init_args.batch_size", "8", "--model.ppo.minibatch_size", "8"]
-QUICK = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "6", "--trainer.limit_val_batches", "0",
+QUICK = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "5", "--trainer.limit_val_batches", "0",
          "--data.init_args.batch_size", "4", "--model.ppo.minibatch_size", "4"]
 SMOOTH = 5  # iterations in the moving average of the per-iteration mean reward
 
