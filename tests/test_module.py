@@ -61,7 +61,8 @@ def test_fit_logs_required_metrics_samples_and_updates_adapters(tiny_model_path,
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     columns = set(rows[0])
     assert not [m for m in REQUIRED_METRICS if m not in columns]
-    assert any(k.startswith("perf/") for k in columns)
+    phases = {"generate", "reward", "teacher_forced", "update", "update_backward", "update_optimizer"}
+    assert {f"perf/{p}_s" for p in phases} <= set(columns)
     seen = [float(r["train/samples_seen"]) for r in rows if r.get("train/samples_seen")]
     assert seen == [4.0, 8.0, 12.0]
     val = [(int(r["step"]), float(r["val/reward"])) for r in rows if r.get("val/reward")]

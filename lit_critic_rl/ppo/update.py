@@ -39,7 +39,7 @@ def ppo_update(
 
     ``prepare(rollout) -> (advantages, returns)`` is called once the rollout has its log-probs and values.
     """
-    args, lm, temperature = module.ppo, module.lm, module.generation.temperature
+    args, lm, temperature, timer = module.ppo, module.lm, module.generation.temperature, module.timer
     optimizer = module.optimizers()
     B, T = rollout.response_ids.shape
     fused = rollout.logprobs is None
@@ -57,9 +57,11 @@ def ppo_update(
     def finish_group() -> None:
         nonlocal group_finite, in_group, skipped
         if group_finite:
-            if args.max_grad_norm > 0:
-                module.clip_gradients(optimizer, gradient_clip_val=args.max_grad_norm, gradient_clip_algorithm="norm")
-            optimizer.step()
+            with timer("update_optimizer"):
+                if args.max_grad_norm > 0:
+                    module.clip_gradients(optimizer, gradient_clip_val=args.max_grad_norm,
+                                          gradient_clip_algorithm="norm")
+                optimizer.step()
         else:
             skipped += 1
         optimizer.zero_grad(set_to_none=True)
@@ -70,7 +72,8 @@ def ppo_update(
         if not torch.isfinite(loss):
             group_finite = False
         if group_finite:
-            module.manual_backward(loss / args.grad_accumulation)
+            with timer("update_backward"):
+                module.manual_backward(loss / args.grad_accumulation)
 
     optimizer.zero_grad(set_to_none=True)
     for _ in range(args.epochs):
