@@ -65,7 +65,10 @@ def run_arm(arm: str, seed: int, out: Path, quick: bool) -> Path:
             *ARMS[arm], *(QUICK if quick else FULL)]
     with (root / "stdout.log").open("w") as log:
         subprocess.run(args, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-    return next(root.glob("csv/version_*/metrics.csv"))
+    done = finished(root, quick)
+    if done is None:
+        raise RuntimeError(f"{root}: the run ended without {iterations(quick)} logged iterations")
+    return done
 
 
 def curve(metrics: Path) -> tuple[list[float], list[float], float, float]:
