@@ -143,7 +143,7 @@ class DenseRewardPPO(LightningModule):
         teacher-forced passes compute; the others run here (self-critique shares this model, so it must not overlap).
         """
         if self.critic is None:
-            stats = {"critic_failures": 0.0, "critic_spans_dropped": 0.0, "critic_calls": 0.0}
+            stats = {"critic_failures": 0.0, "critic_spans": 0.0, "critic_spans_dropped": 0.0, "critic_calls": 0.0}
             mask = rollout.response_mask.cpu()
             empty = TokenRewards(torch.zeros_like(mask), torch.ones(len(rollout), dtype=torch.bool), stats)
             return lambda: empty

@@ -134,7 +134,8 @@ def test_fit_with_each_critic_is_a_yaml_change(name, tiny_model_path, tmp_path, 
     rows = [r for r in csv.DictReader((run / "csv" / "version_0" / "metrics.csv").open()) if r.get("train/iteration")]
     assert len(rows) == 2
     assert all(float(r["train/critic_calls"]) == 4 for r in rows)
-    assert {"train/reward_intrinsic", "train/critic_failures", "train/critic_spans_dropped"} <= set(rows[0])
+    assert {"train/reward_intrinsic", "train/critic_failures", "train/critic_spans",
+            "train/critic_spans_dropped"} <= set(rows[0])
     if name == "openai":
         assert requests == 8
         for path in run.rglob("*"):

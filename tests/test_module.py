@@ -195,6 +195,7 @@ def test_critic_gate_and_intrinsic_rewards_reach_the_token_rewards(tiny_model_pa
     scores, rewards = module.score(rollout)
     assert critic.asked == [rollout.responses[0], rollout.responses[2]]  # gate: only scores <= 0.5 are critiqued
     assert rewards.stats["critic_calls"] == 2
+    assert rewards.stats["critic_spans"] == sum(bool(rollout.responses[i]) for i in (0, 2))  # one span per non-empty
     extrinsic_only = {1, 3}
     for b in range(4):
         n = int(rollout.response_mask[b].sum())

@@ -84,6 +84,7 @@ def critic_token_rewards(
     rewards[rows], valid[rows] = part, ok
     stats = {
         "critic_failures": float((~ok).sum()),
+        "critic_spans": float(sum(len(c.spans) for c in critiques)),
         "critic_spans_dropped": float(sum(c.n_dropped for c in critiques)),
         "critic_calls": float(len(asked)),
     }
