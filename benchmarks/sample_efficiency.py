@@ -107,6 +107,52 @@ def samples_to_reach(samples: list[float], rewards: list[float], level: float) -
     return next((s for s, r in zip(samples, rewards) if r >= level), None)
 
 
+class Band(NamedTuple):
+    samples: list[float]
+    mean: list[float]
+    low: list[float]
+    high: list[float]
+
+
+def mean_curves(curves: dict[str, list[Curve]]) -> dict[str, Band]:
+    """Per arm: mean, min and max over seeds of the smoothed reward, cut to the shortest seed."""
+    bands = {}
+    for arm, runs in curves.items():
+        n = min(len(run.samples) for run in runs)
+        at = [[run.smooth[i] for run in runs] for i in range(n)]  # smoothed reward of every seed at iteration i
+        bands[arm] = Band(runs[0].samples[:n], [statistics.mean(v) for v in at], [min(v) for v in at],
+                          [max(v) for v in at])
+    return bands
+
+
+def summary_lines(curves: dict[str, list[Curve]], bands: dict[str, Band]) -> list[str]:
+    """The markdown table: final rewards and the samples each arm needs to reach two levels of the sparse arm's mean
+    curve, its final value (the issue's metric) and its best value (robust when the sparse curve peaks early and
+    decays, which makes "final" a level every arm touches early)."""
+    sparse = bands.get("sparse")
+    levels = {"final": sparse.mean[-1], "best": max(sparse.mean)} if sparse else {}
+    sparse_need = {k: samples_to_reach(sparse.samples, sparse.mean, v) for k, v in levels.items()}
+    lines = [("sparse final " + f"{levels['final']:+.3f}, sparse best {levels['best']:+.3f}") if levels else
+             "no sparse arm: no levels", "",
+             "| arm | final reward (mean over seeds) | per seed | samples to sparse final | ratio "
+             "| samples to sparse best | ratio | intrinsic reward / sample | spans located / it | quotes dropped / it "
+             "| s / iteration |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for arm, band in bands.items():
+        cells = []
+        for key in ("final", "best"):
+            need = samples_to_reach(band.samples, band.mean, levels[key]) if levels else None
+            ratio = f"{need / sparse_need[key]:.2f}" if need and sparse_need.get(key) else "n/a"
+            cells += [f"{need:.0f}" if need is not None else "not reached", ratio]
+        runs = curves[arm]
+        per_seed = " / ".join(f"{run.smooth[-1]:+.3f}" for run in runs)
+        intrinsic, spans, dropped, seconds = (statistics.mean(getattr(r, f) for r in runs)
+                                              for f in ("intrinsic", "spans", "dropped", "seconds"))
+        lines.append(f"| {arm} | {band.mean[-1]:+.3f} | {per_seed} | {' | '.join(cells)} | {intrinsic:+.3f} "
+                     f"| {spans:.1f} | {dropped:.1f} | {seconds:.1f} |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--arms", nargs="+", default=["sparse", "lexicon"], choices=sorted(ARMS))
@@ -119,33 +165,8 @@ def main() -> None:
         for arm in args.arms:
             print(f"running {arm} seed {seed}", flush=True)
             curves.setdefault(arm, []).append(curve(run_arm(arm, seed, args.out, args.quick)))
-    mean = {}
-    for arm, runs in curves.items():
-        n = min(len(run.samples) for run in runs)
-        at = [[run.smooth[i] for run in runs] for i in range(n)]  # smoothed reward of every seed at iteration i
-        mean[arm] = (runs[0].samples[:n], [statistics.mean(v) for v in at], [min(v) for v in at], [max(v) for v in at])
-    # Two levels from the sparse arm's mean curve: its final value (the issue's metric) and its best value (robust
-    # when the sparse curve peaks early and decays, which makes "final" a level every arm touches early).
-    levels = {"final": mean["sparse"][1][-1], "best": max(mean["sparse"][1])} if "sparse" in mean else {}
-    sparse_need = {k: samples_to_reach(mean["sparse"][0], mean["sparse"][1], v) for k, v in levels.items()}
-    lines = [f"seeds {args.seeds}, smoothing {SMOOTH} iterations, quick={args.quick}; sparse final "
-             + (f"{levels['final']:+.3f}, sparse best {levels['best']:+.3f}" if levels else "n/a"), "",
-             "| arm | final reward (mean over seeds) | per seed | samples to sparse final | ratio "
-             "| samples to sparse best | ratio | intrinsic reward / sample | spans located / it | quotes dropped / it "
-             "| s / iteration |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for arm, (samples, avg, _, _) in mean.items():
-        cells = []
-        for key in ("final", "best"):
-            need = samples_to_reach(samples, avg, levels[key]) if levels else None
-            ratio = f"{need / sparse_need[key]:.2f}" if need and sparse_need.get(key) else "n/a"
-            cells += [f"{need:.0f}" if need is not None else "not reached", ratio]
-        runs = curves[arm]
-        per_seed = " / ".join(f"{run.smooth[-1]:+.3f}" for run in runs)
-        intrinsic, spans, dropped, seconds = (statistics.mean(getattr(r, f) for r in runs)
-                                              for f in ("intrinsic", "spans", "dropped", "seconds"))
-        lines.append(f"| {arm} | {avg[-1]:+.3f} | {per_seed} | {' | '.join(cells)} | {intrinsic:+.3f} | {spans:.1f} "
-                     f"| {dropped:.1f} | {seconds:.1f} |")
+    bands = mean_curves(curves)
+    lines = [f"seeds {args.seeds}, smoothing {SMOOTH} iterations, quick={args.quick}", *summary_lines(curves, bands)]
     (args.out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     try:
@@ -157,9 +178,9 @@ def main() -> None:
         print("matplotlib not installed (pip install -e .[bench]): no plot")
         return
     fig, ax = plt.subplots(figsize=(6, 4))
-    for arm, (samples, avg, low, high) in mean.items():  # band: min..max over seeds
-        ax.plot(samples, avg, label=arm)
-        ax.fill_between(samples, low, high, alpha=0.2)
+    for arm, band in bands.items():  # band: min..max over seeds
+        ax.plot(band.samples, band.mean, label=arm)
+        ax.fill_between(band.samples, band.low, band.high, alpha=0.2)
     ax.set_xlabel("samples seen")
     ax.set_ylabel(f"train reward (VADER, {SMOOTH}-iteration mean)")
     ax.legend()

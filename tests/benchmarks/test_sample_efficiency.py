@@ -1,0 +1,64 @@
+"""The sample-efficiency summary (the issue's headline metric), on metrics files written like Lightning's CSVLogger."""
+
+import csv
+
+import pytest
+
+from benchmarks.sample_efficiency import curve, mean_curves, samples_to_reach, summary_lines
+
+COLUMNS = ["step", "train/reward_extrinsic", "train/reward_intrinsic", "train/samples_seen", "train/critic_spans",
+           "train/critic_spans_dropped", "perf/generate_s", "perf/update_s", "epoch"]
+
+
+def write_metrics(path, rewards, spans=None, intrinsic=0.0):
+    """One row per iteration (8 samples each) plus an epoch-end row without train metrics, as CSVLogger writes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        out = csv.DictWriter(f, COLUMNS)
+        out.writeheader()
+        for i, r in enumerate(rewards):
+            out.writerow({"step": i, "train/reward_extrinsic": r, "train/reward_intrinsic": intrinsic,
+                          "train/samples_seen": 8 * (i + 1), "train/critic_spans": "" if spans is None else spans,
+                          "train/critic_spans_dropped": "" if spans is None else 1, "perf/generate_s": 1.0,
+                          "perf/update_s": 2.0})
+        out.writerow({"step": len(rewards), "epoch": 0})
+    return path
+
+
+def test_curve_smooths_over_five_iterations_and_skips_rows_without_train_metrics(tmp_path):
+    run = curve(write_metrics(tmp_path / "m.csv", [0.0, 0.5, 0.0, 0.75, 0.0, 0.0], spans=2, intrinsic=0.25))
+    assert run.samples == [8, 16, 24, 32, 40, 48]
+    # trailing means: 0, (0+.5)/2, .5/3, 1.25/4, 1.25/5, (.5+0+.75+0+0)/5
+    assert run.smooth == pytest.approx([0.0, 0.25, 1 / 6, 0.3125, 0.25, 0.25])
+    assert (run.seconds, run.intrinsic, run.spans, run.dropped) == (3.0, 0.25, 2.0, 1.0)
+
+
+def test_a_run_logged_before_the_span_count_existed_counts_zero_spans(tmp_path):
+    assert curve(write_metrics(tmp_path / "m.csv", [0.1, 0.2])).spans == 0.0
+
+
+def test_samples_to_reach_is_the_first_crossing_or_none():
+    assert samples_to_reach([8, 16, 24], [0.1, 0.3, 0.2], 0.2) == 16
+    assert samples_to_reach([8, 16, 24], [0.1, 0.3, 0.2], 0.31) is None
+
+
+def test_summary_against_the_sparse_arms_final_and_best_levels(tmp_path):
+    curves = {
+        # sparse mean curve 0, .25, 1/6, .3125, .25, .25: final .25 first reached at 16 samples, best .3125 at 32
+        "sparse": [curve(write_metrics(tmp_path / "s0.csv", [0.0, 0.5, 0.0, 0.75, 0.0, 0.0]))],
+        "lexicon": [
+            curve(write_metrics(tmp_path / "l0.csv", [0.0, 0.5, 0.5, 0.5, 0.5, 0.5], spans=3)),  # 0 .25 1/3 .375 .4 .5
+            curve(write_metrics(tmp_path / "l1.csv", [0.0, 0.0, 0.0, 0.0, 0.0, 0.5], spans=1)),  # 0 0 0 0 0 .1
+        ],
+    }
+    bands = mean_curves(curves)
+    assert bands["lexicon"].mean == pytest.approx([0.0, 0.125, 1 / 6, 0.1875, 0.2, 0.3])
+    assert bands["lexicon"].low == pytest.approx([0.0, 0.0, 0.0, 0.0, 0.0, 0.1])
+    assert bands["lexicon"].high == pytest.approx([0.0, 0.25, 1 / 3, 0.375, 0.4, 0.5])
+    lines = summary_lines(curves, bands)
+    assert lines[0] == "sparse final +0.250, sparse best +0.312"
+    rows = {line.split(" | ")[0].strip("| "): [c.strip() for c in line.strip("|").split("|")] for line in lines[4:]}
+    assert rows["sparse"][3:7] == ["16", "1.00", "32", "1.00"]
+    # lexicon mean reaches .25 only at 48 samples (3x sparse's 16) and never reaches .3125
+    assert rows["lexicon"][1:7] == ["+0.300", "+0.500 / +0.100", "48", "3.00", "not reached", "n/a"]
+    assert rows["lexicon"][8:10] == ["2.0", "1.0"]  # spans located (mean of 3 and 1), quotes dropped per iteration
