@@ -1,8 +1,9 @@
 """Peak RSS of policy + value + reference on ONE shared base vs a lone base model's inference, and vs three copies.
 
 Each setting runs in its own process (peak RSS is per process), interleaved over repeats, with the same shapes:
-16 prompts, 16 new tokens. Every process fixes glibc's mmap threshold as ``DenseRewardPPO`` does by default
-(``model.malloc_mmap_threshold``), so the ratios compare models, not allocator states.
+16 prompts, 16 new tokens. Every process fixes glibc's mmap threshold at 64 KiB (``model.malloc_mmap_threshold`` of
+the lean preset; off by default), so freed tensors leave RSS at once and the ratios compare what the models hold, not
+how much freed memory glibc's heap happens to keep.
 
 - ``lone_base_inference``: load the base, ``generate``;
 - ``shared_rollout_and_scoring``: base + policy and value LoRA adapters; generate with the policy, then the
