@@ -43,12 +43,15 @@ def iterations(quick: bool) -> int:
     return epochs * batches
 
 
+def logged_iterations(root: Path) -> dict[Path, int]:
+    """Iterations logged by each metrics file of the run folder ``root``."""
+    return {m: sum(1 for r in csv.DictReader(m.open()) if r.get("train/reward_extrinsic"))
+            for m in root.glob("csv/version_*/metrics.csv")}
+
+
 def finished(root: Path, quick: bool) -> Path | None:
     """The run's metrics file if a previous invocation completed this (arm, seed), else None."""
-    for metrics in root.glob("csv/version_*/metrics.csv"):
-        if sum(1 for r in csv.DictReader(metrics.open()) if r.get("train/reward_extrinsic")) >= iterations(quick):
-            return metrics
-    return None
+    return next((m for m, n in logged_iterations(root).items() if n == iterations(quick)), None)
 
 
 def run_arm(arm: str, seed: int, out: Path, quick: bool) -> Path:
@@ -57,6 +60,10 @@ def run_arm(arm: str, seed: int, out: Path, quick: bool) -> Path:
     if done is not None:  # re-running the benchmark resumes: completed (arm, seed) runs are reused
         print(f"  reusing {done}", flush=True)
         return done
+    longer = [m for m, n in logged_iterations(root).items() if n > iterations(quick)]
+    if longer:  # never delete a finished run of another length (a full run when --quick, say)
+        raise RuntimeError(f"{longer[0]} holds a longer run than this invocation's {iterations(quick)} iterations; "
+                           "use another --out")
     if root.exists():
         shutil.rmtree(root)  # a partial run: start it again from scratch
     config = root / "config.yaml"
@@ -158,8 +165,10 @@ def main() -> None:
     parser.add_argument("--arms", nargs="+", default=["sparse", "lexicon"], choices=sorted(ARMS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "sample_efficiency")
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/sample_efficiency[_quick]")
     args = parser.parse_args()
+    args.out = args.out or REPO / "benchmarks" / "results" / ("sample_efficiency_quick" if args.quick else
+                                                             "sample_efficiency")
     curves: dict[str, list[Curve]] = {}
     for seed in args.seeds:  # interleaved: seed-major, so a partial run still compares arms on equal seeds
         for arm in args.arms:

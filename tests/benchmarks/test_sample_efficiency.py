@@ -62,3 +62,13 @@ def test_summary_against_the_sparse_arms_final_and_best_levels(tmp_path):
     # lexicon mean reaches .25 only at 48 samples (3x sparse's 16) and never reaches .3125
     assert rows["lexicon"][1:7] == ["+0.300", "+0.500 / +0.100", "48", "3.00", "not reached", "n/a"]
     assert rows["lexicon"][8:10] == ["2.0", "1.0"]  # spans located (mean of 3 and 1), quotes dropped per iteration
+
+
+def test_a_longer_finished_run_in_the_output_folder_is_never_deleted(tmp_path):
+    from benchmarks.sample_efficiency import iterations, run_arm
+
+    full = write_metrics(tmp_path / "sparse-seed0" / "csv" / "version_0" / "metrics.csv", [0.1] * iterations(False))
+    with pytest.raises(RuntimeError, match="longer run"):
+        run_arm("sparse", 0, tmp_path, quick=True)
+    assert full.exists()
+    assert run_arm("sparse", 0, tmp_path, quick=False) == full  # the same folder resumes a full invocation
