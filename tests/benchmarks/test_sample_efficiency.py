@@ -7,7 +7,7 @@ import pytest
 from benchmarks.sample_efficiency import curve, mean_curves, samples_to_reach, summary_lines
 
 COLUMNS = ["step", "train/reward_extrinsic", "train/reward_intrinsic", "train/samples_seen", "train/critic_spans",
-           "train/critic_spans_dropped", "perf/generate_s", "perf/update_s", "epoch"]
+           "train/critic_spans_dropped", "perf/generate_s", "perf/update_s", "perf/update_backward_s", "epoch"]
 
 
 def write_metrics(path, rewards, spans=None, intrinsic=0.0):
@@ -20,12 +20,13 @@ def write_metrics(path, rewards, spans=None, intrinsic=0.0):
             out.writerow({"step": i, "train/reward_extrinsic": r, "train/reward_intrinsic": intrinsic,
                           "train/samples_seen": 8 * (i + 1), "train/critic_spans": "" if spans is None else spans,
                           "train/critic_spans_dropped": "" if spans is None else 1, "perf/generate_s": 1.0,
-                          "perf/update_s": 2.0})
+                          "perf/update_s": 2.0, "perf/update_backward_s": 1.5})
         out.writerow({"step": len(rewards), "epoch": 0})
     return path
 
 
 def test_curve_smooths_over_five_iterations_and_skips_rows_without_train_metrics(tmp_path):
+    # seconds: generate 1 + update 2; update_backward is part of update and must not be added again
     run = curve(write_metrics(tmp_path / "m.csv", [0.0, 0.5, 0.0, 0.75, 0.0, 0.0], spans=2, intrinsic=0.25))
     assert run.samples == [8, 16, 24, 32, 40, 48]
     # trailing means: 0, (0+.5)/2, .5/3, 1.25/4, 1.25/5, (.5+0+.75+0+0)/5
