@@ -8,8 +8,9 @@ seeds), ``summary.md`` (final rewards and the samples each arm needs to reach th
     python -m benchmarks.sample_efficiency --arms sparse lexicon selfcritique --seeds 0 1 2   # the published run
 
 The full run is the quickstart shrunk to fit a 2-core CPU: 40 iterations of 8 prompts (320 samples per arm and seed),
-one 8-sample minibatch, no validation passes (the curves are train rewards). On an AVX2-only 2-core machine a sparse or
-lexicon run takes about 6 min, a self-critique run about 10 min (its critic generates with the same CPU).
+one 8-sample minibatch, no validation passes (the curves are train rewards). On 2 AVX-512 cores a sparse or lexicon
+run takes about 4 min and a self-critique run about 10 min (its critic generates with the same CPU), so the published
+run takes about 55 min; an AVX2-only machine of this kind is 2 to 3 times slower.
 """
 
 from __future__ import annotations
