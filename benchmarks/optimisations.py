@@ -86,11 +86,12 @@ def main() -> None:
             print(f"repeat {repeat} {variant}: {step:.2f} s/iteration, peak RSS {row['peak_rss_mib']:.0f} MiB",
                   flush=True)
     print(f"\n{args.repeats} interleaved repeats, median of {args.steps - 1} post-warm-up iterations per process\n")
-    print("| variant | s / iteration | peak RSS (MiB) | phases of the last iteration (s) |")
+    print("| variant | s / iteration | peak RSS (MiB) | phases of each process's last iteration, median (s) |")
     print("|---|---:|---:|---|")
     for variant, r in results.items():
-        phases = r["phases"][-1]
-        text = ", ".join(f"{k.removeprefix('perf/').removesuffix('_s')} {v:.2f}" for k, v in sorted(phases.items()))
+        keys = sorted(set().union(*r["phases"]))
+        phases = {k: statistics.median(p.get(k, 0.0) for p in r["phases"]) for k in keys}
+        text = ", ".join(f"{k.removeprefix('perf/').removesuffix('_s')} {v:.2f}" for k, v in phases.items())
         print(f"| {variant} | {statistics.median(r['step']):.2f} | {statistics.median(r['rss']):.0f} | {text} |")
 
 
