@@ -1,6 +1,6 @@
 """Machine facts for the header of docs/benchmarks.md: CPU, vector extensions, matmul speed, package versions.
 
-Absolute seconds from two machines are not comparable (an AVX-512 core runs these models 3 to 4 times faster than an
+Absolute seconds from two machines are not comparable (an AVX-512 core ran these benchmarks 2 to 3 times faster than an
 AVX2-only one here), so every benchmark reports ratios taken in one run; this prints what the ratios were taken on.
 
     python -m benchmarks.machine

@@ -14,7 +14,7 @@ how much freed memory glibc's heap happens to keep.
   (rollout, reward, scoring, one PPO epoch with backward and AdamW), shared-trunk value, without / with activation
   checkpointing. These processes also import Lightning, which the others do not.
 
-    python -m benchmarks.memory            # SmolLM2-135M, 2 repeats (~6 min on 2 AVX2 cores)
+    python -m benchmarks.memory            # SmolLM2-135M, 2 repeats (3.3 min on 2 AVX-512 cores)
     python -m benchmarks.memory --quick    # 1 repeat of lone_base_inference and shared_trunk_rollout_and_scoring
 """
 

@@ -12,7 +12,7 @@ one 8-sample minibatch (the sample-efficiency benchmark's shape). Each variant r
 - ``critic_overlapped`` / ``critic_serial``: an OpenAI-compatible critic on the loopback server (200 ms per request,
   concurrency 1) running in a background thread during the scoring passes, or before them.
 
-    python -m benchmarks.optimisations            # 2 repeats x 4 iterations (about 20 min on 2 AVX2 cores)
+    python -m benchmarks.optimisations            # 2 repeats x 4 iterations (7 min on 2 AVX-512 cores)
     python -m benchmarks.optimisations --quick    # 1 repeat x 2 iterations, base and no_fused_first_forward
 """
 
