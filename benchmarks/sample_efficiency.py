@@ -53,18 +53,20 @@ def logged_iterations(root: Path) -> dict[Path, int]:
             for m in root.glob("csv/version_*/metrics.csv")}
 
 
-def finished(root: Path, quick: bool) -> Path | None:
+def finished(root: Path, quick: bool, counts: dict[Path, int] | None = None) -> Path | None:
     """The run's metrics file if a previous invocation completed this (arm, seed), else None."""
-    return next((m for m, n in logged_iterations(root).items() if n == iterations(quick)), None)
+    counts = logged_iterations(root) if counts is None else counts
+    return next((m for m, n in counts.items() if n == iterations(quick)), None)
 
 
 def run_arm(arm: str, seed: int, out: Path, quick: bool) -> Path:
     root = out / f"{arm}-seed{seed}"
-    done = finished(root, quick)
+    counts = logged_iterations(root)
+    done = finished(root, quick, counts)
     if done is not None:  # re-running the benchmark resumes: completed (arm, seed) runs are reused
         print(f"  reusing {done}", flush=True)
         return done
-    longer = [m for m, n in logged_iterations(root).items() if n > iterations(quick)]
+    longer = [m for m, n in counts.items() if n > iterations(quick)]
     if longer:  # never delete a finished run of another length (a full run when --quick, say)
         raise RuntimeError(f"{longer[0]} holds a longer run than this invocation's {iterations(quick)} iterations; "
                            "use another --out")
@@ -143,7 +145,7 @@ def summary_lines(curves: dict[str, list[Curve]], bands: dict[str, Band]) -> lis
     sparse = bands.get("sparse")
     levels = {"final": sparse.mean[-1], "best": max(sparse.mean)} if sparse else {}
     sparse_need = {k: samples_to_reach(sparse.samples, sparse.mean, v) for k, v in levels.items()}
-    lines = [("sparse final " + f"{levels['final']:+.3f}, sparse best {levels['best']:+.3f}") if levels else
+    lines = [f"sparse final {levels['final']:+.3f}, sparse best {levels['best']:+.3f}" if levels else
              "no sparse arm: no levels", "",
              "| arm | final reward (mean over seeds) | per seed | samples to sparse final | ratio "
              "| samples to sparse best | ratio | intrinsic reward / sample | spans located / it | quotes dropped / it "

@@ -25,7 +25,7 @@ from lightning.pytorch import LightningModule
 
 from lit_critic_rl.args import AdapterArgs, EvalArgs, GenerationArgs, ModelArgs, PPOArgs, ShapingArgs
 from lit_critic_rl.critic.base import CriticBackend
-from lit_critic_rl.critic.shaping import critic_token_rewards
+from lit_critic_rl.critic.shaping import critic_stats, critic_token_rewards
 from lit_critic_rl.evaluation import Evaluator
 from lit_critic_rl.memory import set_malloc_mmap_threshold
 from lit_critic_rl.metrics.task import TaskMetrics
@@ -143,7 +143,7 @@ class DenseRewardPPO(LightningModule):
         teacher-forced passes compute; the others run here (self-critique shares this model, so it must not overlap).
         """
         if self.critic is None:
-            stats = {"critic_failures": 0.0, "critic_spans": 0.0, "critic_spans_dropped": 0.0, "critic_calls": 0.0}
+            stats = critic_stats()
             mask = rollout.response_mask.cpu()
             empty = TokenRewards(torch.zeros_like(mask), torch.ones(len(rollout), dtype=torch.bool), stats)
             return lambda: empty

@@ -82,10 +82,11 @@ def critic_token_rewards(
     rows = torch.tensor(asked, dtype=torch.long)
     part, ok = intrinsic_token_rewards(critiques, tokenizer, rollout.response_ids[rows].cpu(), mask[rows], shaping)
     rewards[rows], valid[rows] = part, ok
-    stats = {
-        "critic_failures": float((~ok).sum()),
-        "critic_spans": float(sum(len(c.spans) for c in critiques)),
-        "critic_spans_dropped": float(sum(c.n_dropped for c in critiques)),
-        "critic_calls": float(len(asked)),
-    }
+    stats = critic_stats(failures=float((~ok).sum()), spans=float(sum(len(c.spans) for c in critiques)),
+                         dropped=float(sum(c.n_dropped for c in critiques)), calls=float(len(asked)))
     return TokenRewards(rewards, valid, stats)
+
+
+def critic_stats(failures: float = 0.0, spans: float = 0.0, dropped: float = 0.0, calls: float = 0.0) -> dict:
+    """The critic counters logged every iteration as ``train/<key>`` (all zero when there is no critic)."""
+    return {"critic_failures": failures, "critic_spans": spans, "critic_spans_dropped": dropped, "critic_calls": calls}
