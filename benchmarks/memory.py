@@ -38,7 +38,7 @@ def measure(setting: str, model: str) -> float:
     from lit_critic_rl.memory import set_malloc_mmap_threshold
     from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
     from lit_critic_rl.models.policy import PolicyValueModel
-    from lit_critic_rl.ppo.rollout import sample, score_rollout
+    from lit_critic_rl.ppo.rollout import sample, teacher_force
 
     set_malloc_mmap_threshold(65536)
     if setting.startswith("full_iteration"):
@@ -54,7 +54,7 @@ def measure(setting: str, model: str) -> float:
     if setting.startswith("shared"):
         mode = "shared_trunk" if setting.startswith("shared_trunk") else "separate_adapter"
         lm = PolicyValueModel(load_causal_lm(model), AdapterArgs(r=16, alpha=32), mode).eval()
-        score_rollout(lm, sample(lm, tokenizer, prompts, GenerationArgs(max_new_tokens=16, min_new_tokens=16)), 1.0, 8)
+        teacher_force(lm, sample(lm, tokenizer, prompts, GenerationArgs(max_new_tokens=16, min_new_tokens=16)), 1.0, 8)
     else:
         copies = [load_causal_lm(model).eval() for _ in range(1 if setting == "lone_base_inference" else 3)]
         with torch.inference_mode():

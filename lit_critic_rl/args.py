@@ -11,6 +11,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 
+def check(condition: bool, field: str, message: str, value: object) -> None:
+    """Raise one ``ValueError`` naming the field and the value a user gave when ``condition`` is False."""
+    if not condition:
+        raise ValueError(f"{field} {message}, got {value!r}")
+
+
 @dataclass
 class ModelArgs:
     name_or_path: str = "asset:smollm2-135m-instruct"
@@ -30,6 +36,16 @@ class ModelArgs:
     """Recompute decoder-layer activations in the backward pass instead of storing them: less peak memory in the
     PPO epochs for about one extra forward per minibatch."""
 
+    def __post_init__(self) -> None:
+        check(bool(self.name_or_path.strip()), "model.name_or_path", "must not be empty", self.name_or_path)
+        check(self.quantization in ("none", "nf4"), "model.quantization", "must be 'none' or 'nf4'", self.quantization)
+        check(self.dtype in ("float32", "bfloat16", "float16"), "model.dtype", "must be float32, bfloat16 or float16",
+              self.dtype)
+        check(self.value_mode in ("separate_adapter", "shared_trunk"), "model.value_mode",
+              "must be 'separate_adapter' or 'shared_trunk'", self.value_mode)
+        threshold = self.malloc_mmap_threshold
+        check(threshold is None or threshold > 0, "model.malloc_mmap_threshold", "must be > 0 or null", threshold)
+
 
 @dataclass
 class AdapterArgs:
@@ -41,6 +57,13 @@ class AdapterArgs:
     """LoRA dropout, active only during PPO epochs; rollout and teacher-forced passes always run without dropout."""
     target_modules: list[str] | str = "all-linear"
     """Modules that get LoRA ('all-linear' or a list of module names such as ['q_proj', 'v_proj'])."""
+
+    def __post_init__(self) -> None:
+        check(self.r >= 1, "model.adapter.r", "must be >= 1", self.r)
+        check(self.alpha > 0, "model.adapter.alpha", "must be > 0", self.alpha)
+        check(0.0 <= self.dropout < 1.0, "model.adapter.dropout", "must be in [0, 1)", self.dropout)
+        check(bool(self.target_modules), "model.adapter.target_modules", "must name at least one module",
+              self.target_modules)
 
 
 @dataclass
@@ -58,9 +81,22 @@ class GenerationArgs:
     samples_per_prompt: int = 1
     """Responses sampled for each prompt in a batch."""
 
+    def __post_init__(self) -> None:
+        check(self.max_new_tokens >= 1, "model.generation.max_new_tokens", "must be >= 1", self.max_new_tokens)
+        check(0 <= self.min_new_tokens <= self.max_new_tokens, "model.generation.min_new_tokens",
+              f"must be between 0 and max_new_tokens ({self.max_new_tokens})", self.min_new_tokens)
+        check(self.temperature > 0, "model.generation.temperature", "must be > 0", self.temperature)
+        check(self.top_k >= 0, "model.generation.top_k", "must be >= 0 (0 = off)", self.top_k)
+        check(0.0 < self.top_p <= 1.0, "model.generation.top_p", "must be in (0, 1]", self.top_p)
+        check(self.samples_per_prompt >= 1, "model.generation.samples_per_prompt", "must be >= 1",
+              self.samples_per_prompt)
+
 
 @dataclass
 class PPOArgs:
+    objective: Literal["ppo"] = "ppo"
+    """The loss of the update (``lit_critic_rl.ppo.objective.OBJECTIVES``): 'ppo' = clipped policy loss plus
+    clipped value loss over GAE advantages."""
     learning_rate: float = 1e-4
     """AdamW learning rate for the adapters and the value head."""
     epochs: int = 4
@@ -102,6 +138,20 @@ class PPOArgs:
     kl_estimator: Literal["k1", "k3"] = "k1"
     """Per-token KL estimator in the reward penalty: k1 = log-ratio, k3 = (r - 1) - log r (non-negative)."""
 
+    def __post_init__(self) -> None:
+        f = "model.ppo."
+        check(self.objective in ("ppo",), f + "objective", "must be 'ppo'", self.objective)
+        check(self.learning_rate > 0, f + "learning_rate", "must be > 0", self.learning_rate)
+        for name in ("epochs", "minibatch_size", "grad_accumulation", "scoring_chunk_size", "kl_horizon"):
+            check(getattr(self, name) >= 1, f + name, "must be >= 1", getattr(self, name))
+        check(0.0 <= self.gamma <= 1.0, f + "gamma", "must be in [0, 1]", self.gamma)
+        check(0.0 <= self.lam <= 1.0, f + "lam", "must be in [0, 1]", self.lam)
+        for name in ("clip_range", "value_clip_range", "target_kl"):
+            check(getattr(self, name) > 0, f + name, "must be > 0", getattr(self, name))
+        for name in ("value_coef", "entropy_coef", "max_grad_norm", "kl_coef"):
+            check(getattr(self, name) >= 0, f + name, "must be >= 0", getattr(self, name))
+        check(self.kl_estimator in ("k1", "k3"), f + "kl_estimator", "must be 'k1' or 'k3'", self.kl_estimator)
+
 
 @dataclass
 class ShapingArgs:
@@ -116,10 +166,17 @@ class ShapingArgs:
     placement: Literal["spread", "last_token"] = "spread"
     """'spread' puts the value on every token of a span (RELC); 'last_token' on its last token (FG-RLHF)."""
     intrinsic_weight: float = 1.0
-    """Multiplier of the intrinsic (critic) rewards relative to the extrinsic reward."""
+    """Multiplier of the intrinsic (critic) token rewards."""
+    extrinsic_weight: float = 1.0
+    """Multiplier (alpha) of the extrinsic score on the last token."""
     gate_threshold: float | None = None
     """Call the critic only for samples with extrinsic score <= this value (None = always)."""
 
+    def __post_init__(self) -> None:
+        check(self.placement in ("spread", "last_token"), "model.shaping.placement", "must be 'spread' or 'last_token'",
+              self.placement)
+        for name in ("intrinsic_weight", "extrinsic_weight"):
+            check(getattr(self, name) >= 0, f"model.shaping.{name}", "must be >= 0", getattr(self, name))
 
 
 @dataclass
@@ -130,3 +187,7 @@ class EvalArgs:
     """LM that scores perplexity of the responses; None = the reference model (adapters off, no extra memory)."""
     write_samples: bool = True
     """Write every evaluation sample to ``<run dir>/<val|test>_samples.jsonl``."""
+
+    def __post_init__(self) -> None:
+        check(self.samples_per_prompt >= 1, "model.evaluation.samples_per_prompt", "must be >= 1",
+              self.samples_per_prompt)

@@ -5,6 +5,9 @@ Components are swapped by ``class_path``/``init_args`` in YAML (the extrinsic re
 
 from __future__ import annotations
 
+import os
+import sys
+
 from lightning.pytorch.cli import LightningCLI
 
 from lit_critic_rl.module import DenseRewardPPO
@@ -29,5 +32,24 @@ def main(args: list[str] | None = None, run: bool = True) -> CLI:
     )
 
 
+DEBUG_ENV = "LIT_CRITIC_RL_DEBUG"
+USER_ERRORS = (ValueError, KeyError, FileNotFoundError)
+"""What a user's config or files cause (a bad field value, a missing column, a missing file); our messages name the
+field or file, so the traceback only helps when debugging the framework itself."""
+
+
+def run(args: list[str] | None = None) -> None:
+    """The console entry point: like :func:`main`, but a user error prints one line (the traceback with
+    ``LIT_CRITIC_RL_DEBUG=1``) and exits with status 2."""
+    try:
+        main(args)
+    except USER_ERRORS as err:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        print(f"error: {message}\n(set {DEBUG_ENV}=1 to see the traceback)", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    main()
+    run()

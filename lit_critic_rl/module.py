@@ -1,11 +1,16 @@
-"""The PPO LightningModule: orchestrates rollout -> rewards -> K PPO epochs. The math lives in ``lit_critic_rl.ppo``.
+"""The PPO LightningModule: it orchestrates one iteration as a straight line; the stages live elsewhere.
 
-One iteration (``training_step`` on a batch of prompts):
-1. sample responses with the policy adapter (no grad, no dropout);
-2. extrinsic scores -> a reward on each response's last real token; critic spans -> intrinsic token rewards;
-3. teacher-forced pass: old log-probs, reference log-probs (adapters off), values;
-4. r_t = extrinsic_t + intrinsic_t - beta * KL_t; GAE; whitened advantages;
-5. ``ppo.epochs`` passes over shuffled minibatches with the clipped policy and value losses.
+One iteration (``training_step`` on a batch of prompts)::
+
+    rollout  = sample(lm, tokenizer, prompts, generation)                  # ppo/rollout.py
+    scores   = score_samples(reward, prompts, responses)                   # rewards/base.py
+    pending  = critic_runner.start(prompts, responses, scores)              # critic/runner.py (maybe off-thread)
+    rollout  = teacher_force(lm, rollout, ...)                              # ppo/rollout.py (no grad)
+    rollout, first = objective.first_forward(lm, rollout)   # only when fused  ppo/objective.py
+    rewards  = assemble_rewards(scores, pending.wait(), rollout, ...)      # ppo/token_rewards.py
+    adv      = objective.advantages(rollout, rewards, kl_coef, reduce)      # ppo/advantages.py
+    stats    = objective.update(lm, stepper, rollout, adv, first)          # ppo/objective.py + ppo/update.py
+
 Optimization is manual, so Lightning's ``global_step`` counts optimizer steps (several per iteration); iterations
 are batches of the train loader (``train/iteration``).
 """
@@ -14,30 +19,30 @@ from __future__ import annotations
 
 import math
 import random
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import torch
 from lightning.pytorch import LightningModule
 
 from lit_critic_rl.args import AdapterArgs, EvalArgs, GenerationArgs, ModelArgs, PPOArgs, ShapingArgs
-from lit_critic_rl.critic.base import CriticBackend
-from lit_critic_rl.critic.shaping import critic_stats, critic_token_rewards
+from lit_critic_rl.critic.base import CriticBackend, CriticSetup
+from lit_critic_rl.critic.runner import CriticRunner
 from lit_critic_rl.evaluation import Evaluator
 from lit_critic_rl.memory import set_malloc_mmap_threshold
 from lit_critic_rl.metrics.task import TaskMetrics
 from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.perf import PhaseTimer
-from lit_critic_rl.ppo.advantages import gae, masked_whiten
+from lit_critic_rl.ppo.advantages import mean_sequence_kl
 from lit_critic_rl.ppo.kl_control import AdaptiveKLController, FixedKLController
-from lit_critic_rl.ppo.losses import kl_estimate, kl_penalized_rewards
-from lit_critic_rl.ppo.rollout import sample, score_rollout
-from lit_critic_rl.ppo.update import ppo_update
-from lit_critic_rl.rewards.base import ExtrinsicReward, Reward, score_samples, sparse_token_rewards
+from lit_critic_rl.ppo.masked import no_reduce
+from lit_critic_rl.ppo.objective import make_objective
+from lit_critic_rl.ppo.rollout import sample, teacher_force
+from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ranges
+from lit_critic_rl.ppo.update import OptimizerStepper
+from lit_critic_rl.rewards.base import ExtrinsicReward, Reward, score_samples
 from lit_critic_rl.types import Rollout, TokenRewards
 
 
@@ -85,8 +90,7 @@ class DenseRewardPPO(LightningModule):
         self.tokenizer = load_tokenizer(model.name_or_path)
         base = load_causal_lm(model.name_or_path, model.quantization, model.dtype)
         self.lm = PolicyValueModel(base, adapter, model.value_mode, model.activation_checkpointing)
-        if hasattr(critic, "bind"):  # self-critique: the critic is this model with its adapters disabled
-            critic.bind(self.lm, self.tokenizer, model.name_or_path)
+        self.objective = make_objective(ppo, generation.temperature, adapter.dropout)
         self.kl_ctl = (
             AdaptiveKLController(ppo.kl_coef, ppo.target_kl, ppo.kl_horizon)
             if ppo.adaptive_kl
@@ -98,7 +102,9 @@ class DenseRewardPPO(LightningModule):
         self.skipped_updates = 0
         self.last_samples: list[dict] = []
         self.timer = PhaseTimer()
-        self._critic_pool: ThreadPoolExecutor | None = None  # created on first use by an off-thread critic
+        self.critic_runner = CriticRunner(critic, self.timer, shaping.gate_threshold) if critic is not None else None
+        self.reduce = no_reduce
+        """Sum over processes for the batch statistics (the identity in one process)."""
         self.evaluator = Evaluator(evaluation, metrics)
         self._pending_rng: dict | None = None
 
@@ -112,8 +118,10 @@ class DenseRewardPPO(LightningModule):
         return [AdapterExport(), SampleLog(), RunSummary()]
 
     def setup(self, stage: str) -> None:
-        if hasattr(self.critic, "use_default_cache_dir"):
-            self.critic.use_default_cache_dir(self.trainer.default_root_dir)
+        if self.critic is not None:
+            self.critic.setup(
+                CriticSetup(self.lm, self.tokenizer, self.model_args.name_or_path, Path(self.trainer.default_root_dir))
+            )
         datamodule = getattr(self.trainer, "datamodule", None)
         if datamodule is not None and hasattr(datamodule, "all_prompts"):
             prompts = datamodule.all_prompts()
@@ -134,67 +142,6 @@ class DenseRewardPPO(LightningModule):
                 f"data: {len(too_long)} prompt(s) exceed the context ({limit} tokens) minus "
                 f"generation.max_new_tokens ({self.generation.max_new_tokens}); first: #{i} with {lengths[i]} tokens"
             )
-
-    # ---------------------------------------------------------------- rewards
-    def start_critic(self, rollout: Rollout, scores: torch.Tensor) -> Callable[[], TokenRewards]:
-        """Start the critic on ``rollout``; the returned function waits for its intrinsic token rewards.
-
-        Critics that wait on I/O (``runs_off_thread``, e.g. the OpenAI backend) run in a background thread while the
-        teacher-forced passes compute; the others run here (self-critique shares this model, so it must not overlap).
-        """
-        if self.critic is None:
-            stats = critic_stats()
-            mask = rollout.response_mask.cpu()
-            empty = TokenRewards(torch.zeros_like(mask), torch.ones(len(rollout), dtype=torch.bool), stats)
-            return lambda: empty
-
-        def run() -> TokenRewards:
-            start = time.perf_counter()
-            out = critic_token_rewards(self.critic, rollout, scores, self.tokenizer, self.shaping)
-            self.timer.add("critic", time.perf_counter() - start)
-            return out
-
-        if not getattr(self.critic, "runs_off_thread", False):
-            result = run()
-            return lambda: result
-        if self._critic_pool is None:
-            self._critic_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="critic")
-        future = self._critic_pool.submit(run)
-
-        def wait() -> TokenRewards:
-            with self.timer("critic_wait"):
-                return future.result()
-
-        return wait
-
-    def combine_rewards(self, rollout: Rollout, scores: torch.Tensor, intrinsic: TokenRewards) -> TokenRewards:
-        """Extrinsic score on each response's last token plus the critic's intrinsic token rewards."""
-        return TokenRewards(
-            sparse_token_rewards(scores, rollout.response_mask.cpu()) + intrinsic.rewards,
-            intrinsic.valid,
-            {**intrinsic.stats, "reward_intrinsic": float(intrinsic.rewards.sum(1).mean())},
-        )
-
-    def score(self, rollout: Rollout) -> tuple[torch.Tensor, TokenRewards]:
-        """Extrinsic scores ``[B]`` and the combined token rewards, computed synchronously."""
-        with self.timer("reward"):
-            scores = score_samples(self.reward, rollout.prompts, rollout.responses)
-        return scores, self.combine_rewards(rollout, scores, self.start_critic(rollout, scores)())
-
-    def advantages(self, rollout: Rollout, token_rewards: TokenRewards, out: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """KL-penalised token rewards -> GAE advantages (whitened) and returns; puts the KL into ``out["kl"]``."""
-        mask = rollout.response_mask
-        kl = kl_estimate(rollout.logprobs, rollout.ref_logprobs, self.ppo.kl_estimator) * mask
-        rewards = kl_penalized_rewards(token_rewards.rewards.to(mask.device), kl, self.kl_ctl.value, mask)
-        advantages, returns = gae(rewards, rollout.values, mask, self.ppo.gamma, self.ppo.lam)
-        if self.ppo.whiten_advantages:
-            advantages = masked_whiten(advantages, mask)
-        out["kl"] = kl
-        return advantages, returns
-
-    def fuse_first_forward(self, n_samples: int) -> bool:
-        ppo = self.ppo
-        return ppo.fuse_first_forward and ppo.minibatch_size >= n_samples and self.adapter_args.dropout == 0
 
     # --------------------------------------------------------------- training
     def on_train_start(self) -> None:
@@ -220,52 +167,78 @@ class DenseRewardPPO(LightningModule):
             for logger in self.loggers:
                 logger.log_metrics(metrics, step=0)
 
+    def stepper(self) -> OptimizerStepper:
+        """The update's optimizer steps, through Lightning (precision plugins, strategies, gradient clipping)."""
+        optimizer = self.optimizers()
+        return OptimizerStepper(
+            optimizer,
+            self.ppo.max_grad_norm,
+            backward=self.manual_backward,
+            clip=lambda norm: self.clip_gradients(optimizer, gradient_clip_val=norm, gradient_clip_algorithm="norm"),
+            timer=self.timer,
+        )
+
     def training_step(self, batch: list[str], batch_idx: int) -> None:
         prompts = [p for p in batch for _ in range(self.generation.samples_per_prompt)]
+        objective, timer = self.objective, self.timer
         self.lm.eval()
-        with self.timer("generate"):
+        with timer("generate"):
             rollout = sample(self.lm, self.tokenizer, prompts, self.generation)
-        with self.timer("reward"):
+        with timer("reward"):
             scores = score_samples(self.reward, rollout.prompts, rollout.responses)
-        critic = self.start_critic(rollout, scores)
-        fused = self.fuse_first_forward(len(rollout))
-        with self.timer("teacher_forced"):
-            score_rollout(self.lm, rollout, self.generation.temperature, self.ppo.scoring_chunk_size, policy=not fused)
-        token_rewards = self.combine_rewards(rollout, scores, critic())
-        extra: dict = {}
-        with self.timer("update"):
+        pending = self.critic_runner.start(rollout.prompts, rollout.responses, scores) if self.critic_runner else None
+        fused = objective.fuses_first_forward(len(rollout))
+        with timer("teacher_forced"):
+            rollout = teacher_force(
+                self.lm, rollout, self.generation.temperature, self.ppo.scoring_chunk_size, policy=not fused,
+                values=objective.needs_values, reference=objective.needs_reference,
+            )
+        first = None
+        with timer("update"):
             self.lm.train(self.adapter_args.dropout > 0)
-            stats = ppo_update(self, rollout, lambda r: self.advantages(r, token_rewards, extra))
-            self.lm.eval()
-        kl, mask = extra["kl"], rollout.response_mask
-        seq_kl = float(kl.sum(1).mean())
+            if fused:
+                rollout, first = objective.first_forward(self.lm, rollout)
+        critiques = pending.wait() if pending is not None else [None] * len(rollout)
+        ranges = response_token_ranges(rollout, self.tokenizer)
+        rewards = assemble_rewards(scores, critiques, rollout, ranges, self.shaping)
         kl_coef = self.kl_ctl.value
+        adv = objective.advantages(rollout, rewards, kl_coef, self.reduce)
+        stepper = self.stepper()
+        with timer("update"):
+            stats = objective.update(self.lm, stepper, rollout, adv, first)
+            self.lm.eval()
+        seq_kl = mean_sequence_kl(adv.kl, self.reduce)
         self.kl_ctl.update(seq_kl, len(rollout))
         self.prompts_consumed += len(batch)
         self.samples_seen += len(rollout)
         self.iteration += 1
-        self.skipped_updates += stats.pop("skipped_updates")
+        self.skipped_updates += stepper.skipped_updates
+        self.log_iteration(rollout, scores, rewards, stats, seq_kl, kl_coef)
+        self.last_samples = sample_records(self.iteration, rollout, scores, rewards, critiques, ranges)
+
+    def log_iteration(
+        self, rollout: Rollout, scores: torch.Tensor, rewards: TokenRewards, stats: dict, seq_kl: float, kl_coef: float
+    ) -> None:
         metrics = {
             "train/reward_extrinsic": float(scores.mean()),
-            "train/reward_intrinsic": token_rewards.stats.pop("reward_intrinsic"),
-            "train/reward_total": float(token_rewards.rewards.sum(1).mean()),
+            "train/reward_intrinsic": float(rewards.intrinsic.sum(1).mean()),
+            "train/reward_total": float(rewards.total.sum(1).mean()),
             "train/kl": seq_kl,
             "train/kl_coef": kl_coef,
             "train/samples_seen": float(self.samples_seen),
             "train/iteration": float(self.iteration),
             "train/skipped_updates": float(self.skipped_updates),
-            "train/response_len": float(mask.sum(1).mean()),
+            "train/response_len": float(rollout.response_mask.sum(1).mean()),
             **{f"train/{k}": v for k, v in stats.items()},
-            **{f"train/{k}": v for k, v in token_rewards.stats.items()},
+            **{f"train/{k}": v for k, v in rewards.stats.items()},
             **self.timer.pop(),
         }
         self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=len(rollout))
         self.log("reward", metrics["train/reward_extrinsic"], prog_bar=True, logger=False, batch_size=len(rollout))
-        self.last_samples = [
-            {"iteration": self.iteration, "prompt": p, "response": r, "reward_extrinsic": float(s),
-             "reward_total": float(t)}
-            for p, r, s, t in zip(rollout.prompts, rollout.responses, scores, token_rewards.rewards.sum(1))
-        ]
+
+    def on_train_end(self) -> None:
+        if self.critic_runner is not None:
+            self.critic_runner.close()
 
     # ------------------------------------------------------------- evaluation
     def on_validation_epoch_start(self) -> None:
@@ -309,7 +282,7 @@ class DenseRewardPPO(LightningModule):
             "iteration": self.iteration,
             "skipped_updates": self.skipped_updates,
             "rng": capture_rng(),
-            "critic_cache_path": getattr(self.critic, "cache_path", None),
+            "critic": self.critic.state_dict() if self.critic is not None else {},
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -320,8 +293,8 @@ class DenseRewardPPO(LightningModule):
         self.prompts_consumed, self.samples_seen = state["prompts_consumed"], state["samples_seen"]
         self.iteration, self.skipped_updates = state["iteration"], state["skipped_updates"]
         self._pending_rng = state["rng"]
-        if getattr(self.critic, "cache_path", "unset") is None and state.get("critic_cache_path"):
-            self.critic.cache_path = state["critic_cache_path"]  # keep using the run's cache after a resume
+        if self.critic is not None:
+            self.critic.load_state_dict(state.get("critic", {}))
 
 
 def capture_rng() -> dict:
@@ -339,3 +312,42 @@ def restore_rng(state: dict) -> None:
     random.setstate(state["python"])
     kind, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+
+
+def sample_records(
+    iteration: int,
+    rollout: Rollout,
+    scores: torch.Tensor,
+    rewards: TokenRewards,
+    critiques: list,
+    ranges: list[list[tuple[int, int]]],
+) -> list[dict]:
+    """One JSON-ready record per sample for the samples file: texts, rewards per token with their character ranges,
+    and what the critic said (None when no critic was asked)."""
+    records = []
+    mask, total = rollout.response_mask.cpu(), rewards.total
+    for b in range(len(rollout)):
+        n = int(mask[b].sum())
+        records.append({
+            "iteration": iteration,
+            "prompt": rollout.prompts[b],
+            "response": rollout.responses[b],
+            "reward_extrinsic": float(scores[b]),
+            "reward_total": float(total[b].sum()),
+            "token_rewards": [round(float(v), 6) for v in total[b, :n]],
+            "token_ranges": [list(r) for r in ranges[b]],
+            "critique": critique_record(critiques[b]),
+        })
+    return records
+
+
+def critique_record(critique) -> dict | None:
+    if critique is None:
+        return None
+    return {
+        "ok": critique.ok,
+        "raw": critique.raw,
+        "error": critique.error,
+        "spans": [{"start": s.start, "end": s.end, "label": s.label, "polarity": s.polarity} for s in critique.spans],
+        "n_dropped": critique.n_dropped,
+    }

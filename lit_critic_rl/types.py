@@ -1,5 +1,8 @@
-"""Data that travels between the rollout, the rewards and the PPO update. Shapes: B samples, P prompt tokens
-(left-padded), T response tokens (right-padded after the first EOS)."""
+"""Data that travels through one iteration: rollout -> token rewards -> advantages -> update. Shapes: B samples,
+P prompt tokens (left-padded), T response tokens (right-padded after the first EOS).
+
+Each stage returns a new value with more fields filled (``dataclasses.replace``) rather than mutating its input.
+"""
 
 from __future__ import annotations
 
@@ -47,11 +50,31 @@ class Rollout:
 
 @dataclass
 class TokenRewards:
-    """The reward currency: everything that rewards samples produces per-token rewards plus a validity mask."""
+    """Per-token rewards of a rollout before the KL penalty, kept by source so each can be logged."""
 
-    rewards: Tensor
-    """``[B, T]`` float rewards on response tokens (0 on padding)."""
-    valid: Tensor
-    """``[B]`` bool: False where the source could not judge the sample (its rewards are all 0 and must be ignored)."""
+    extrinsic: Tensor
+    """``[B, T]`` the extrinsic score (times ``shaping.extrinsic_weight``) on each response's last real token."""
+    intrinsic: Tensor
+    """``[B, T]`` the critic's token values (times ``shaping.intrinsic_weight``); 0 on rows whose critique failed or
+    was not asked for."""
     stats: dict[str, float] = field(default_factory=dict)
-    """Counters to log (e.g. critic failures, dropped spans)."""
+    """Counters to log as ``train/<key>`` (critic calls, failures, explicit empties, spans located and dropped)."""
+
+    @property
+    def total(self) -> Tensor:
+        """``[B, T]`` extrinsic plus intrinsic."""
+        return self.extrinsic + self.intrinsic
+
+
+@dataclass
+class Advantages:
+    """What the advantage stage hands to the objective's update."""
+
+    kl: Tensor
+    """``[B, T]`` per-token KL estimate between the rollout policy and the reference (0 on padding)."""
+    advantages: Tensor
+    """``[B, T]`` (whitened) advantages, 0 on padding."""
+    returns: Tensor
+    """``[B, T]`` value targets, 0 on padding."""
+    rewards: Tensor
+    """``[B, T]`` the KL-penalised token rewards the advantages were computed from."""

@@ -173,6 +173,7 @@ def test_critic_gate_and_intrinsic_rewards_reach_the_token_rewards(tiny_model_pa
     from lit_critic_rl.args import ShapingArgs
     from lit_critic_rl.critic.base import CriticBackend, Critique, Span
     from lit_critic_rl.critic.shaping import token_char_ranges
+    from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ranges
 
     class FirstCharCritic(CriticBackend):
         """Marks the first character of every response it sees as negative and records what it was asked."""
@@ -192,14 +193,17 @@ def test_critic_gate_and_intrinsic_rewards_reach_the_token_rewards(tiny_model_pa
     )
     L.seed_everything(0)
     rollout = sample(module.lm, module.tokenizer, ["The film", "I watched", "My brother", "This is"], module.generation)
-    scores, rewards = module.score(rollout)
+    scores = torch.tensor([float(i % 2) for i in range(4)])
+    critiques = module.critic_runner.start(rollout.prompts, rollout.responses, scores).wait()
+    ranges = response_token_ranges(rollout, module.tokenizer)
+    rewards = assemble_rewards(scores, critiques, rollout, ranges, module.shaping)
     assert critic.asked == [rollout.responses[0], rollout.responses[2]]  # gate: only scores <= 0.5 are critiqued
     assert rewards.stats["critic_calls"] == 2
     assert rewards.stats["critic_spans"] == sum(bool(rollout.responses[i]) for i in (0, 2))  # one span per non-empty
     extrinsic_only = {1, 3}
     for b in range(4):
         n = int(rollout.response_mask[b].sum())
-        row = rewards.rewards[b, :n]
+        row = rewards.total[b, :n]
         if b in extrinsic_only:
             assert row[:-1].abs().sum() == 0 and row[-1] == scores[b]
         elif rollout.responses[b]:
@@ -234,7 +238,7 @@ def test_fused_first_forward_matches_a_separate_teacher_forced_pass(tiny_model_p
     for fuse in (True, False):
         L.seed_everything(0)
         module = make_module(tiny_model_path, value_mode=value_mode, fuse_first_forward=fuse, scoring_chunk_size=3)
-        assert module.fuse_first_forward(4) is fuse
+        assert module.objective.fuses_first_forward(4) is fuse
         trainer = make_trainer(tmp_path / str(fuse), limit_val_batches=0)
         trainer.fit(module, SentimentPrompts(batch_size=4, val_size=8, val_batch_size=4))
         rows = list(csv.DictReader((tmp_path / str(fuse) / "csv" / "version_0" / "metrics.csv").open()))
@@ -247,34 +251,4 @@ def test_fused_first_forward_matches_a_separate_teacher_forced_pass(tiny_model_p
 
 def test_fusing_needs_one_minibatch_for_the_whole_rollout(tiny_model_path):
     module = make_module(tiny_model_path, minibatch_size=2)
-    assert not module.fuse_first_forward(4) and module.fuse_first_forward(2)
-
-
-def test_io_bound_critic_runs_in_a_background_thread_with_the_same_rewards(tiny_model_path):
-    import threading
-
-    from lit_critic_rl.critic.base import CriticBackend, Critique, Span
-
-    class ThreadRecordingCritic(CriticBackend):
-        def __init__(self, off_thread: bool):
-            self.runs_off_thread = off_thread
-            self.threads = []
-
-        def critique(self, prompts, responses, scores=None):
-            self.threads.append(threading.current_thread().name)
-            return [Critique(ok=True, spans=[Span(0, 1, "good", 1.0)] if r else []) for r in responses]
-
-    rewards = []
-    for off_thread in (True, False):
-        critic = ThreadRecordingCritic(off_thread)
-        module = DenseRewardPPO(reward=vowel_share, critic=critic, model=ModelArgs(name_or_path=tiny_model_path),
-                                generation=GenerationArgs(max_new_tokens=5))
-        L.seed_everything(0)
-        rollout = sample(module.lm, module.tokenizer, ["The film", "I watched"], module.generation)
-        scores = torch.tensor(vowel_share(rollout.prompts, rollout.responses))
-        wait = module.start_critic(rollout, scores)
-        rewards.append(module.combine_rewards(rollout, scores, wait()).rewards)
-        assert critic.threads[0].startswith("critic") is off_thread
-        assert "perf/critic_s" in module.timer.pop()
-    torch.testing.assert_close(rewards[0], rewards[1])
-    assert rewards[0].abs().sum() > 0
+    assert not module.objective.fuses_first_forward(4) and module.objective.fuses_first_forward(2)

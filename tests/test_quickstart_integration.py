@@ -27,6 +27,7 @@ def test_quickstart_config_trains_smollm2_offline(tmp_path, monkeypatch, capsys)
 def test_smollm2_critics_run_on_the_real_asset(tmp_path):
     """HFCritic on SmolLM2 and SelfCritique on the SmolLM2 policy: real critiques, parsed or counted as failures."""
     from lit_critic_rl.args import AdapterArgs
+    from lit_critic_rl.critic.base import CriticSetup
     from lit_critic_rl.critic.hf import HFCritic
     from lit_critic_rl.critic.self_critique import SelfCritique
     from lit_critic_rl.models.loading import SMOLLM2_ALIAS, load_causal_lm, load_tokenizer
@@ -38,7 +39,7 @@ def test_smollm2_critics_run_on_the_real_asset(tmp_path):
     hf_out = hf.critique(prompts, responses)
     lm = PolicyValueModel(load_causal_lm(SMOLLM2_ALIAS), AdapterArgs(r=4, alpha=8))
     own = SelfCritique(max_new_tokens=40, cache_path=str(tmp_path / "s.sqlite"))
-    own.bind(lm, load_tokenizer(SMOLLM2_ALIAS), SMOLLM2_ALIAS)
+    own.setup(CriticSetup(lm, load_tokenizer(SMOLLM2_ALIAS), SMOLLM2_ALIAS, tmp_path))
     self_out = own.critique(prompts, responses)
     # fresh adapters: the frozen base and the separately loaded critic are the same weights -> same critiques
     assert [c.raw for c in self_out] == [c.raw for c in hf_out]

@@ -41,3 +41,6 @@ class CritiqueCache:
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM critiques").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()

@@ -8,7 +8,7 @@ import math
 from abc import abstractmethod
 from pathlib import Path
 
-from lit_critic_rl.critic.base import CriticBackend, Critique
+from lit_critic_rl.critic.base import CriticBackend, CriticSetup, Critique
 from lit_critic_rl.critic.cache import CritiqueCache, cache_key
 from lit_critic_rl.critic.parsing import parse_critique
 from lit_critic_rl.critic.templates import load_template
@@ -51,9 +51,22 @@ class GenerativeCritic(CriticBackend):
     def generate(self, texts: list[str]) -> list[str | BaseException]:
         """Raw critic outputs, one per rendered prompt; an exception instance where a call failed for good."""
 
-    def use_default_cache_dir(self, folder: str | Path) -> None:
+    def setup(self, context: CriticSetup) -> None:
+        """Cache in ``critic_cache.sqlite`` under the run directory unless ``cache_path`` was given."""
         if self.cache_path is None:
-            self.cache_path = str(Path(folder) / "critic_cache.sqlite")
+            self.cache_path = str(Path(context.run_dir) / "critic_cache.sqlite")
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+
+    def state_dict(self) -> dict:
+        return {"cache_path": self.cache_path}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.cache_path is None and state.get("cache_path"):
+            self.cache_path = state["cache_path"]  # keep using the run's cache after a resume
 
     @property
     def cache(self) -> CritiqueCache | None:

@@ -142,7 +142,8 @@ class OpenAICritic(GenerativeCritic):
         return self._loop
 
     def close(self) -> None:
-        """Close the HTTP client and stop the event loop (a later batch starts new ones)."""
+        """Close the HTTP client, stop the event loop (a later batch starts new ones) and close the cache."""
+        super().close()
         loop, client, self._loop, self._client, self._limiter = self._loop, self._client, None, None, None
         if loop is None:
             return

@@ -2,13 +2,14 @@
 
 By default every adapter is disabled (the frozen initial model, the paper's self-critique setting); with
 ``use_current_policy`` the current policy adapter writes the critique instead (then the cache is off, because the
-critic changes as it trains). The module binds the model with :meth:`bind` when it is built.
+critic changes as it trains). The model arrives through :meth:`setup`, which the PPO module calls.
 """
 
 from __future__ import annotations
 
 from contextlib import nullcontext
 
+from lit_critic_rl.critic.base import CriticSetup
 from lit_critic_rl.critic.generative import GenerativeCritic
 from lit_critic_rl.critic.hf import generate_critiques
 
@@ -41,21 +42,20 @@ class SelfCritique(GenerativeCritic):
         self.tokenizer = None
         self.model_name = ""
 
-    def bind(self, lm, tokenizer, model_name: str) -> None:
-        """Attach the policy's adapter-shared model (called by the PPO module)."""
-        self.lm, self.tokenizer, self.model_name = lm, tokenizer, model_name
+    def setup(self, context: CriticSetup) -> None:
+        """Attach the policy's adapter-shared model; cache under the run directory unless the critic is the current
+        policy (which changes as it trains, so its critiques are never cached)."""
+        self.lm, self.tokenizer, self.model_name = context.model, context.tokenizer, context.model_name
+        if not self.use_current_policy:
+            super().setup(context)
 
     @property
     def identity(self) -> str:
         return f"self|{self.model_name}|{self.max_new_tokens}"
 
-    def use_default_cache_dir(self, folder) -> None:
-        if not self.use_current_policy:
-            super().use_default_cache_dir(folder)
-
     def generate(self, texts: list[str]) -> list[str | BaseException]:
         if self.lm is None:
-            raise RuntimeError("SelfCritique is not bound to a model: use it as the PPO module's critic")
+            raise RuntimeError("SelfCritique has no model: use it as the PPO module's critic (setup attaches it)")
         was_training = self.lm.training
         self.lm.eval()
         role = self.lm.adapter("policy") if self.use_current_policy else self.lm.reference()

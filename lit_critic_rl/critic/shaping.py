@@ -15,7 +15,6 @@ from torch import Tensor
 
 from lit_critic_rl.args import ShapingArgs
 from lit_critic_rl.critic.base import Critique
-from lit_critic_rl.types import Rollout, TokenRewards
 
 
 def token_char_ranges(tokenizer, ids: list[int]) -> list[tuple[int, int]]:
@@ -47,46 +46,3 @@ def critique_token_rewards(
     flagged = best != 0
     rewards[flagged] = best[flagged]
     return rewards
-
-
-def intrinsic_token_rewards(
-    critiques: list[Critique], tokenizer, response_ids: Tensor, response_mask: Tensor, shaping: ShapingArgs
-) -> tuple[Tensor, Tensor]:
-    """``([B, T] rewards * intrinsic_weight, [B] valid)``; failed critiques give a zero row and valid=False."""
-    rewards = torch.zeros_like(response_mask, dtype=torch.float32)
-    valid = torch.tensor([c.ok for c in critiques], dtype=torch.bool)
-    for b, critique in enumerate(critiques):
-        if not critique.ok:
-            continue
-        n = int(response_mask[b].sum())
-        ids = response_ids[b, :n].tolist()
-        rewards[b, :n] = critique_token_rewards(critique, token_char_ranges(tokenizer, ids), n, shaping)
-    return rewards * shaping.intrinsic_weight, valid
-
-
-def critic_token_rewards(
-    critic, rollout: Rollout, scores: Tensor, tokenizer, shaping: ShapingArgs
-) -> TokenRewards:
-    """Ask ``critic`` about the samples the gate lets through (extrinsic score <= ``shaping.gate_threshold``) and
-    return their intrinsic token rewards; rows of failed or un-asked samples are 0 (failed ones have valid=False)."""
-    mask = rollout.response_mask.cpu()
-    rewards = torch.zeros_like(mask, dtype=torch.float32)
-    valid = torch.ones(len(rollout), dtype=torch.bool)
-    gate = shaping.gate_threshold
-    asked = [i for i in range(len(rollout)) if gate is None or scores[i] <= gate]
-    critiques = critic.critique(
-        [rollout.prompts[i] for i in asked], [rollout.responses[i] for i in asked], [float(scores[i]) for i in asked]
-    )
-    if len(critiques) != len(asked):
-        raise RuntimeError(f"critic returned {len(critiques)} critiques for {len(asked)} samples")
-    rows = torch.tensor(asked, dtype=torch.long)
-    part, ok = intrinsic_token_rewards(critiques, tokenizer, rollout.response_ids[rows].cpu(), mask[rows], shaping)
-    rewards[rows], valid[rows] = part, ok
-    stats = critic_stats(failures=float((~ok).sum()), spans=float(sum(len(c.spans) for c in critiques)),
-                         dropped=float(sum(c.n_dropped for c in critiques)), calls=float(len(asked)))
-    return TokenRewards(rewards, valid, stats)
-
-
-def critic_stats(failures: float = 0.0, spans: float = 0.0, dropped: float = 0.0, calls: float = 0.0) -> dict:
-    """The critic counters logged every iteration as ``train/<key>`` (all zero when there is no critic)."""
-    return {"critic_failures": failures, "critic_spans": spans, "critic_spans_dropped": dropped, "critic_calls": calls}

@@ -1,7 +1,7 @@
-"""Masked statistics, GAE and advantage whitening.
+"""GAE and the advantage stage of an iteration: KL-penalised token rewards -> GAE -> whitened advantages.
 
-Shapes: ``B`` samples, ``T`` response tokens. ``mask`` is 1.0 on real response tokens (up to and including EOS) and
-0.0 on padding after it; masked positions never contribute to a statistic and get 0 advantage.
+Shapes: ``B`` samples, ``T`` response tokens; masked positions (padding after EOS) get 0 advantage. Whitening uses
+statistics reduced over every process of the run (``reduce``; the identity in one process).
 """
 
 from __future__ import annotations
@@ -9,32 +9,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lit_critic_rl.args import PPOArgs
+from lit_critic_rl.ppo.losses import kl_estimate, kl_penalized_rewards
+from lit_critic_rl.ppo.masked import Reduce, masked_mean, masked_var, masked_whiten, no_reduce
+from lit_critic_rl.types import Advantages, Rollout, TokenRewards
 
-def masked_mean(x: Tensor, mask: Tensor, dim: int | None = None) -> Tensor:
-    """Mean of ``x`` over positions where ``mask`` is 1 (all of them, or along ``dim``); 0 where none are."""
-    if dim is None:
-        return (x * mask).sum() / mask.sum().clamp_min(1.0)
-    return (x * mask).sum(dim) / mask.sum(dim).clamp_min(1.0)
-
-
-def masked_var(x: Tensor, mask: Tensor, unbiased: bool = True) -> Tensor:
-    """Variance of the masked entries of ``x`` (Bessel-corrected when ``unbiased`` and more than one entry)."""
-    mean = masked_mean(x, mask)
-    var = masked_mean((x - mean) ** 2, mask)
-    n = mask.sum()
-    if unbiased and n > 1:
-        var = var * n / (n - 1)
-    return var
-
-
-def masked_whiten(x: Tensor, mask: Tensor, shift_mean: bool = True, eps: float = 1e-8) -> Tensor:
-    """``(x - mean) / sqrt(var + eps)`` over masked entries; masked-out entries come back as 0."""
-    mean, var = masked_mean(x, mask), masked_var(x, mask)
-    whitened = (x - mean) * torch.rsqrt(var + eps)
-    if not shift_mean:
-        whitened = whitened + mean
-    return whitened * mask
-
+__all__ = ["Reduce", "compute_advantages", "gae", "masked_mean", "masked_var", "masked_whiten", "mean_sequence_kl"]
 
 def gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float, lam: float) -> tuple[Tensor, Tensor]:
     """Generalized advantage estimation over response tokens.
@@ -55,3 +35,26 @@ def gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float, lam: float)
         next_value = values[:, t]
     returns = (advantages + values) * mask
     return advantages, returns
+
+
+def compute_advantages(
+    rollout: Rollout, rewards: TokenRewards, kl_coef: float, ppo: PPOArgs, reduce: Reduce = no_reduce
+) -> Advantages:
+    """The advantage stage: KL-penalised token rewards ``r_t = total_t - kl_coef * KL_t``, then GAE over the
+    rollout's values, then (``ppo.whiten_advantages``) whitening with statistics reduced over all processes.
+
+    Needs ``rollout.logprobs``, ``rollout.ref_logprobs`` and ``rollout.values``.
+    """
+    mask = rollout.response_mask
+    kl = kl_estimate(rollout.logprobs, rollout.ref_logprobs, ppo.kl_estimator) * mask
+    penalised = kl_penalized_rewards(rewards.total.to(mask.device), kl, kl_coef, mask)
+    advantages, returns = gae(penalised, rollout.values, mask, ppo.gamma, ppo.lam)
+    if ppo.whiten_advantages:
+        advantages = masked_whiten(advantages, mask, reduce=reduce)
+    return Advantages(kl, advantages, returns, penalised)
+
+
+def mean_sequence_kl(kl: Tensor, reduce: Reduce = no_reduce) -> float:
+    """Mean over the samples of every process of each sample's summed token KL (what the KL controller tracks)."""
+    per_sample = kl.sum(1)
+    return float(reduce(per_sample.sum()) / reduce(torch.tensor(float(len(per_sample)))))

@@ -11,7 +11,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from lit_critic_rl.ppo.advantages import masked_mean
+from lit_critic_rl.ppo.masked import masked_mean
 
 
 class _SelectedLogSoftmax(torch.autograd.Function):

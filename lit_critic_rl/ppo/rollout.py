@@ -1,4 +1,5 @@
-"""Rollout: batched sampling with HF ``generate``, then one teacher-forced pass per role.
+"""Rollout: batched sampling with HF ``generate`` (:func:`sample`), then the no-grad teacher-forced passes
+(:func:`teacher_force`) that add the log-probs and values the objective needs.
 
 Sampling uses the KV cache and left padding, so every response starts at the same column. The log-probs PPO needs are
 recomputed by teacher forcing rather than taken from ``generate``'s scores, which are post-processed (top-k/top-p,
@@ -6,6 +7,8 @@ temperature warpers) and come from a differently batched computation.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import torch
 from torch import Tensor
@@ -59,18 +62,27 @@ def sample(model: PolicyValueModel, tokenizer, prompts: list[str], gen: Generati
 
 
 @torch.inference_mode()
-def score_rollout(
-    model: PolicyValueModel, rollout: Rollout, temperature: float, chunk_size: int, policy: bool = True
+def teacher_force(
+    model: PolicyValueModel,
+    rollout: Rollout,
+    temperature: float,
+    chunk_size: int,
+    policy: bool = True,
+    values: bool = True,
+    reference: bool = True,
 ) -> Rollout:
-    """Fill ``ref_logprobs`` and, with ``policy``, ``logprobs`` and ``values`` by teacher forcing, ``chunk_size``
-    samples at a time (smaller chunks bound the full-vocabulary logits held at once).
+    """A copy of ``rollout`` with ``ref_logprobs`` (``reference``), ``logprobs`` (``policy``) and ``values``
+    (``values``) filled by no-grad teacher-forced passes, ``chunk_size`` samples at a time (smaller chunks bound the
+    full-vocabulary logits held at once).
 
-    ``policy=False`` leaves ``logprobs`` for the PPO update's first forward to fill (see ``ppo_update``); values are
-    still computed here in ``separate_adapter`` mode, where they need their own adapter's pass.
+    With ``policy=False`` the policy log-probs come later, from the update's first forward (the fused path, see
+    :mod:`lit_critic_rl.ppo.objective`); in shared-trunk mode the values then come from there too, while a separate
+    value adapter still needs its own pass here.
     """
-    logprobs, ref_logprobs, values = [], [], []
+    logprobs, ref_logprobs, value_rows = [], [], []
     T = rollout.response_len
-    separate_values = model.value_mode == "separate_adapter"
+    separate_values = values and model.value_mode == "separate_adapter"
+    trunk_values = values and not separate_values
     for start in range(0, len(rollout), chunk_size):
         ids = rollout.input_ids[start : start + chunk_size]
         attn = rollout.attention_mask[start : start + chunk_size]
@@ -79,15 +91,18 @@ def score_rollout(
             out = model.policy_forward(ids, attn, T)
             logprobs.append(token_logprobs(out.logits, targets, temperature))
             del out.logits
-            if out.values is not None:
-                values.append(out.values)
+            if trunk_values and out.values is not None:
+                value_rows.append(out.values)
         if separate_values:
-            values.append(model.value_forward(ids, attn, T))
-        ref_logprobs.append(token_logprobs(model.reference_logits(ids, attn, T), targets, temperature))
+            value_rows.append(model.value_forward(ids, attn, T))
+        if reference:
+            ref_logprobs.append(token_logprobs(model.reference_logits(ids, attn, T), targets, temperature))
     mask = rollout.response_mask
-    rollout.ref_logprobs = torch.cat(ref_logprobs) * mask
+    filled = {}
+    if ref_logprobs:
+        filled["ref_logprobs"] = torch.cat(ref_logprobs) * mask
     if logprobs:
-        rollout.logprobs = torch.cat(logprobs) * mask
-    if values:
-        rollout.values = torch.cat(values).float() * mask
-    return rollout
+        filled["logprobs"] = torch.cat(logprobs) * mask
+    if value_rows:
+        filled["values"] = torch.cat(value_rows).float() * mask
+    return replace(rollout, **filled)

@@ -1,4 +1,4 @@
-"""Calling an extrinsic reward safely and turning sequence scores into the token-reward currency."""
+"""Calling an extrinsic reward safely: one finite score per sample, or an error naming the reward."""
 
 from __future__ import annotations
 
@@ -33,18 +33,6 @@ def score_samples(fn: ExtrinsicReward, prompts: list[str], responses: list[str])
             f"{[scores[i] for i in bad[:5]]}"
         )
     return torch.tensor([float(s) for s in scores], dtype=torch.float32)
-
-
-def last_token_index(response_mask: Tensor) -> Tensor:
-    """Index of the last real response token of each row (``[B, T] -> [B]``); rows are never empty."""
-    return (response_mask.sum(1).long() - 1).clamp_min(0)
-
-
-def sparse_token_rewards(scores: Tensor, response_mask: Tensor) -> Tensor:
-    """A sequence score as token rewards: ``scores[b]`` on row b's last real response token, 0 elsewhere."""
-    rewards = torch.zeros_like(response_mask, dtype=torch.float32)
-    rewards[torch.arange(len(scores)), last_token_index(response_mask)] = scores.to(rewards)
-    return rewards
 
 
 class Reward:

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from lit_critic_rl.args import AdapterArgs
+from lit_critic_rl.critic.base import CriticSetup
 from lit_critic_rl.critic.hf import HFCritic, cut_at_blank_line, generate_critiques
 from lit_critic_rl.critic.self_critique import SelfCritique
 from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
@@ -26,7 +27,7 @@ def test_hf_critic_generates_one_critique_per_sample_and_caches(tiny_model_path,
     assert critic.calls == 3 and critic.cache_hits == 3
 
 
-def test_self_critique_uses_the_frozen_base_without_a_copy(tiny_model_path):
+def test_self_critique_uses_the_frozen_base_without_a_copy(tiny_model_path, tmp_path):
     tokenizer = load_tokenizer(tiny_model_path)
     lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8))
     n_base = lm.base_parameter_count()
@@ -35,17 +36,17 @@ def test_self_critique_uses_the_frozen_base_without_a_copy(tiny_model_path):
             if "lora_B" in name:
                 p.normal_(0, 1.0)  # a trained-looking policy adapter that would change the critique
     critic = SelfCritique(max_new_tokens=8)
-    critic.bind(lm, tokenizer, tiny_model_path)
+    critic.setup(CriticSetup(lm, tokenizer, tiny_model_path, tmp_path))
     text = critic.template.render("The film", " was good")
     ours = critic.generate([text])
     pristine = generate_critiques(load_causal_lm(tiny_model_path), tokenizer, [text], 8, 1, None)
     assert ours == pristine
     current = SelfCritique(max_new_tokens=8, use_current_policy=True)
-    current.bind(lm, tokenizer, tiny_model_path)
+    current.setup(CriticSetup(lm, tokenizer, tiny_model_path, tmp_path))
     assert current.generate([text]) != pristine
     assert lm.base_parameter_count() == n_base and lm.peft.active_adapter == "policy"
 
 
-def test_unbound_self_critique_says_so():
-    with pytest.raises(RuntimeError, match="not bound"):
+def test_self_critique_without_setup_says_so():
+    with pytest.raises(RuntimeError, match="has no model"):
         SelfCritique().generate(["x"])

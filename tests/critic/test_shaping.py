@@ -1,12 +1,11 @@
 import random
 
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lit_critic_rl.args import ShapingArgs
 from lit_critic_rl.critic.base import Critique, Span
-from lit_critic_rl.critic.shaping import critique_token_rewards, intrinsic_token_rewards, token_char_ranges
+from lit_critic_rl.critic.shaping import critique_token_rewards, token_char_ranges
 
 TEXTS = ["The film was great, and the cast was great too.", "café 😀 日本語 and a bad ending", "a, the, a"]
 
@@ -54,17 +53,6 @@ def test_last_token_placement_and_no_stacking(tiny_tokenizer):
     one = Critique(ok=True, spans=[span])
     last = critique_token_rewards(one, ranges, len(ids), ShapingArgs(placement="last_token"))
     assert last[-1] == 0.5 and last[:-1].abs().sum() == 0
-
-
-def test_failed_critique_is_masked_not_zero_scored(tiny_tokenizer):
-    ids = torch.tensor([tiny_tokenizer("a good film", add_special_tokens=False)["input_ids"]] * 2)
-    mask = torch.ones_like(ids, dtype=torch.float32)
-    shaping = ShapingArgs(unflagged_value=0.5, negative_value=-0.5)
-    rewards, valid = intrinsic_token_rewards(
-        [Critique(ok=False, error="TimeoutError"), Critique(ok=True)], tiny_tokenizer, ids, mask, shaping
-    )
-    assert valid.tolist() == [False, True]
-    assert rewards[0].abs().sum() == 0 and (rewards[1] == 0.5).all()
 
 
 @settings(max_examples=60, deadline=None)

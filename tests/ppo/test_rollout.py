@@ -4,7 +4,7 @@ from lit_critic_rl.args import AdapterArgs, GenerationArgs
 from lit_critic_rl.models.loading import load_causal_lm
 from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.ppo.losses import token_logprobs
-from lit_critic_rl.ppo.rollout import response_mask_from_ids, sample, score_rollout
+from lit_critic_rl.ppo.rollout import response_mask_from_ids, sample, teacher_force
 
 
 def test_response_mask_keeps_first_eos_and_drops_the_rest():
@@ -40,13 +40,13 @@ def test_teacher_forced_logprobs_match_generate_scores(tiny_model_path, tiny_tok
     torch.testing.assert_close(token_logprobs(logits, response), gen_logp, atol=1e-4, rtol=1e-4)
 
 
-def test_sample_and_score_fill_every_field(tiny_model_path, tiny_tokenizer):
+def test_sample_and_teacher_force_fill_every_field(tiny_model_path, tiny_tokenizer):
     lm = _model(tiny_model_path).eval()
     gen = GenerationArgs(max_new_tokens=5)
     rollout = sample(lm, tiny_tokenizer, ["The film", "My brother picked this one"], gen)
     assert rollout.response_ids.shape[0] == 2 and rollout.response_ids.shape[1] <= 5
     assert rollout.query_ids[0, 0] == tiny_tokenizer.pad_token_id  # left padding
-    score_rollout(lm, rollout, temperature=1.0, chunk_size=1)
+    rollout = teacher_force(lm, rollout, temperature=1.0, chunk_size=1)
     for name in ("logprobs", "ref_logprobs", "values"):
         assert getattr(rollout, name).shape == rollout.response_ids.shape
     # fresh LoRA (B = 0): the policy equals the reference, so the KL is exactly 0

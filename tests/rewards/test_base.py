@@ -1,15 +1,8 @@
 import math
 
 import pytest
-import torch
 
-from lit_critic_rl.rewards import RewardError, VaderSentiment, score_samples, sparse_token_rewards
-
-
-def test_sparse_reward_sits_on_last_real_token():
-    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
-    out = sparse_token_rewards(torch.tensor([0.5, -1.0]), mask)
-    torch.testing.assert_close(out, torch.tensor([[0.0, 0.0, 0.5, 0.0], [-1.0, 0.0, 0.0, 0.0]]))
+from lit_critic_rl.rewards import RewardError, VaderSentiment, score_samples
 
 
 def test_score_samples_rejects_wrong_length():

@@ -1,0 +1,79 @@
+"""The critic runner: asks a critic about a rollout's samples, in a background thread when the critic waits on I/O.
+
+It owns the thread pool and the timing (``perf/critic_s``: the critic's own time; ``perf/critic_wait_s``: how long the
+trainer waited for an off-thread critic after its teacher-forced passes). Critics that share the trainer's model
+(self-critique) or compute on the CPU run in the caller's thread, since overlapping them would only contend.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from torch import Tensor
+
+from lit_critic_rl.critic.base import CriticBackend, Critique
+from lit_critic_rl.perf import PhaseTimer
+
+
+class PendingCritiques:
+    """Critiques of one rollout, one per sample in order; None where the gate did not ask the critic."""
+
+    def __init__(self, result: Callable[[], list[Critique | None]], timer: PhaseTimer, off_thread: bool) -> None:
+        self._result, self._timer, self._off_thread = result, timer, off_thread
+
+    def wait(self) -> list[Critique | None]:
+        if not self._off_thread:
+            return self._result()
+        with self._timer("critic_wait"):
+            return self._result()
+
+
+class CriticRunner:
+    def __init__(self, critic: CriticBackend, timer: PhaseTimer, gate_threshold: float | None = None) -> None:
+        """
+        Args:
+            critic: The critic to run.
+            timer: Where the critic's time and the wait for it are recorded.
+            gate_threshold: Ask the critic only about samples whose extrinsic score is <= this (None = all).
+        """
+        self.critic, self.timer, self.gate_threshold = critic, timer, gate_threshold
+        self._pool: ThreadPoolExecutor | None = None
+
+    def asked(self, scores: Tensor) -> list[int]:
+        """Indices of the samples the gate lets through."""
+        gate = self.gate_threshold
+        return [i for i in range(len(scores)) if gate is None or float(scores[i]) <= gate]
+
+    def _run(self, prompts: list[str], responses: list[str], scores: Tensor) -> list[Critique | None]:
+        start = time.perf_counter()
+        asked = self.asked(scores)
+        critiques = self.critic.critique(
+            [prompts[i] for i in asked], [responses[i] for i in asked], [float(scores[i]) for i in asked]
+        )
+        if len(critiques) != len(asked):
+            name = type(self.critic).__name__
+            raise RuntimeError(f"model.critic ({name}) returned {len(critiques)} critiques for {len(asked)} samples")
+        out: list[Critique | None] = [None] * len(prompts)
+        for i, critique in zip(asked, critiques):
+            out[i] = critique
+        self.timer.add("critic", time.perf_counter() - start)
+        return out
+
+    def start(self, prompts: list[str], responses: list[str], scores: Tensor) -> PendingCritiques:
+        """Start the critic on the samples; :meth:`PendingCritiques.wait` returns its critiques."""
+        if not self.critic.runs_off_thread:
+            result = self._run(prompts, responses, scores)
+            return PendingCritiques(lambda: result, self.timer, off_thread=False)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="critic")
+        future: Future = self._pool.submit(self._run, prompts, responses, scores)
+        return PendingCritiques(future.result, self.timer, off_thread=True)
+
+    def close(self) -> None:
+        """Stop the thread pool and close the critic."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self.critic.close()

@@ -1,0 +1,74 @@
+"""The PPO objective's update on the tiny model: accumulation groups, a skipped non-finite group, and the
+separate-adapter backward order (both adapters get gradients)."""
+
+import pytest
+import torch
+
+from lit_critic_rl.args import AdapterArgs, GenerationArgs, PPOArgs, ShapingArgs
+from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
+from lit_critic_rl.models.policy import PolicyValueModel
+from lit_critic_rl.ppo.objective import PPOObjective, make_objective
+from lit_critic_rl.ppo.rollout import sample, teacher_force
+from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ranges
+from lit_critic_rl.ppo.update import OptimizerStepper
+
+
+def _setup(path, value_mode="separate_adapter", **ppo):
+    torch.manual_seed(0)
+    lm = PolicyValueModel(load_causal_lm(path), AdapterArgs(r=4, alpha=8), value_mode).eval()
+    tokenizer = load_tokenizer(path)
+    prompts = ["The film", "I watched", "My brother", "A quiet"]
+    rollout = sample(lm, tokenizer, prompts, GenerationArgs(max_new_tokens=5))
+    args = PPOArgs(learning_rate=1e-2, **ppo)
+    objective = PPOObjective(args)
+    rollout = teacher_force(lm, rollout, 1.0, 8)
+    scores = torch.tensor([1.0, -1.0, 0.5, 0.0])
+    rewards = assemble_rewards(scores, [None] * 4, rollout, response_token_ranges(rollout, tokenizer), ShapingArgs())
+    adv = objective.advantages(rollout, rewards, kl_coef=0.1)
+    optimizer = torch.optim.AdamW(lm.trainable_parameters(), lr=args.learning_rate)
+    return lm, rollout, objective, adv, optimizer
+
+
+def _lora(lm, adapter):
+    return {n: p.detach().clone() for n, p in lm.named_parameters() if f"lora_B.{adapter}" in n}
+
+
+def _adam_steps(optimizer) -> set[int]:
+    return {int(state["step"]) for state in optimizer.state.values()}
+
+
+def test_accumulation_groups_set_the_number_of_steps(tiny_model_path):
+    # 4 samples, minibatches of 1, 2 epochs = 8 minibatches; groups of 3 -> steps after 3, 6 and the partial 8
+    lm, rollout, objective, adv, optimizer = _setup(tiny_model_path, epochs=2, minibatch_size=1, grad_accumulation=3)
+    stepper = OptimizerStepper(optimizer, max_grad_norm=1.0)
+    stats = objective.update(lm, stepper, rollout, adv, first=None)
+    assert _adam_steps(optimizer) == {3} and stepper.skipped_updates == 0
+    assert set(stats) == {"policy_loss", "value_loss", "clipfrac", "value_clipfrac", "approx_kl", "entropy"}
+
+
+def test_separate_adapter_backward_trains_both_adapters_and_the_head(tiny_model_path):
+    # two steps: the value head starts at zero, so the value adapter gets a gradient from the second step on
+    lm, rollout, objective, adv, optimizer = _setup(tiny_model_path, epochs=2, minibatch_size=4)
+    policy, value, head = _lora(lm, "policy"), _lora(lm, "value"), lm.value_head.weight.detach().clone()
+    objective.update(lm, OptimizerStepper(optimizer), rollout, adv, first=None)
+    assert all(not torch.equal(policy[n], p) for n, p in _lora(lm, "policy").items())
+    assert all(not torch.equal(value[n], p) for n, p in _lora(lm, "value").items())
+    assert not torch.equal(head, lm.value_head.weight)
+    assert lm.peft.active_adapter == "policy"
+
+
+def test_a_non_finite_group_is_skipped_and_counted(tiny_model_path):
+    lm, rollout, objective, adv, optimizer = _setup(tiny_model_path, epochs=1, minibatch_size=2)
+    adv.advantages[:] = float("nan")
+    before = _lora(lm, "policy")
+    stepper = OptimizerStepper(optimizer)
+    objective.update(lm, stepper, rollout, adv, first=None)
+    assert stepper.skipped_updates == 2 and not optimizer.state
+    assert all(torch.equal(before[n], p) for n, p in _lora(lm, "policy").items())
+
+
+def test_unknown_objective_is_an_error_naming_the_field():
+    args = PPOArgs()
+    args.objective = "dpo"  # bypasses __post_init__, as a mutated config would
+    with pytest.raises(ValueError, match="model.ppo.objective: 'dpo'"):
+        make_objective(args, 1.0, 0.0)

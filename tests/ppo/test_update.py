@@ -1,0 +1,63 @@
+"""Accumulation groups and the optimizer stepper: steps, skips of non-finite groups, loss scaling, clipping."""
+
+import math
+
+import pytest
+import torch
+
+from lit_critic_rl.ppo.update import AccumulationGroups, OptimizerStepper, minibatches
+
+
+class RecordingStepper:
+    """A Stepper that records what the groups asked of it (the protocol's three calls)."""
+
+    def __init__(self):
+        self.calls, self.skipped_updates = [], 0
+
+    def backward(self, loss):
+        self.calls.append(("backward", float(loss)))
+
+    def step(self):
+        self.calls.append(("step",))
+
+    def skip(self):
+        self.calls.append(("skip",))
+        self.skipped_updates += 1
+
+
+def test_groups_divide_losses_step_per_group_and_skip_a_non_finite_group():
+    stepper = RecordingStepper()
+    groups = AccumulationGroups(stepper, size=2)
+    for loss in [1.0, math.nan, 2.0, 4.0, 6.0]:
+        groups.backward(torch.tensor(loss))
+        groups.end_minibatch()
+    groups.end_group()  # the last, partial group
+    assert stepper.calls == [
+        ("backward", 0.5), ("skip",),  # group 1: the NaN poisons it; its backward is not run
+        ("backward", 1.0), ("backward", 2.0), ("step",),
+        ("backward", 3.0), ("step",),
+    ]
+    assert stepper.skipped_updates == 1
+
+
+def test_group_size_must_be_positive():
+    with pytest.raises(ValueError, match="ppo.grad_accumulation"):
+        AccumulationGroups(RecordingStepper(), size=0)
+
+
+def test_optimizer_stepper_clips_steps_and_clears_gradients():
+    weight = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+    stepper = OptimizerStepper(torch.optim.SGD([weight], lr=1.0), max_grad_norm=1.0)
+    stepper.backward((weight * torch.tensor([3.0, 4.0])).sum())  # gradient [3, 4], norm 5 -> clipped to [0.6, 0.8]
+    stepper.step()
+    torch.testing.assert_close(weight.detach(), torch.tensor([2.4, 3.2]))
+    assert weight.grad is None
+    stepper.backward(weight.sum())
+    stepper.skip()
+    assert weight.grad is None and stepper.skipped_updates == 1
+    torch.testing.assert_close(weight.detach(), torch.tensor([2.4, 3.2]))
+
+
+def test_minibatches_cover_the_order_in_slices():
+    order = torch.tensor([3, 0, 4, 1, 2])
+    assert [m.tolist() for m in minibatches(order, 2)] == [[3, 0], [4, 1], [2]]
