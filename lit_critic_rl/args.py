@@ -105,8 +105,8 @@ class PPOArgs:
     """Samples per minibatch (forward/backward unit)."""
     grad_accumulation: int = 1
     """Minibatches whose gradients are summed before one optimizer step."""
-    scoring_chunk_size: int = 8
-    """Samples per teacher-forced scoring pass (no grad); smaller chunks hold fewer full-vocabulary logits at once."""
+    teacher_force_chunk_size: int = 8
+    """Samples per teacher-forced (no-grad) pass; smaller chunks hold fewer full-vocabulary logits at once."""
     fuse_first_forward: bool = True
     """When one minibatch holds the whole rollout and LoRA dropout is 0, take the rollout's log-probs (and
     shared-trunk values) from the first PPO forward instead of a separate teacher-forced pass (identical values, one
@@ -142,7 +142,7 @@ class PPOArgs:
         f = "model.ppo."
         check(self.objective in ("ppo",), f + "objective", "must be 'ppo'", self.objective)
         check(self.learning_rate > 0, f + "learning_rate", "must be > 0", self.learning_rate)
-        for name in ("epochs", "minibatch_size", "grad_accumulation", "scoring_chunk_size", "kl_horizon"):
+        for name in ("epochs", "minibatch_size", "grad_accumulation", "teacher_force_chunk_size", "kl_horizon"):
             check(getattr(self, name) >= 1, f + name, "must be >= 1", getattr(self, name))
         check(0.0 <= self.gamma <= 1.0, f + "gamma", "must be in [0, 1]", self.gamma)
         check(0.0 <= self.lam <= 1.0, f + "lam", "must be in [0, 1]", self.lam)

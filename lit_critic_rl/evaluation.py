@@ -53,7 +53,8 @@ class Evaluator:
         if self._scorer is None:
             from lit_critic_rl.models.loading import load_causal_lm
 
-            self._scorer = _Holder(load_causal_lm(self.args.scoring_model).eval())
+            field = "model.evaluation.scoring_model"
+            self._scorer = _Holder(load_causal_lm(self.args.scoring_model, field=field).eval())
         # the scoring LM must share the policy's tokenizer: the ids are the policy's
         attn = rollout.attention_mask
         out = self._scorer.model(input_ids=rollout.input_ids, attention_mask=attn,

@@ -190,7 +190,7 @@ class DenseRewardPPO(LightningModule):
         fused = objective.fuses_first_forward(len(rollout))
         with timer("teacher_forced"):
             rollout = teacher_force(
-                self.lm, rollout, self.generation.temperature, self.ppo.scoring_chunk_size, policy=not fused,
+                self.lm, rollout, self.generation.temperature, self.ppo.teacher_force_chunk_size, policy=not fused,
                 values=objective.needs_values, reference=objective.needs_reference,
             )
         first = None

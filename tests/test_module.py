@@ -237,7 +237,9 @@ def test_fused_first_forward_matches_a_separate_teacher_forced_pass(tiny_model_p
     results = []
     for fuse in (True, False):
         L.seed_everything(0)
-        module = make_module(tiny_model_path, value_mode=value_mode, fuse_first_forward=fuse, scoring_chunk_size=3)
+        module = make_module(
+            tiny_model_path, value_mode=value_mode, fuse_first_forward=fuse, teacher_force_chunk_size=3
+        )
         assert module.objective.fuses_first_forward(4) is fuse
         trainer = make_trainer(tmp_path / str(fuse), limit_val_batches=0)
         trainer.fit(module, SentimentPrompts(batch_size=4, val_size=8, val_batch_size=4))

@@ -75,8 +75,9 @@ class HFCritic(GenerativeCritic):
         super().__init__(template, cache_path, score_range)
         self.name_or_path, self.max_new_tokens, self.batch_size = name_or_path, max_new_tokens, batch_size
         self.stop_strings = stop_strings
-        self.tokenizer = load_tokenizer(name_or_path)
-        self.model = load_causal_lm(name_or_path, quantization, dtype).eval()
+        field = "model.critic.init_args.name_or_path"
+        self.tokenizer = load_tokenizer(name_or_path, field)
+        self.model = load_causal_lm(name_or_path, quantization, dtype, field).eval()
 
     @property
     def identity(self) -> str:

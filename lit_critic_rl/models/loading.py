@@ -73,32 +73,36 @@ def materialize_asset(alias: str) -> Path:
     return target
 
 
-def resolve_model_path(name_or_path: str) -> str:
-    """Map an ``asset:`` alias to its converted folder; check that local-looking paths exist."""
+def resolve_model_path(name_or_path: str, field: str = "model.name_or_path") -> str:
+    """Map an ``asset:`` alias to its converted folder; check that local-looking paths exist (errors name ``field``,
+    the config field the user set)."""
     if name_or_path.startswith("asset:"):
         return str(materialize_asset(name_or_path))
     looks_local = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
     if looks_local and not Path(name_or_path).expanduser().exists():
         raise FileNotFoundError(
-            f"model.name_or_path: '{name_or_path}' does not exist (a local path was given); "
+            f"{field}: '{name_or_path}' does not exist (a local path was given); "
             f"use an existing folder, a hub id, or '{SMOLLM2_ALIAS}'"
         )
     return str(Path(name_or_path).expanduser()) if looks_local else name_or_path
 
 
-def load_tokenizer(name_or_path: str):
+def load_tokenizer(name_or_path: str, field: str = "model.name_or_path"):
     """Tokenizer with left padding (for batched generation) and a pad token (EOS if it has none)."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(name_or_path))
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(name_or_path, field))
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
-def load_causal_lm(name_or_path: str, quantization: Quantization = "none", dtype: DType = "float32"):
-    """Load the base causal LM, frozen, in full precision or bitsandbytes NF4 (on CUDA, or its CPU torch path)."""
+def load_causal_lm(
+    name_or_path: str, quantization: Quantization = "none", dtype: DType = "float32", field: str = "model.name_or_path"
+):
+    """Load the base causal LM, frozen, in full precision or bitsandbytes NF4 (on CUDA, or its CPU torch path).
+    ``field`` is the config field that named the model, for error messages."""
     from transformers import AutoModelForCausalLM
 
     torch_dtype = getattr(torch, dtype)
@@ -107,7 +111,8 @@ def load_causal_lm(name_or_path: str, quantization: Quantization = "none", dtype
         try:
             import bitsandbytes  # noqa: F401
         except ImportError as err:
-            raise ImportError("model.quantization='nf4' needs bitsandbytes: `pip install bitsandbytes`") from err
+            section = field.rsplit(".", 1)[0]
+            raise ImportError(f"{section}.quantization='nf4' needs bitsandbytes: `pip install bitsandbytes`") from err
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
@@ -117,7 +122,7 @@ def load_causal_lm(name_or_path: str, quantization: Quantization = "none", dtype
             bnb_4bit_compute_dtype=torch_dtype,
         )
     elif quantization != "none":
-        raise ValueError(f"model.quantization must be 'none' or 'nf4', got '{quantization}'")
-    model = AutoModelForCausalLM.from_pretrained(resolve_model_path(name_or_path), **kwargs)
+        raise ValueError(f"{field.rsplit('.', 1)[0]}.quantization must be 'none' or 'nf4', got '{quantization}'")
+    model = AutoModelForCausalLM.from_pretrained(resolve_model_path(name_or_path, field), **kwargs)
     model.requires_grad_(False)
     return model

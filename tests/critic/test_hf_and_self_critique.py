@@ -50,3 +50,8 @@ def test_self_critique_uses_the_frozen_base_without_a_copy(tiny_model_path, tmp_
 def test_self_critique_without_setup_says_so():
     with pytest.raises(RuntimeError, match="has no model"):
         SelfCritique().generate(["x"])
+
+
+def test_missing_critic_model_names_the_critic_field(tmp_path):
+    with pytest.raises(FileNotFoundError, match="model.critic.init_args.name_or_path: './no/such/critic'"):
+        HFCritic("./no/such/critic")
