@@ -137,6 +137,9 @@ class PPOArgs:
     """Horizon (samples) of the adaptive controller."""
     kl_estimator: Literal["k1", "k3"] = "k1"
     """Per-token KL estimator in the reward penalty: k1 = log-ratio, k3 = (r - 1) - log r (non-negative)."""
+    score_scaling: bool = False
+    """Divide the token rewards (before the KL penalty) by the running standard deviation of all token rewards seen
+    so far, as TRL's ``use_score_scaling`` (the dense-reward paper's summarization runs)."""
 
     def __post_init__(self) -> None:
         f = "model.ppo."

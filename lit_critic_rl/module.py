@@ -40,7 +40,8 @@ from lit_critic_rl.ppo.kl_control import AdaptiveKLController, FixedKLController
 from lit_critic_rl.ppo.masked import no_reduce
 from lit_critic_rl.ppo.objective import make_objective
 from lit_critic_rl.ppo.rollout import sample, teacher_force
-from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ranges
+from lit_critic_rl.ppo.score_scaling import RunningMoments
+from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ranges, scale_rewards
 from lit_critic_rl.ppo.update import OptimizerStepper
 from lit_critic_rl.rewards.base import ExtrinsicReward, Reward, score_samples
 from lit_critic_rl.types import Rollout, TokenRewards
@@ -96,6 +97,7 @@ class DenseRewardPPO(LightningModule):
             if ppo.adaptive_kl
             else FixedKLController(ppo.kl_coef)
         )
+        self.reward_moments = RunningMoments()
         self.prompts_consumed = 0
         self.samples_seen = 0
         self.iteration = 0
@@ -201,6 +203,8 @@ class DenseRewardPPO(LightningModule):
         critiques = pending.wait() if pending is not None else [None] * len(rollout)
         ranges = response_token_ranges(rollout, self.tokenizer)
         rewards = assemble_rewards(scores, critiques, rollout, ranges, self.shaping)
+        if self.ppo.score_scaling:
+            rewards = scale_rewards(rewards, rollout.response_mask.cpu(), self.reward_moments, self.reduce)
         kl_coef = self.kl_ctl.value
         adv = objective.advantages(rollout, rewards, kl_coef, self.reduce)
         stepper = self.stepper()
@@ -282,6 +286,7 @@ class DenseRewardPPO(LightningModule):
             "iteration": self.iteration,
             "skipped_updates": self.skipped_updates,
             "rng": capture_rng(),
+            "reward_moments": self.reward_moments.state_dict(),
             "critic": self.critic.state_dict() if self.critic is not None else {},
         }
 
@@ -293,6 +298,8 @@ class DenseRewardPPO(LightningModule):
         self.prompts_consumed, self.samples_seen = state["prompts_consumed"], state["samples_seen"]
         self.iteration, self.skipped_updates = state["iteration"], state["skipped_updates"]
         self._pending_rng = state["rng"]
+        if "reward_moments" in state:
+            self.reward_moments.load_state_dict(state["reward_moments"])
         if self.critic is not None:
             self.critic.load_state_dict(state.get("critic", {}))
 

@@ -14,6 +14,8 @@ from torch import Tensor
 from lit_critic_rl.args import ShapingArgs
 from lit_critic_rl.critic.base import Critique
 from lit_critic_rl.critic.shaping import critique_token_rewards, token_char_ranges
+from lit_critic_rl.ppo.masked import Reduce, no_reduce
+from lit_critic_rl.ppo.score_scaling import RunningMoments
 from lit_critic_rl.types import Rollout, TokenRewards
 
 
@@ -80,3 +82,13 @@ def assemble_rewards(
         extrinsic = extrinsic * shaping.extrinsic_weight
     intrinsic = batch_critique_rewards(critiques, ranges, mask, shaping)
     return TokenRewards(extrinsic, intrinsic, critic_stats(critiques))
+
+
+def scale_rewards(
+    rewards: TokenRewards, response_mask: Tensor, moments: RunningMoments, reduce: Reduce = no_reduce
+) -> TokenRewards:
+    """``model.ppo.score_scaling``: both parts divided by the running standard deviation of the total token rewards
+    (:mod:`lit_critic_rl.ppo.score_scaling`), after this batch is added to the running moments."""
+    moments.update(rewards.total, response_mask, reduce)
+    std = max(moments.std, 1e-8)
+    return TokenRewards(rewards.extrinsic / std, rewards.intrinsic / std, {**rewards.stats, "reward_scale": std})

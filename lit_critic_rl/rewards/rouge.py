@@ -1,6 +1,6 @@
 """ROUGE F-measure of the response against the reference summary (torchmetrics), as the summarization reward.
 
-Scores are on a 0-1 scale. (The dense-reward paper's code mixed a x100 ROUGE scale into the critic's 1-10 score,
+Scores are on a 0-1 scale by default, 0-100 with ``scale: 100`` as in the paper's runs. (The dense-reward paper's code mixed a x100 ROUGE scale into the critic's 1-10 score,
 which saturated it at 10/10; keep ``score_range`` of the critic at (0, 1) with this reward.)
 """
 
@@ -18,6 +18,7 @@ class RougeReward(Reward):
         reference_field: str = "summary",
         prompt_template: str = "{source}\nTL;DR:",
         rouge_key: str = "rouge1",
+        scale: float = 1.0,
     ) -> None:
         """
         Args:
@@ -26,6 +27,8 @@ class RougeReward(Reward):
             reference_field: Column holding the reference summary.
             prompt_template: How a source becomes a prompt (``{source}``); must match the datamodule's.
             rouge_key: 'rouge1', 'rouge2' or 'rougeL'.
+            scale: Multiplier of the F-measure: 1 for 0-1, 100 for the paper's 0-100 ROUGE (then give the critic a
+                ``score_range`` of [0, 100] and consider ``model.ppo.score_scaling``).
         """
         from torchmetrics.functional.text import rouge_score
 
@@ -35,11 +38,13 @@ class RougeReward(Reward):
             raise ValueError(f"model.reward.rouge_key must be rouge1, rouge2 or rougeL, got '{rouge_key}'")
         self.reference_file = reference_file or str(SHIPPED_POSTS)
         self.references = load_reference_table(self.reference_file, source_field, reference_field, prompt_template)
-        self.rouge_key, self._rouge = rouge_key, rouge_score
+        if not scale > 0:
+            raise ValueError(f"model.reward.scale must be > 0, got {scale}")
+        self.rouge_key, self._rouge, self.scale = rouge_key, rouge_score, scale
 
     def __call__(self, prompts: list[str], responses: list[str]) -> list[float]:
         refs = lookup(self.references, prompts, self.reference_file)
         return [
-            float(self._rouge(r, ref, rouge_keys=self.rouge_key)[f"{self.rouge_key}_fmeasure"])
+            self.scale * float(self._rouge(r, ref, rouge_keys=self.rouge_key)[f"{self.rouge_key}_fmeasure"])
             for r, ref in zip(responses, refs)
         ]

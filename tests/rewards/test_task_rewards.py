@@ -68,6 +68,8 @@ def test_rouge_reward_by_hand(tmp_path):
     # ROUGE-1: response "the cat sat" shares 3 unigrams; P = 3/3, R = 3/6 -> F = 2PR/(P+R) = 2/3
     assert reward([prompt], ["the cat sat"])[0] == pytest.approx(2 / 3, abs=1e-4)
     assert reward([prompt], ["the cat sat on the mat"])[0] == pytest.approx(1.0)
+    percent = RougeReward(str(f), scale=100)
+    assert percent([prompt], ["the cat sat"])[0] == pytest.approx(200 / 3, abs=1e-2)
 
 
 def test_rouge_reward_on_shipped_summaries():
