@@ -113,8 +113,14 @@ class ShapingArgs:
     """Reward for tokens inside spans of negative polarity (paper: -0.5 sentiment and toxicity)."""
     unflagged_value: float = 0.0
     """Reward for response tokens outside every span (paper: +0.5 summarization with ROUGE)."""
-    placement: Literal["spread", "last_token"] = "spread"
-    """'spread' puts the value on every token of a span (RELC); 'last_token' on its last token (FG-RLHF)."""
+    placement: Literal["spread", "last_token", "substring"] = "spread"
+    """'spread' puts the value on every token of a span (RELC); 'last_token' on its last token (FG-RLHF);
+    'substring' is the paper code's matching, kept as an ablation: every response token whose decoded text (stripped)
+    is a substring of a span's text gets the value, wherever it sits, so a "the" or "," in a span rewards every "the"
+    and "," of the response."""
+    overlap: Literal["sum", "max", "first"] = "sum"
+    """A token inside several spans: 'sum' adds their values (the paper's code), 'max' keeps the value of largest
+    magnitude, 'first' keeps the first span's in the critic's order. The same span listed twice counts once."""
     intrinsic_weight: float = 1.0
     """Multiplier of the intrinsic (critic) rewards relative to the extrinsic reward."""
     gate_threshold: float | None = None
