@@ -115,8 +115,8 @@ class ShapingArgs:
     """Reward for response tokens outside every span (paper: +0.5 summarization with ROUGE)."""
     placement: Literal["spread", "last_token", "substring"] = "spread"
     """'spread' puts the value on every token of a span (RELC); 'last_token' on its last token (FG-RLHF);
-    'substring' is the paper code's matching, kept as an ablation: every response token whose decoded text (stripped)
-    is a substring of a span's text gets the value, wherever it sits, so a "the" or "," in a span rewards every "the"
+    'substring' is the paper code's matching, kept as an ablation: every response token whose decoded text (without
+    surrounding whitespace) is a substring of a span's text gets the value, wherever it sits, so a "the" or "," in a span rewards every "the"
     and "," of the response."""
     overlap: Literal["sum", "max", "first"] = "sum"
     """A token inside several spans: 'sum' adds their values (the paper's code), 'max' keeps the value of largest

@@ -131,7 +131,7 @@ def split_quotes(text: str) -> tuple[list[str], str]:
 
 def _quotes(rest: str) -> list[str]:
     """Quotes in the text after a label: a quoted list if it starts with a quote, else the bare text."""
-    rest = rest.strip()
+    rest = _ITEM.sub("", rest.strip(), count=1)  # 'Negative: [Span 1]: text' on one line
     if rest and rest[0] in _QUOTE_CHARS or rest.startswith("["):
         items, _ = split_quotes(rest)
         if items:

@@ -7,8 +7,8 @@ that character in its range, so a span starting, ending or lying inside such a c
 A token gets a span's value if its range overlaps the span (``placement: spread``), or only the span's last token
 does (``last_token``). Where spans overlap, ``overlap`` decides: ``sum`` (the paper's code), ``max`` or ``first``.
 
-``placement: substring`` reproduces the reference code's test "the decoded token is a substring of the span text"
-for like-for-like comparisons. It over-rewards: a span containing "the" or "," gives its value to every "the" and ","
+``placement: substring`` reproduces the reference code's test "the decoded token (stripped of surrounding
+whitespace) is a substring of the span text" for like-for-like comparisons. It over-rewards: a span containing "the" or "," gives its value to every "the" and ","
 of the response, wherever they are, and a short token ("a", "s") matches inside longer words of the span.
 """
 
@@ -54,7 +54,7 @@ def _targets(span: Span, ranges: list[tuple[int, int]], placement: str, texts: l
         if texts is None:
             raise ValueError("shaping.placement 'substring' needs the decoded token texts (token_texts=...)")
         quote = span.text or "".join(texts[i] for i in hit)
-        return [i for i, t in enumerate(texts[: len(ranges)]) if t.strip() and t in quote]
+        return [i for i, t in enumerate(texts[: len(ranges)]) if t.strip() and t.strip() in quote]
     return hit
 
 

@@ -102,7 +102,7 @@ def test_substring_placement_over_rewards_every_equal_token(tiny_tokenizer):
     rewards = critique_token_rewards(Critique(ok=True, spans=[span]), ranges, len(ids), args, token_texts=texts)
     spread = critique_token_rewards(Critique(ok=True, spans=[span]), ranges, len(ids), ShapingArgs())
     for i, t in enumerate(texts):
-        assert rewards[i] == (-0.5 if t.strip() and t in "the cast" else 0.0)
+        assert rewards[i] == (-0.5 if t.strip() and t.strip() in "the cast" else 0.0)
     assert (rewards != 0).sum() > (spread != 0).sum()  # "the" at 0 and 23 are rewarded too
     with pytest.raises(ValueError, match="token_texts"):
         critique_token_rewards(Critique(ok=True, spans=[span]), ranges, len(ids), args)
