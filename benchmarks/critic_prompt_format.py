@@ -17,7 +17,10 @@ from lit_critic_rl.critic.hf import HFCritic
 # (opening, continuation): openings in the style of the shipped prompts, continuations written for this benchmark
 SENTENCES = [
     ("I rented this on a rainy evening and", " the acting was superb, though the story dragged in the middle."),
-    ("The film follows a young chef who", " burns every dish and somehow it is the funniest thing I have seen all year."),
+    (
+        "The film follows a young chef who",
+        " burns every dish and somehow it is the funniest thing I have seen all year.",
+    ),
     ("My friends kept telling me that", " this movie was a masterpiece, but I found it boring and far too long."),
     ("It starts in a small mountain village where", " the scenery is breathtaking and the music is lovely."),
     ("After the first twenty minutes", " I wanted to leave; the dialogue is clumsy and the jokes are stale."),
@@ -30,7 +33,10 @@ SENTENCES = [
     ("The villain is introduced early, and", " his performance is wooden and unconvincing."),
     ("It is a two-hour drama about a family farm, and", " I was moved to tears by the ending."),
     ("The special effects were promoted heavily, but", " they look cheap and the battle scenes are confusing."),
-    ("The film is set during a long winter, and", " the cast is charming, the humour is gentle and the pace is perfect."),
+    (
+        "The film is set during a long winter, and",
+        " the cast is charming, the humour is gentle and the pace is perfect.",
+    ),
     ("According to the trailer", " this was a thriller, yet it turned out to be a predictable, lifeless bore."),
     ("The remake keeps the original plot, and", " the new songs are catchy and fun."),
     ("Two detectives chase a forger across Europe, and", " the chase scenes are thrilling but the ending is rushed."),
@@ -41,16 +47,25 @@ SENTENCES = [
 
 def measure(template: str, prompt_format: str, max_new_tokens: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        critic = HFCritic("asset:smollm2-135m-instruct", template=template, prompt_format=prompt_format,
-                          max_new_tokens=max_new_tokens, batch_size=10, cache_path=f"{tmp}/c.sqlite")
+        critic = HFCritic(
+            "asset:smollm2-135m-instruct",
+            template=template,
+            prompt_format=prompt_format,
+            max_new_tokens=max_new_tokens,
+            batch_size=10,
+            cache_path=f"{tmp}/c.sqlite",
+        )
         out = critic.critique([p for p, _ in SENTENCES], [r for _, r in SENTENCES])
     named = sum(len(c.spans) + c.n_dropped for c in out)
     located = sum(len(c.spans) for c in out)
     return {
-        "outcomes": Counter(c.outcome for c in out), "named": named, "located": located,
+        "outcomes": Counter(c.outcome for c in out),
+        "named": named,
+        "located": located,
         "rate": located / named if named else float("nan"),
         "reasons": Counter(d.reason for c in out for d in c.dropped),
-        "errors": Counter(c.error for c in out if not c.ok), "example": out[0].raw,
+        "errors": Counter(c.error for c in out if not c.ok),
+        "example": out[0].raw,
     }
 
 
@@ -62,8 +77,10 @@ def main() -> None:
     for template in args.templates:
         for prompt_format in ("completion", "chat"):
             r = measure(template, prompt_format, args.max_new_tokens)
-            print(f"{template:15s} {prompt_format:10s} outcomes {dict(r['outcomes'])}  located {r['located']}/"
-                  f"{r['named']} = {r['rate']:.0%}  drops {dict(r['reasons'])}  errors {dict(r['errors'])}")
+            print(
+                f"{template:15s} {prompt_format:10s} outcomes {dict(r['outcomes'])}  located {r['located']}/"
+                f"{r['named']} = {r['rate']:.0%}  drops {dict(r['reasons'])}  errors {dict(r['errors'])}"
+            )
             print("    first raw output:", repr(r["example"][:160]), flush=True)
 
 

@@ -116,8 +116,8 @@ class ShapingArgs:
     placement: Literal["spread", "last_token", "substring"] = "spread"
     """'spread' puts the value on every token of a span (RELC); 'last_token' on its last token (FG-RLHF);
     'substring' is the paper code's matching, kept as an ablation: every response token whose decoded text (without
-    surrounding whitespace) is a substring of a span's text gets the value, wherever it sits, so a "the" or "," in a span rewards every "the"
-    and "," of the response."""
+    surrounding whitespace) is a substring of a span's text gets the value, wherever it sits, so a "the" in a span
+    rewards every "the" of the response."""
     overlap: Literal["sum", "max", "first"] = "sum"
     """A token inside several spans: 'sum' adds their values (the paper's code), 'max' keeps the value of largest
     magnitude, 'first' keeps the first span's in the critic's order. The same span listed twice counts once."""

@@ -42,12 +42,17 @@ def generate_critiques(
     outputs: list[str] = []
     try:
         for start in range(0, len(texts), batch_size):
-            enc = tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True,
-                            add_special_tokens=not chat)
+            enc = tokenizer(
+                texts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=not chat
+            )
             enc = {k: v.to(model.device) for k, v in enc.items()}
             out = model.generate(
-                **enc, do_sample=False, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                stop_strings=stop_strings or None, tokenizer=tokenizer if stop_strings else None,
+                **enc,
+                do_sample=False,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+                stop_strings=stop_strings or None,
+                tokenizer=tokenizer if stop_strings else None,
             )
             new = out[:, enc["input_ids"].shape[1] :]
             outputs += tokenizer.batch_decode(new, skip_special_tokens=True)
@@ -106,5 +111,12 @@ class HFCritic(GenerativeCritic):
         return f"hf|{self.name_or_path}|{self.max_new_tokens}|{self.prompt_format}"
 
     def generate(self, texts: list[str]) -> list[str | BaseException]:
-        return generate_critiques(self.model, self.tokenizer, texts, self.max_new_tokens, self.batch_size,
-                                  self.stop_strings, self.prompt_format)
+        return generate_critiques(
+            self.model,
+            self.tokenizer,
+            texts,
+            self.max_new_tokens,
+            self.batch_size,
+            self.stop_strings,
+            self.prompt_format,
+        )

@@ -53,20 +53,65 @@ _NONE = re.compile(
     r"|no\s+(?:issues|problems|errors)\s+(?:found|identified|detected)|there\s+(?:are|is)\s+no\s.*(?:spans?|phrases?).*)$",
     re.IGNORECASE,
 )
-_FILLER = {"identified", "text", "span", "spans", "the", "here", "are", "is", "list", "of", "sentiment", "phrases",
-           "phrase", "quotes", "quote", "marked", "flagged", "all"}
+_FILLER = {
+    "identified",
+    "text",
+    "span",
+    "spans",
+    "the",
+    "here",
+    "are",
+    "is",
+    "list",
+    "of",
+    "sentiment",
+    "phrases",
+    "phrase",
+    "quotes",
+    "quote",
+    "marked",
+    "flagged",
+    "all",
+}
 _NEGATORS = {"no", "not", "non", "un"}
 _JSON_LABEL_KEYS = ("label", "type", "category")
 _JSON_QUOTE_KEYS = ("quote", "span", "text")
 _JSON_LIST_KEYS = ("spans", "marks", "annotations", "results", "items")
 # quote characters: family and role ("open", "close" or "both")
 _QUOTE_CHARS = {
-    '"': ("d", "both"), "“": ("d", "open"), "”": ("d", "close"), "„": ("d", "open"), "«": ("d", "open"),
-    "»": ("d", "close"), "'": ("s", "both"), "‘": ("s", "open"), "’": ("s", "both"), "`": ("b", "both"),
-    "「": ("c", "open"), "」": ("c", "close"), "『": ("c", "open"), "』": ("c", "close"),
+    '"': ("d", "both"),
+    "“": ("d", "open"),
+    "”": ("d", "close"),
+    "„": ("d", "open"),
+    "«": ("d", "open"),
+    "»": ("d", "close"),
+    "'": ("s", "both"),
+    "‘": ("s", "open"),
+    "’": ("s", "both"),
+    "`": ("b", "both"),
+    "「": ("c", "open"),
+    "」": ("c", "close"),
+    "『": ("c", "open"),
+    "』": ("c", "close"),
 }
-_TRANS = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "–": "-", "—": "-",
-                        "「": '"', "」": '"', "『": '"', "』": '"', "\u00a0": " "})
+_TRANS = str.maketrans(
+    {
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "«": '"',
+        "»": '"',
+        "‘": "'",
+        "’": "'",
+        "–": "-",
+        "—": "-",
+        "「": '"',
+        "」": '"',
+        "『": '"',
+        "』": '"',
+        "\u00a0": " ",
+    }
+)
 
 
 class _Malformed(ValueError):
@@ -357,6 +402,7 @@ def _normalise(text: str) -> tuple[str, list[int]]:
 
 def _edge_trim(quote: str) -> str:
     """Punctuation, quote marks and spaces off both ends (letters, digits, emoji and other symbols stay)."""
+
     def trimmable(ch: str) -> bool:
         return ch.isspace() or unicodedata.category(ch).startswith("P")
 

@@ -69,7 +69,14 @@ class SelfCritique(GenerativeCritic):
         role = self.lm.adapter("policy") if self.use_current_policy else self.lm.reference()
         try:
             with role if role is not None else nullcontext():
-                return generate_critiques(self.lm.peft, self.tokenizer, texts, self.max_new_tokens,
-                                          self.batch_size, self.stop_strings, self.prompt_format)
+                return generate_critiques(
+                    self.lm.peft,
+                    self.tokenizer,
+                    texts,
+                    self.max_new_tokens,
+                    self.batch_size,
+                    self.stop_strings,
+                    self.prompt_format,
+                )
         finally:
             self.lm.train(was_training)

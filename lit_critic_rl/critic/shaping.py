@@ -8,8 +8,9 @@ A token gets a span's value if its range overlaps the span (``placement: spread`
 does (``last_token``). Where spans overlap, ``overlap`` decides: ``sum`` (the paper's code), ``max`` or ``first``.
 
 ``placement: substring`` reproduces the reference code's test "the decoded token (stripped of surrounding
-whitespace) is a substring of the span text" for like-for-like comparisons. It over-rewards: a span containing "the" or "," gives its value to every "the" and ","
-of the response, wherever they are, and a short token ("a", "s") matches inside longer words of the span.
+whitespace) is a substring of the span text" for like-for-like comparisons. It over-rewards: a span containing "the"
+gives its value to every "the" of the response, wherever it is, and a one-letter token matches inside any word of
+the span.
 """
 
 from __future__ import annotations

@@ -129,7 +129,11 @@ def load_template(name_or_path: str, input: InputMode | None = None) -> Critique
     if missing:
         raise ValueError(
             f"critic.template: '{path}' has no {missing[0]} placeholder for {mode} input"
-            + (" (set critic.template_input: separate, or add a '[joined] ... {text}' line)" if mode == "joined" else "")
+            + (
+                " (set critic.template_input: separate, or add a '[joined] ... {text}' line)"
+                if mode == "joined"
+                else ""
+            )
         )
     stray = [p for p in _PLACEHOLDERS if p in body and p not in needed and p != "{prompt}"]
     if mode == "separate" and stray:

@@ -57,8 +57,9 @@ def sentiment_reply(prompt: str, reply_format: str = "lines") -> str:
     marks = [("positive", w) for w in positive] + [("negative", w) for w in negative]
     if reply_format == "json":
         return "```json\n" + json.dumps([{"label": lab, "quote": w} for lab, w in marks]) + "\n```"
-    ordered = [(("positive" if w.lower() in POSITIVE else "negative"), w) for w in words
-               if w.lower() in POSITIVE | NEGATIVE]
+    ordered = [
+        (("positive" if w.lower() in POSITIVE else "negative"), w) for w in words if w.lower() in POSITIVE | NEGATIVE
+    ]
     return "\n".join(f'{lab}: "{w}"' for lab, w in ordered) or "None identified"
 
 
@@ -95,18 +96,28 @@ class ChatServer:
                     return
                 prompt = body["messages"][-1]["content"]
                 content = (
-                    "I think this text is quite nice overall." if server.malformed
+                    "I think this text is quite nice overall."
+                    if server.malformed
                     else sentiment_reply(prompt, server.reply_format)
                 )
                 n_prompt, n_completion = len(prompt.split()), len(content.split())
-                self._send(200, {
-                    "id": f"cmpl-{server.requests}", "object": "chat.completion", "created": int(time.time()),
-                    "model": body.get("model", "loopback"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": content}}],
-                    "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_completion,
-                              "total_tokens": n_prompt + n_completion},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": f"cmpl-{server.requests}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": body.get("model", "loopback"),
+                        "choices": [
+                            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+                        ],
+                        "usage": {
+                            "prompt_tokens": n_prompt,
+                            "completion_tokens": n_completion,
+                            "total_tokens": n_prompt + n_completion,
+                        },
+                    },
+                )
 
             def _send(self, status: int, payload: dict) -> None:
                 data = json.dumps(payload).encode()

@@ -69,10 +69,31 @@ def read(case: dict):
 def test_corpus_is_big_and_covers_every_form():
     assert len(CASES) >= 60 and len({c["id"] for c in CASES}) == len(CASES)
     tags = {t for c in CASES for t in c.get("tags", [])}
-    wanted = {"project_lines", "paper_sentiment", "paper_toxicity", "paper_summarization", "list", "markdown",
-              "json", "prose", "quotes", "none_one_side", "hallucinated", "near_miss", "few_shot_echo",
-              "prompt_only", "crosses_boundary", "injection", "emoji", "cjk", "repeated_word", "overlap", "long",
-              "empty_output", "bad_input"}
+    wanted = {
+        "project_lines",
+        "paper_sentiment",
+        "paper_toxicity",
+        "paper_summarization",
+        "list",
+        "markdown",
+        "json",
+        "prose",
+        "quotes",
+        "none_one_side",
+        "hallucinated",
+        "near_miss",
+        "few_shot_echo",
+        "prompt_only",
+        "crosses_boundary",
+        "injection",
+        "emoji",
+        "cjk",
+        "repeated_word",
+        "overlap",
+        "long",
+        "empty_output",
+        "bad_input",
+    }
     assert wanted <= tags, wanted - tags
 
 
@@ -107,7 +128,9 @@ def test_span_precision_and_recall(capsys):
     p_well, r_well, n_pred, n_true = precision_recall(well)
     p_all, r_all, m_pred, m_true = precision_recall(CASES)
     with capsys.disabled():
-        print(f"\ncritic corpus: {len(well)} well-formed cases: span precision {p_well:.3f} recall {r_well:.3f} "
-              f"({n_pred} predicted, {n_true} expected); all {len(CASES)} cases: precision {p_all:.3f} "
-              f"recall {r_all:.3f} ({m_pred} predicted, {m_true} intended)")
+        print(
+            f"\ncritic corpus: {len(well)} well-formed cases: span precision {p_well:.3f} recall {r_well:.3f} "
+            f"({n_pred} predicted, {n_true} expected); all {len(CASES)} cases: precision {p_all:.3f} "
+            f"recall {r_all:.3f} ({m_pred} predicted, {m_true} intended)"
+        )
     assert p_well == 1.0 and r_well == 1.0

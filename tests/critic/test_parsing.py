@@ -25,8 +25,12 @@ def test_project_lines_with_numbering_bullets_quote_styles_and_prose():
         "Let me know if you need more."
     )
     assert marks(text) == (
-        [("positive", "a wonderful cast"), ("positive", "x"), ("negative", "the dull ending"),
-         ("negative", "awful pacing")],
+        [
+            ("positive", "a wonderful cast"),
+            ("positive", "x"),
+            ("negative", "the dull ending"),
+            ("negative", "awful pacing"),
+        ],
         "",
     )
 
@@ -75,18 +79,20 @@ def test_json_forms_and_wrong_shapes():
     response = "great fun but a dull end"
     for text in (
         '[{"label": "positive", "quote": "great fun"}, {"label": "negative", "quote": "dull end"}]',
-        '```json\n{"spans": [{"label": "positive", "quote": "great fun"}, {"label": "negative", "quote": "dull end"}]}\n```',
+        '```json\n{"spans": [{"label": "positive", "quote": "great fun"},\n'
+        ' {"label": "negative", "quote": "dull end"}]}\n```',
         'Here you go:\n{"positive": ["great fun"], "negative": ["dull end"]}\nThanks!',
     ):
         assert [s.label for s in parse_critique(text, response, SENTIMENT).spans] == ["positive", "negative"], text
     assert parse_critique("[]", response, SENTIMENT).outcome == "empty"
-    for wrong in ('{"foo": 1}', '[{"label": "positive"}]', '[1, 2]', '{"positive": [3]}', '{"result": "none"}'):
+    for wrong in ('{"foo": 1}', '[{"label": "positive"}]', "[1, 2]", '{"positive": [3]}', '{"result": "none"}'):
         assert parse_critique(wrong, response, SENTIMENT).error == "MalformedJSONCritique", wrong
 
 
 def test_nested_and_apostrophe_quotes():
     assert split_quotes('"the so-called "masterpiece" was dull", \'didn\'t work\'')[0] == [
-        'the so-called "masterpiece" was dull', "didn't work"
+        'the so-called "masterpiece" was dull',
+        "didn't work",
     ]
     assert split_quotes("“he said ‘wow’ twice”")[0] == ["he said ‘wow’ twice"]
 
@@ -141,8 +147,14 @@ def test_no_critic_output_crashes_the_parser(raw, response):
 @given(
     words=st.lists(st.text(alphabet="abcdefgh日本😀,. ", min_size=1, max_size=6), min_size=1, max_size=10),
     data=st.data(),
-    style=st.sampled_from(['positive: "{}"', "- Positive: “{}”", "1. POSITIVE TEXT SPANS: «{}»",
-                           "Identified Positive Text Span:\n[Span 1]: {}\nIdentified Negative Text Span: None"]),
+    style=st.sampled_from(
+        [
+            'positive: "{}"',
+            "- Positive: “{}”",
+            "1. POSITIVE TEXT SPANS: «{}»",
+            "Identified Positive Text Span:\n[Span 1]: {}\nIdentified Negative Text Span: None",
+        ]
+    ),
 )
 def test_exactly_quoted_word_aligned_spans_are_found(words, data, style):
     response = " ".join(words)

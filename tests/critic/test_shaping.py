@@ -39,8 +39,9 @@ def test_tokens_partly_inside_a_span_get_its_value_wherever_they_sit(tiny_tokeni
     ids = tiny_tokenizer(text, add_special_tokens=False)["input_ids"]
     ranges = token_char_ranges(tiny_tokenizer, ids)
     span = {"start": (0, 7), "middle": (0, 6), "end": (2, 8)}[where]
-    rewards = critique_token_rewards(Critique(ok=True, spans=[Span(*span, "positive", 1.0)]), ranges, len(ids),
-                                     ShapingArgs())
+    rewards = critique_token_rewards(
+        Critique(ok=True, spans=[Span(*span, "positive", 1.0)]), ranges, len(ids), ShapingArgs()
+    )
     emoji = text.index("😀")
     split = [i for i, (s, e) in enumerate(ranges) if (s, e) == (emoji, emoji + 1)]
     assert len(split) > 1 and all(rewards[i] == 0.5 for i in split)  # the leading byte-token too
@@ -133,8 +134,9 @@ def test_round_trip_random_texts_and_spans(tiny_tokenizer, text, data):
     start = data.draw(st.integers(0, len(decoded) - 1))
     end = data.draw(st.integers(start + 1, len(decoded)))
     value = random.choice([1.0, -1.0])
-    rewards = critique_token_rewards(Critique(ok=True, spans=[Span(start, end, "x", value)]), ranges, len(ids),
-                                     ShapingArgs())
+    rewards = critique_token_rewards(
+        Critique(ok=True, spans=[Span(start, end, "x", value)]), ranges, len(ids), ShapingArgs()
+    )
     for (s, e), r in zip(ranges, rewards):
         overlaps = s < end and start < e
         assert r == ((0.5 if value > 0 else -0.5) if overlaps else 0.0)

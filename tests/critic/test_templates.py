@@ -4,11 +4,14 @@ from lit_critic_rl.critic.generative import score_to_scale
 from lit_critic_rl.critic.templates import load_template
 
 
-@pytest.mark.parametrize(("name", "labels"), [
-    ("sentiment", {"positive": 1.0, "negative": -1.0}),
-    ("toxicity", {"toxic": -1.0}),
-    ("summarization", {"factually incorrect": -1.0, "irrelevant": -1.0, "incoherent": -1.0}),
-])
+@pytest.mark.parametrize(
+    ("name", "labels"),
+    [
+        ("sentiment", {"positive": 1.0, "negative": -1.0}),
+        ("toxicity", {"toxic": -1.0}),
+        ("summarization", {"factually incorrect": -1.0, "irrelevant": -1.0, "incoherent": -1.0}),
+    ],
+)
 def test_shipped_templates_load_with_their_labels(name, labels):
     template = load_template(name)
     assert template.labels == labels and template.version == "1"
@@ -24,11 +27,14 @@ def test_user_template_file(tmp_path):
     assert template.render("p", "r") == "Rate: r\n"
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("Rate: {response}\n", "no '# labels"),
-    ("# labels: funny\nRate: {response}\n", "needs a polarity"),
-    ("# labels: funny=1\nRate this\n", "no {response} placeholder"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("Rate: {response}\n", "no '# labels"),
+        ("# labels: funny\nRate: {response}\n", "needs a polarity"),
+        ("# labels: funny=1\nRate this\n", "no {response} placeholder"),
+    ],
+)
 def test_bad_template_files_are_named(tmp_path, content, message):
     f = tmp_path / "bad.txt"
     f.write_text(content)
@@ -47,11 +53,14 @@ def test_score_scale_by_hand():
     assert score_to_scale(45.0, 0.0, 100.0) == 5  # a x100 scale needs score_range (0, 100), not saturation at 10
 
 
-@pytest.mark.parametrize(("name", "input_mode", "sections"), [
-    ("sentiment_relc", "joined", ("positive", "negative")),
-    ("toxicity_relc", "joined", ()),
-    ("summarization_relc", "separate", ()),
-])
+@pytest.mark.parametrize(
+    ("name", "input_mode", "sections"),
+    [
+        ("sentiment_relc", "joined", ("positive", "negative")),
+        ("toxicity_relc", "joined", ()),
+        ("summarization_relc", "separate", ()),
+    ],
+)
 def test_paper_format_templates(name, input_mode, sections):
     template = load_template(name)
     assert template.input == input_mode and template.sections == sections
@@ -77,11 +86,14 @@ def test_joined_input_on_a_template_without_text_placeholder_is_a_config_error()
         load_template("sentiment", "both")
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("# labels: a=1\n# sections: a, b\nRate: {response}\n", r"sections \['b'\] are not among the labels"),
-    ("# labels: a=1\n# input: joined\nRate: {response}\n", r"no \{text\} placeholder"),
-    ("# labels: a=1\nRate: {response} {text}\n", r"uses \{text\} in separate input"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("# labels: a=1\n# sections: a, b\nRate: {response}\n", r"sections \['b'\] are not among the labels"),
+        ("# labels: a=1\n# input: joined\nRate: {response}\n", r"no \{text\} placeholder"),
+        ("# labels: a=1\nRate: {response} {text}\n", r"uses \{text\} in separate input"),
+    ],
+)
 def test_bad_headers_and_placeholders_are_named(tmp_path, content, message):
     f = tmp_path / "bad.txt"
     f.write_text(content)
