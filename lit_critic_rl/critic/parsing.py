@@ -254,6 +254,8 @@ class _Reader:
         inline = _INLINE_LABEL.search(line)
         if inline:
             line = line[: inline.start()].rstrip()
+            if not line:  # a label with no quote
+                return True
         prefix = _PREFIX.match(line)
         if prefix and not listed or prefix and label_of(prefix.group(1), self.labels):
             name, rest = prefix.group(1), prefix.group(2).strip()

@@ -135,6 +135,41 @@ def test_duplicate_spans_are_kept_once():
     assert len(critique.spans) == 1 and critique.dropped == []
 
 
+def test_markup_only_lines_do_not_crash():
+    for raw in ("(Label: Irrelevant)", "- ", "**", "[Span 1]:", "## ", "```", "Span 1: (Label: Incoherent)"):
+        assert parse_critique(raw, "x", load_template("summarization_relc")).error == "UnparseableCritique", raw
+
+
+LINE_PIECES = [
+    "positive:",
+    "Negative",
+    "[Span 1]:",
+    "(Label: Irrelevant)",
+    "None identified",
+    '"',
+    "“",
+    "'",
+    "- ",
+    "**",
+    "## ",
+    "\n",
+    "```json",
+    "[",
+    "{",
+    "Toxic Span 2:",
+    "Text:",
+    " ",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.sampled_from(LINE_PIECES) | st.text(max_size=5), max_size=30), response=st.text(max_size=40))
+def test_no_arrangement_of_format_pieces_crashes_the_parser(pieces, response):
+    for template in (RELC, load_template("summarization_relc")):
+        critique = parse_critique("".join(pieces), response, template, prompt="p")
+        assert critique.outcome in ("ok", "empty", "failed")
+
+
 @settings(max_examples=300, deadline=None)
 @given(raw=st.text(max_size=300), response=st.text(max_size=80))
 def test_no_critic_output_crashes_the_parser(raw, response):
