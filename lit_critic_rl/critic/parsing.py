@@ -216,6 +216,7 @@ def _labelish(name: str) -> bool:
 def _clean(line: str) -> tuple[str, bool]:
     """Markdown and list markup off a line; True when it was a list item."""
     line = _MARKUP.sub("", line.strip()).replace("**", "").replace("__", "").strip()
+    line = re.sub(r"^[*_]+(?=\S)", "", line)  # '*positive: ...' (emphasis, not a bullet)
     bullet = _BULLET.match(line)
     if bullet:
         line = line[bullet.end() :].strip()
@@ -273,7 +274,8 @@ class _Reader:
             if items and _labelish(name) and not left.strip(" ,;.[]()andor"):
                 self.out.unknown += [(name.strip(), q) for q in items]
                 return True
-        heading = label_of(line, self.labels) if not listed and line[0] not in _QUOTE_CHARS else None
+        plain = not listed and not any(c in _QUOTE_CHARS for c in line) and ":" not in line.rstrip(":：")
+        heading = label_of(line, self.labels) if plain else None
         if heading is not None and _labelish(line):  # '## Negative', '**Toxic spans**' with no colon
             self.current, self.sectioned, self.seen = heading, True, True
             self.sections.setdefault(heading, False)
