@@ -166,8 +166,14 @@ class ShapingArgs:
     """Reward for tokens inside spans of negative polarity (paper: -0.5 sentiment and toxicity)."""
     unflagged_value: float = 0.0
     """Reward for response tokens outside every span (paper: +0.5 summarization with ROUGE)."""
-    placement: Literal["spread", "last_token"] = "spread"
-    """'spread' puts the value on every token of a span (RELC); 'last_token' on its last token (FG-RLHF)."""
+    placement: Literal["spread", "last_token", "substring"] = "spread"
+    """'spread' puts the value on every token of a span (RELC); 'last_token' on its last token (FG-RLHF);
+    'substring' is the paper code's matching, kept as an ablation: every response token whose decoded text (without
+    surrounding whitespace) is a substring of a span's text gets the value, wherever it sits, so a "the" in a span
+    rewards every "the" of the response."""
+    overlap: Literal["sum", "max", "first"] = "sum"
+    """A token inside several spans: 'sum' adds their values (the paper's code), 'max' keeps the value of largest
+    magnitude, 'first' keeps the first span's in the critic's order. The same span listed twice counts once."""
     intrinsic_weight: float = 1.0
     """Multiplier of the intrinsic (critic) token rewards."""
     extrinsic_weight: float = 1.0
@@ -176,8 +182,10 @@ class ShapingArgs:
     """Call the critic only for samples with extrinsic score <= this value (None = always)."""
 
     def __post_init__(self) -> None:
-        check(self.placement in ("spread", "last_token"), "model.shaping.placement", "must be 'spread' or 'last_token'",
-              self.placement)
+        check(self.placement in ("spread", "last_token", "substring"), "model.shaping.placement",
+              "must be 'spread', 'last_token' or 'substring'", self.placement)
+        check(self.overlap in ("sum", "max", "first"), "model.shaping.overlap", "must be 'sum', 'max' or 'first'",
+              self.overlap)
         for name in ("intrinsic_weight", "extrinsic_weight"):
             check(getattr(self, name) >= 0, f"model.shaping.{name}", "must be >= 0", getattr(self, name))
 

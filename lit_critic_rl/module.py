@@ -202,7 +202,7 @@ class DenseRewardPPO(LightningModule):
                 rollout, first = objective.first_forward(self.lm, rollout)
         critiques = pending.wait() if pending is not None else [None] * len(rollout)
         ranges = response_token_ranges(rollout, self.tokenizer)
-        rewards = assemble_rewards(scores, critiques, rollout, ranges, self.shaping)
+        rewards = assemble_rewards(scores, critiques, rollout, ranges, self.shaping, self.tokenizer)
         if self.ppo.score_scaling:
             rewards = scale_rewards(rewards, rollout.response_mask.cpu(), self.reward_moments, self.reduce)
         kl_coef = self.kl_ctl.value
@@ -352,9 +352,9 @@ def critique_record(critique) -> dict | None:
     if critique is None:
         return None
     return {
-        "ok": critique.ok,
+        "outcome": critique.outcome,
         "raw": critique.raw,
         "error": critique.error,
         "spans": [{"start": s.start, "end": s.end, "label": s.label, "polarity": s.polarity} for s in critique.spans],
-        "n_dropped": critique.n_dropped,
+        "dropped": [{"quote": d.quote, "label": d.label, "reason": d.reason} for d in critique.dropped],
     }

@@ -208,9 +208,9 @@ def test_critic_gate_and_intrinsic_rewards_reach_the_token_rewards(tiny_model_pa
             assert row[:-1].abs().sum() == 0 and row[-1] == scores[b]
         elif rollout.responses[b]:
             ranges = token_char_ranges(module.tokenizer, rollout.response_ids[b, :n].tolist())
-            owner = next(i for i, (s, e) in enumerate(ranges) if e > s)  # the token holding the first character
+            owners = [i for i, (s, e) in enumerate(ranges) if s == 0 < e]  # every token holding a byte of char 0
             expected = torch.zeros(n)
-            expected[owner] = -0.5
+            expected[owners] = -0.5
             expected[-1] += scores[b]
             torch.testing.assert_close(row, expected)
 

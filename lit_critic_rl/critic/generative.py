@@ -11,7 +11,7 @@ from pathlib import Path
 from lit_critic_rl.critic.base import CriticBackend, CriticSetup, Critique
 from lit_critic_rl.critic.cache import CritiqueCache, cache_key
 from lit_critic_rl.critic.parsing import parse_critique
-from lit_critic_rl.critic.templates import load_template
+from lit_critic_rl.critic.templates import InputMode, load_template
 
 
 def score_to_scale(score: float, low: float, high: float) -> int:
@@ -28,14 +28,18 @@ class GenerativeCritic(CriticBackend):
         template: str = "sentiment",
         cache_path: str | None = None,
         score_range: tuple[float, float] = (0.0, 1.0),
+        template_input: InputMode | None = None,
     ) -> None:
         """
         Args:
-            template: Shipped template name (sentiment, toxicity, summarization) or a template file path.
+            template: Shipped template name (sentiment, toxicity, summarization, sentiment_relc, toxicity_relc,
+                summarization_relc) or a template file path.
             cache_path: sqlite file of cached critiques; None = ``critic_cache.sqlite`` in the trainer's root dir.
             score_range: Range of the extrinsic score, mapped onto the template's 1-10 ``{score}`` field.
+            template_input: 'separate' shows prompt and response apart, 'joined' as one text (the paper's
+                sentiment critic); None = the template's own ``# input:``.
         """
-        self.template = load_template(template)
+        self.template = load_template(template, template_input)
         self.cache_path = cache_path
         self.score_range = tuple(score_range)
         self._cache: CritiqueCache | None = None
@@ -97,11 +101,11 @@ class GenerativeCritic(CriticBackend):
                 self.cache.put_many(fresh)
             raws.update(fresh)
         critiques = []
-        for i, (key, response) in enumerate(zip(keys, responses)):
+        for i, (key, prompt, response) in enumerate(zip(keys, prompts, responses)):
             if i in failures:
                 critiques.append(Critique(ok=False, error=type(failures[i]).__name__))
             else:
-                critiques.append(parse_critique(raws[key], response, self.template))
+                critiques.append(parse_critique(raws[key], response, self.template, prompt))
         return critiques
 
     def __getstate__(self) -> dict:

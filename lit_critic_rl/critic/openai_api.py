@@ -22,6 +22,7 @@ import time
 from collections import deque
 
 from lit_critic_rl.critic.generative import GenerativeCritic
+from lit_critic_rl.critic.templates import InputMode
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class OpenAICritic(GenerativeCritic):
         max_total_tokens: int | None = None,
         cache_path: str | None = None,
         score_range: tuple[float, float] = (0.0, 1.0),
+        template_input: InputMode | None = None,
     ) -> None:
         """
         Args:
@@ -101,8 +103,9 @@ class OpenAICritic(GenerativeCritic):
             max_total_tokens: Total token budget of the run (None = unlimited).
             cache_path: sqlite cache file; None = ``critic_cache.sqlite`` in the trainer's root dir.
             score_range: Range of the extrinsic score, mapped onto the template's 1-10 ``{score}``.
+            template_input: 'separate' or 'joined' prompt and response; None = the template's own ``# input:``.
         """
-        super().__init__(template, cache_path, score_range)
+        super().__init__(template, cache_path, score_range, template_input)
         if concurrency < 1:
             raise ValueError(f"critic.concurrency must be >= 1, got {concurrency}")
         if api_key_env is not None and not os.environ.get(api_key_env):

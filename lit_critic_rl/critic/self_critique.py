@@ -11,7 +11,8 @@ from contextlib import nullcontext
 
 from lit_critic_rl.critic.base import CriticSetup
 from lit_critic_rl.critic.generative import GenerativeCritic
-from lit_critic_rl.critic.hf import generate_critiques
+from lit_critic_rl.critic.hf import PromptFormat, generate_critiques
+from lit_critic_rl.critic.templates import InputMode
 
 
 class SelfCritique(GenerativeCritic):
@@ -24,6 +25,8 @@ class SelfCritique(GenerativeCritic):
         stop_strings: list[str] | None = None,
         cache_path: str | None = None,
         score_range: tuple[float, float] = (0.0, 1.0),
+        template_input: InputMode | None = None,
+        prompt_format: PromptFormat = "completion",
     ) -> None:
         """
         Args:
@@ -34,8 +37,13 @@ class SelfCritique(GenerativeCritic):
             stop_strings: Extra strings that end a critique (a blank line always does).
             cache_path: sqlite cache file; None = ``critic_cache.sqlite`` in the trainer's root dir.
             score_range: Range of the extrinsic score, mapped onto the template's 1-10 ``{score}``.
+            template_input: 'separate' or 'joined' prompt and response; None = the template's own ``# input:``.
+            prompt_format: 'completion' (plain text, as the paper's self-critique) or 'chat' (the chat template).
         """
-        super().__init__(template, cache_path, score_range)
+        if prompt_format not in ("chat", "completion"):
+            raise ValueError(f"critic.prompt_format must be 'chat' or 'completion', got '{prompt_format}'")
+        super().__init__(template, cache_path, score_range, template_input)
+        self.prompt_format = prompt_format
         self.use_current_policy, self.max_new_tokens = use_current_policy, max_new_tokens
         self.batch_size, self.stop_strings = batch_size, stop_strings
         self.lm = None
@@ -51,7 +59,7 @@ class SelfCritique(GenerativeCritic):
 
     @property
     def identity(self) -> str:
-        return f"self|{self.model_name}|{self.max_new_tokens}"
+        return f"self|{self.model_name}|{self.max_new_tokens}|{self.prompt_format}"
 
     def generate(self, texts: list[str]) -> list[str | BaseException]:
         if self.lm is None:
@@ -61,7 +69,14 @@ class SelfCritique(GenerativeCritic):
         role = self.lm.adapter("policy") if self.use_current_policy else self.lm.reference()
         try:
             with role if role is not None else nullcontext():
-                return generate_critiques(self.lm.peft, self.tokenizer, texts, self.max_new_tokens,
-                                          self.batch_size, self.stop_strings)
+                return generate_critiques(
+                    self.lm.peft,
+                    self.tokenizer,
+                    texts,
+                    self.max_new_tokens,
+                    self.batch_size,
+                    self.stop_strings,
+                    self.prompt_format,
+                )
         finally:
             self.lm.train(was_training)

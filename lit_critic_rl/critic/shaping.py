@@ -1,11 +1,16 @@
 """Spans (character ranges of the response text) -> per-token intrinsic rewards.
 
 Token character ranges come from cumulative decoding of the SAMPLED ids (``len(decode(ids[:i+1]))``), so they are
-exact for the tokens PPO trains on; re-tokenizing the text could yield different ids. A token whose bytes end inside a
-multi-byte character decodes to a trailing U+FFFD; it gets an empty range and the token that completes the character
-owns it. A token gets a span's value if its range overlaps the span; overlapping spans do not stack (the value of
-largest magnitude wins). This replaces the reference code's test "decoded token is a substring of the span text",
-which rewards every "the" or "," anywhere in the response.
+exact for the tokens PPO trains on; re-tokenizing the text could yield different ids. A character split over several
+byte-level tokens (an emoji, a CJK character) belongs to each of them: every token holding some of its bytes gets
+that character in its range, so a span starting, ending or lying inside such a character rewards all its tokens.
+A token gets a span's value if its range overlaps the span (``placement: spread``), or only the span's last token
+does (``last_token``). Where spans overlap, ``overlap`` decides: ``sum`` (the paper's code), ``max`` or ``first``.
+
+``placement: substring`` reproduces the reference code's test "the decoded token (stripped of surrounding
+whitespace) is a substring of the span text" for like-for-like comparisons. It over-rewards: a span containing "the"
+gives its value to every "the" of the response, wherever it is, and a one-letter token matches inside any word of
+the span.
 """
 
 from __future__ import annotations
@@ -14,35 +19,65 @@ import torch
 from torch import Tensor
 
 from lit_critic_rl.args import ShapingArgs
-from lit_critic_rl.critic.base import Critique
+from lit_critic_rl.critic.base import Critique, Span
 
 
 def token_char_ranges(tokenizer, ids: list[int]) -> list[tuple[int, int]]:
-    """``[start, end)`` character range of each id in ``decode(ids, skip_special_tokens=True)``."""
-    ranges, prev_end = [], 0
+    """``[start, end)`` character range of each id in ``decode(ids, skip_special_tokens=True)``.
+
+    A token whose bytes end inside a character (its cumulative decoding ends in U+FFFD) reaches one character
+    further, and the next token starts at that character, so both hold it. Special tokens get empty ranges.
+    """
+    ranges, complete, pending = [], 0, False
     for i in range(len(ids)):
         text = tokenizer.decode(ids[: i + 1], skip_special_tokens=True)
-        end = max(prev_end, len(text.rstrip("\ufffd")))
-        ranges.append((prev_end, end))
-        prev_end = end
+        done = max(complete, len(text.rstrip("\ufffd")))
+        ends_inside = len(text) > done
+        if done == complete and not ends_inside and not pending:
+            ranges.append((complete, complete))  # adds no text (special token, empty piece)
+        else:
+            ranges.append((complete, done + 1 if ends_inside else done))
+        complete, pending = done, ends_inside
     return ranges
 
 
+def token_texts(tokenizer, ids: list[int]) -> list[str]:
+    """Each id decoded on its own: what ``placement: substring`` compares with the span text."""
+    return [tokenizer.decode([i], skip_special_tokens=True) for i in ids]
+
+
+def _targets(span: Span, ranges: list[tuple[int, int]], placement: str, texts: list[str] | None) -> list[int]:
+    hit = [i for i, (s, e) in enumerate(ranges) if s < span.end and span.start < e]
+    if placement == "last_token":
+        return hit[-1:]
+    if placement == "substring":
+        if texts is None:
+            raise ValueError("shaping.placement 'substring' needs the decoded token texts (token_texts=...)")
+        quote = span.text or "".join(texts[i] for i in hit)
+        return [i for i, t in enumerate(texts[: len(ranges)]) if t.strip() and t.strip() in quote]
+    return hit
+
+
 def critique_token_rewards(
-    critique: Critique, ranges: list[tuple[int, int]], n_tokens: int, shaping: ShapingArgs
+    critique: Critique,
+    ranges: list[tuple[int, int]],
+    n_tokens: int,
+    shaping: ShapingArgs,
+    token_texts: list[str] | None = None,
 ) -> Tensor:
-    """``[n_tokens]`` rewards of one sample. Tokens of no span get ``unflagged_value`` (empty ranges, e.g. EOS, too)."""
-    rewards = torch.full((n_tokens,), shaping.unflagged_value)
-    best = torch.zeros(n_tokens)  # value of the strongest span touching each token so far; 0 = none yet
-    for span in critique.spans:
+    """``[n_tokens]`` rewards of one sample. Tokens of no span get ``unflagged_value`` (empty ranges, e.g. EOS, too);
+    a token of several spans combines their values by ``shaping.overlap``; a span listed twice counts once."""
+    total, touched = torch.zeros(n_tokens), torch.zeros(n_tokens, dtype=torch.bool)
+    ranges = ranges[:n_tokens]
+    for span in dict.fromkeys((s.start, s.end, s.label, s.polarity, s.text) for s in critique.spans):
+        span = Span(*span)
         value = shaping.positive_value if span.polarity > 0 else shaping.negative_value
-        hit = [i for i, (s, e) in enumerate(ranges[:n_tokens]) if s < span.end and span.start < e]
-        if not hit:
-            continue
-        targets = hit[-1:] if shaping.placement == "last_token" else hit
-        for i in targets:
-            if abs(value) > abs(best[i]):
-                best[i] = value
-    flagged = best != 0
-    rewards[flagged] = best[flagged]
+        for i in _targets(span, ranges, shaping.placement, token_texts):
+            if shaping.overlap == "sum":
+                total[i] += value
+            elif not touched[i] or shaping.overlap == "max" and abs(value) > abs(total[i]):
+                total[i] = value
+            touched[i] = True
+    rewards = torch.full((n_tokens,), shaping.unflagged_value)
+    rewards[touched] = total[touched]
     return rewards

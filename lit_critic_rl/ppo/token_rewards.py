@@ -13,7 +13,7 @@ from torch import Tensor
 
 from lit_critic_rl.args import ShapingArgs
 from lit_critic_rl.critic.base import Critique
-from lit_critic_rl.critic.shaping import critique_token_rewards, token_char_ranges
+from lit_critic_rl.critic.shaping import critique_token_rewards, token_char_ranges, token_texts
 from lit_critic_rl.ppo.masked import Reduce, no_reduce
 from lit_critic_rl.ppo.score_scaling import RunningMoments
 from lit_critic_rl.types import Rollout, TokenRewards
@@ -39,16 +39,22 @@ def response_token_ranges(rollout: Rollout, tokenizer) -> list[list[tuple[int, i
 
 
 def batch_critique_rewards(
-    critiques: list[Critique | None], ranges: list[list[tuple[int, int]]], response_mask: Tensor, shaping: ShapingArgs
+    critiques: list[Critique | None],
+    ranges: list[list[tuple[int, int]]],
+    response_mask: Tensor,
+    shaping: ShapingArgs,
+    texts: list[list[str]] | None = None,
 ) -> Tensor:
     """Batch level: ``[B, T]`` critic token values of the usable critiques (times ``shaping.intrinsic_weight``);
-    rows whose critique is None or failed are 0."""
+    rows whose critique is None or failed are 0. ``texts`` (each token decoded alone) is needed by
+    ``placement: substring`` only."""
     rewards = torch.zeros_like(response_mask, dtype=torch.float32)
     for b, critique in enumerate(critiques):
         if critique is None or not critique.ok:
             continue
         n = int(response_mask[b].sum())
-        rewards[b, :n] = critique_token_rewards(critique, ranges[b], n, shaping)
+        row_texts = texts[b] if texts is not None else None
+        rewards[b, :n] = critique_token_rewards(critique, ranges[b], n, shaping, token_texts=row_texts)
     return rewards * shaping.intrinsic_weight
 
 
@@ -56,7 +62,8 @@ def critic_stats(critiques: list[Critique | None]) -> dict[str, float]:
     """The critic counters logged every iteration as ``train/<key>`` (all zero when there is no critic)."""
     asked = [c for c in critiques if c is not None]
     return {
-        "critic_failures": float(sum(not c.ok for c in asked)),
+        "critic_failures": float(sum(c.outcome == "failed" for c in asked)),
+        "critic_empty": float(sum(c.outcome == "empty" for c in asked)),
         "critic_spans": float(sum(len(c.spans) for c in asked if c.ok)),
         "critic_spans_dropped": float(sum(c.n_dropped for c in asked)),
         "critic_calls": float(len(asked)),
@@ -69,10 +76,12 @@ def assemble_rewards(
     rollout: Rollout,
     ranges: list[list[tuple[int, int]]],
     shaping: ShapingArgs,
+    tokenizer=None,
 ) -> TokenRewards:
     """Extrinsic ``scores`` ``[B]`` and one critique (or None) per sample -> :class:`TokenRewards`.
 
-    ``ranges`` are the responses' token character ranges (:func:`response_token_ranges`).
+    ``ranges`` are the responses' token character ranges (:func:`response_token_ranges`); ``tokenizer`` is needed
+    only by ``placement: substring``, which compares each token's own text with the span's.
     """
     mask = rollout.response_mask.cpu()
     if len(critiques) != len(rollout):
@@ -80,7 +89,13 @@ def assemble_rewards(
     extrinsic = score_on_last_token(scores, mask)
     if shaping.extrinsic_weight != 1.0:
         extrinsic = extrinsic * shaping.extrinsic_weight
-    intrinsic = batch_critique_rewards(critiques, ranges, mask, shaping)
+    texts = None
+    if shaping.placement == "substring":
+        if tokenizer is None:
+            raise ValueError("model.shaping.placement 'substring' needs the tokenizer in assemble_rewards")
+        ids = rollout.response_ids.cpu()
+        texts = [token_texts(tokenizer, ids[b, : int(mask[b].sum())].tolist()) for b in range(len(rollout))]
+    intrinsic = batch_critique_rewards(critiques, ranges, mask, shaping, texts)
     return TokenRewards(extrinsic, intrinsic, critic_stats(critiques))
 
 

@@ -1,12 +1,16 @@
 """A small OpenAI-compatible chat-completions server on 127.0.0.1, for tests and benchmarks of OpenAICritic.
 
-It speaks ``POST /v1/chat/completions`` and answers like a sentiment critic: it marks words of the text after the last
-``Continuation:`` line that are in a small word list. Behaviour can be changed while it runs: ``latency`` (seconds per
+It speaks ``POST /v1/chat/completions`` and answers like a critic: it marks words of the sample (the text after the
+last ``Continuation:``, ``Text:`` or ``Summary:`` line) that are in small word lists. ``reply_format`` picks how it
+writes them: ``lines`` (``positive: "word"``), the dense-reward paper's ``paper_sentiment`` (``Identified Positive
+Text Span:`` / ``[Span 1]: word``), ``paper_toxicity`` (``Toxic Span 1: word``) and ``paper_summarization``
+(``Span 1: word (Label: Factually Incorrect)``), or ``json`` (a fenced array of ``{label, quote}``); each says
+``None identified`` where it has nothing. Behaviour can be changed while it runs: ``latency`` (seconds per
 request), ``fail_statuses`` (a list of HTTP statuses to return first, one per request, e.g. [429, 500]),
 ``hang`` (sleep this long before answering, to trigger client timeouts) and ``malformed`` (reply with prose the parser
 cannot read). ``requests`` counts the requests received.
 
-    python -m lit_critic_rl.testing.chat_server --port 8000 --latency 0.2
+    python -m lit_critic_rl.testing.chat_server --port 8000 --latency 0.2 --reply-format paper_sentiment
 """
 
 from __future__ import annotations
@@ -22,15 +26,41 @@ POSITIVE = {"good", "great", "love", "loved", "wonderful", "best", "brilliant", 
 NEGATIVE = {"bad", "awful", "boring", "dull", "worst", "hate", "terrible", "slow"}
 
 
-def sentiment_reply(prompt: str) -> str:
-    text = prompt.rsplit("Continuation:", 1)[-1]
-    lines = []
-    for word in re.findall(r"[A-Za-z']+", text):
-        if word.lower() in POSITIVE:
-            lines.append(f'positive: "{word}"')
-        elif word.lower() in NEGATIVE:
-            lines.append(f'negative: "{word}"')
-    return "\n".join(lines) or "None identified"
+TOXIC = {"idiot", "idiots", "stupid", "worthless", "moron", "pathetic", "shut", "damn"}
+REPLY_FORMATS = ("lines", "paper_sentiment", "paper_toxicity", "paper_summarization", "json")
+
+
+def sample_text(prompt: str) -> str:
+    """The sample the critic is asked about: what follows the last sample line of the rendered template."""
+    cut = max((prompt.rfind(m) + len(m), m) for m in ("Continuation:", "Text:", "Summary:"))
+    text = prompt[cut[0] :] if cut[0] >= len(cut[1]) else prompt
+    return text.split("\nSummary Score:", 1)[0]
+
+
+def sentiment_reply(prompt: str, reply_format: str = "lines") -> str:
+    words = re.findall(r"[A-Za-z']+", sample_text(prompt))
+    positive = [w for w in words if w.lower() in POSITIVE]
+    negative = [w for w in words if w.lower() in NEGATIVE]
+    toxic = [w for w in words if w.lower() in TOXIC]
+    if reply_format == "paper_sentiment":
+        lines = []
+        for title, found in (("Positive", positive), ("Negative", negative)):
+            lines.append(f"Identified {title} Text Span:")
+            lines += [f"[Span {k}]: {w}" for k, w in enumerate(found, 1)] or ["None identified"]
+        return "\n".join(lines)
+    if reply_format == "paper_toxicity":
+        return "\n".join(f"Toxic Span {k}: {w}" for k, w in enumerate(toxic, 1)) or "None identified"
+    if reply_format == "paper_summarization":
+        return "\n".join(f"Span {k}: {w} (Label: Factually Incorrect)" for k, w in enumerate(negative, 1)) or (
+            "None identified"
+        )
+    marks = [("positive", w) for w in positive] + [("negative", w) for w in negative]
+    if reply_format == "json":
+        return "```json\n" + json.dumps([{"label": lab, "quote": w} for lab, w in marks]) + "\n```"
+    ordered = [
+        (("positive" if w.lower() in POSITIVE else "negative"), w) for w in words if w.lower() in POSITIVE | NEGATIVE
+    ]
+    return "\n".join(f'{lab}: "{w}"' for lab, w in ordered) or "None identified"
 
 
 class _Server(ThreadingHTTPServer):
@@ -39,8 +69,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class ChatServer:
-    def __init__(self, port: int = 0, latency: float = 0.0) -> None:
-        self.latency, self.hang, self.malformed = latency, 0.0, False
+    def __init__(self, port: int = 0, latency: float = 0.0, reply_format: str = "lines") -> None:
+        if reply_format not in REPLY_FORMATS:
+            raise ValueError(f"reply_format must be one of {REPLY_FORMATS}, got '{reply_format}'")
+        self.latency, self.hang, self.malformed, self.reply_format = latency, 0.0, False, reply_format
         self.fail_statuses: list[int] = []
         self.requests = 0
         self.lock = threading.Lock()
@@ -63,16 +95,29 @@ class ChatServer:
                     self._send(status, {"error": {"message": "injected failure", "type": "server_error"}})
                     return
                 prompt = body["messages"][-1]["content"]
-                content = "I think this text is quite nice overall." if server.malformed else sentiment_reply(prompt)
+                content = (
+                    "I think this text is quite nice overall."
+                    if server.malformed
+                    else sentiment_reply(prompt, server.reply_format)
+                )
                 n_prompt, n_completion = len(prompt.split()), len(content.split())
-                self._send(200, {
-                    "id": f"cmpl-{server.requests}", "object": "chat.completion", "created": int(time.time()),
-                    "model": body.get("model", "loopback"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": content}}],
-                    "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_completion,
-                              "total_tokens": n_prompt + n_completion},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": f"cmpl-{server.requests}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": body.get("model", "loopback"),
+                        "choices": [
+                            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+                        ],
+                        "usage": {
+                            "prompt_tokens": n_prompt,
+                            "completion_tokens": n_completion,
+                            "total_tokens": n_prompt + n_completion,
+                        },
+                    },
+                )
 
             def _send(self, status: int, payload: dict) -> None:
                 data = json.dumps(payload).encode()
@@ -102,8 +147,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--reply-format", default="lines", choices=REPLY_FORMATS)
     args = parser.parse_args()
-    with ChatServer(args.port, args.latency) as server:
+    with ChatServer(args.port, args.latency, args.reply_format) as server:
         print(f"serving on {server.base_url}", flush=True)
         server.thread.join()
 

@@ -17,8 +17,15 @@ def server():
 
 
 def make(server, tmp_path, **kw):
-    kw = {"model": "loopback", "base_url": server.base_url, "api_key_env": None, "timeout": 5.0, "max_retries": 0,
-          "cache_path": str(tmp_path / "cache.sqlite"), **kw}
+    kw = {
+        "model": "loopback",
+        "base_url": server.base_url,
+        "api_key_env": None,
+        "timeout": 5.0,
+        "max_retries": 0,
+        "cache_path": str(tmp_path / "cache.sqlite"),
+        **kw,
+    }
     return OpenAICritic(**kw)
 
 
@@ -130,3 +137,22 @@ def test_batches_share_one_client_and_one_rate_limit(server, tmp_path):
     critic.close()
     assert critic._client is None and critic.critique(["p"], ["good e"])[0].ok  # a closed critic starts afresh
     critic.close()
+
+
+@pytest.mark.parametrize(
+    ("reply_format", "template", "expected"),
+    [
+        ("lines", "sentiment", [("loved", "positive"), ("dull", "negative")]),
+        ("json", "sentiment", [("loved", "positive"), ("dull", "negative")]),
+        ("paper_sentiment", "sentiment_relc", [("loved", "positive"), ("dull", "negative")]),
+        ("paper_toxicity", "toxicity_relc", [("idiot", "toxic")]),
+        ("paper_summarization", "summarization_relc", [("dull", "factually incorrect")]),
+    ],
+)
+def test_each_paper_format_is_read_end_to_end(tmp_path, reply_format, template, expected):
+    responses = [" we loved it, but the end was dull, you idiot", " a table in a room"]
+    with ChatServer(reply_format=reply_format) as server:
+        out = make(server, tmp_path, template=template).critique(["I saw it and", "There is"], responses, [0.2, 0.9])
+    assert [c.outcome for c in out] == ["ok", "empty"]
+    assert [(responses[0][s.start : s.end], s.label) for s in out[0].spans] == expected
+    assert out[0].dropped == []

@@ -44,10 +44,23 @@ def test_failed_and_unasked_rows_get_no_intrinsic_reward_but_keep_their_score(ti
     assert rewards.extrinsic.sum(1).tolist() == [0.5, 0.5, 0.5]
     assert rewards.extrinsic[1, n - 1] == 0.5
     torch.testing.assert_close(rewards.total, rewards.extrinsic + rewards.intrinsic)
-    assert rewards.stats == {"critic_failures": 1.0, "critic_spans": 1.0, "critic_spans_dropped": 0.0,
-                             "critic_calls": 2.0}
+    assert rewards.stats == {"critic_failures": 1.0, "critic_empty": 0.0, "critic_spans": 1.0,
+                             "critic_spans_dropped": 0.0, "critic_calls": 2.0}
 
 
 def test_no_critic_counts_nothing():
-    assert critic_stats([None, None]) == {"critic_failures": 0.0, "critic_spans": 0.0, "critic_spans_dropped": 0.0,
-                                          "critic_calls": 0.0}
+    assert critic_stats([None, None]) == {"critic_failures": 0.0, "critic_empty": 0.0, "critic_spans": 0.0,
+                                          "critic_spans_dropped": 0.0, "critic_calls": 0.0}
+
+
+def test_explicit_empty_failure_and_drops_are_counted_apart():
+    from lit_critic_rl.critic.base import DroppedQuote
+
+    critiques = [
+        Critique(ok=True),  # said "none": a real zero
+        Critique(ok=False, error="UnparseableCritique"),
+        Critique(ok=True, dropped=[DroppedQuote("loved the music", "positive", "few_shot_echo")]),
+        Critique(ok=True, spans=[Span(0, 2, "negative", -1.0)]),
+    ]
+    assert critic_stats(critiques) == {"critic_failures": 1.0, "critic_empty": 1.0, "critic_spans": 1.0,
+                                       "critic_spans_dropped": 1.0, "critic_calls": 4.0}
