@@ -1,7 +1,8 @@
 """ROUGE F-measure of the response against the reference summary (torchmetrics), as the summarization reward.
 
-Scores are on a 0-1 scale by default, 0-100 with ``scale: 100`` as in the paper's runs. (The dense-reward paper's code mixed a x100 ROUGE scale into the critic's 1-10 score,
-which saturated it at 10/10; keep ``score_range`` of the critic at (0, 1) with this reward.)
+Scores are on a 0-1 scale by default, 0-100 with ``scale: 100`` as in the paper's runs. (The dense-reward paper's
+code mixed a x100 ROUGE scale into the critic's 1-10 score, which saturated it at 10/10; keep the critic's
+``score_range`` equal to the reward's scale.)
 """
 
 from __future__ import annotations
