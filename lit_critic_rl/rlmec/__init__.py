@@ -1,0 +1,14 @@
+"""RLMEC (Chen et al. 2024): minimum-edit rewrites, their alignment weights, GRM token rewards and the losses."""
+
+from lit_critic_rl.rlmec.alignment import edited_mask, imitation_weight_rows, imitation_weights
+from lit_critic_rl.rlmec.losses import RLMECPolicyLoss, grm_token_rewards, imitation_loss, rlmec_policy_loss
+
+__all__ = [
+    "RLMECPolicyLoss",
+    "edited_mask",
+    "grm_token_rewards",
+    "imitation_loss",
+    "imitation_weight_rows",
+    "imitation_weights",
+    "rlmec_policy_loss",
+]
