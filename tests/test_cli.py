@@ -147,6 +147,7 @@ TASKS = {
     "detox_sparse": ["val/expected_max_toxicity", "val/toxicity_probability"],
     "summarization_sparse": ["val/rouge1", "val/rouge2", "val/rougeL"],
     "gsm8k_sparse": ["val/accuracy"],
+    "arith_sparse": ["val/accuracy"],
 }
 
 

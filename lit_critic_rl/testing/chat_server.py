@@ -3,8 +3,9 @@
 It speaks ``POST /v1/chat/completions`` and answers like a sentiment critic: it marks words of the text after the last
 ``Continuation:`` line that are in a small word list. Behaviour can be changed while it runs: ``latency`` (seconds per
 request), ``fail_statuses`` (a list of HTTP statuses to return first, one per request, e.g. [429, 500]),
-``hang`` (sleep this long before answering, to trigger client timeouts) and ``malformed`` (reply with prose the parser
-cannot read). ``requests`` counts the requests received.
+``hang`` (sleep this long before answering, to trigger client timeouts), ``malformed`` (reply with prose the parser
+cannot read) and ``reply`` (the function from the last user message to the answer; other roles' tests set their
+own). ``requests`` counts the requests received.
 
     python -m lit_critic_rl.testing.chat_server --port 8000 --latency 0.2
 """
@@ -41,6 +42,7 @@ class _Server(ThreadingHTTPServer):
 class ChatServer:
     def __init__(self, port: int = 0, latency: float = 0.0) -> None:
         self.latency, self.hang, self.malformed = latency, 0.0, False
+        self.reply = sentiment_reply
         self.fail_statuses: list[int] = []
         self.requests = 0
         self.lock = threading.Lock()
@@ -63,7 +65,7 @@ class ChatServer:
                     self._send(status, {"error": {"message": "injected failure", "type": "server_error"}})
                     return
                 prompt = body["messages"][-1]["content"]
-                content = "I think this text is quite nice overall." if server.malformed else sentiment_reply(prompt)
+                content = "I think this text is quite nice overall." if server.malformed else server.reply(prompt)
                 n_prompt, n_completion = len(prompt.split()), len(content.split())
                 self._send(200, {
                     "id": f"cmpl-{server.requests}", "object": "chat.completion", "created": int(time.time()),
