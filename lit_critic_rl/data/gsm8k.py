@@ -92,6 +92,11 @@ class GSM8KPrompts(PromptDataModule):
             raise ValueError("data.prompt_template must contain '{question}'")
         self.prompt_template, self.test_file, self.offline_test_size = prompt_template, test_file, offline_test_size
         self.offline = prompt_file is None
+        if self.offline and test_file != SHIPPED_TEST:
+            raise ValueError(
+                f"data.test_file ('{test_file}') needs data.prompt_file: without one, training and testing both come "
+                f"from the shipped split ({SHIPPED_TEST})"
+            )
         self.test_prompts: list[str] = []
 
     def read(self, path: str) -> list[str]:
@@ -115,11 +120,12 @@ class GSM8KPrompts(PromptDataModule):
         self.test_prompts = test
 
     def without_test(self, prompts: list[str], test: set[str], field: str) -> list[str]:
-        """``prompts`` less the test questions; a warning counts them unless this is the offline split."""
+        """``prompts`` less the test questions; a warning counts them (not for the offline split, which holds them
+        by design)."""
         kept = [p for p in prompts if p not in test]
         if not kept:
             raise ValueError(f"data.{field}: every question of '{getattr(self, field)}' is a test question")
-        if len(kept) < len(prompts) and not self.offline:
+        if len(kept) < len(prompts) and not (self.offline and field == "prompt_file"):
             warnings.warn(f"data.{field}: dropped {len(prompts) - len(kept)} questions that are also test questions")
         return kept
 

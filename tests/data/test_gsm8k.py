@@ -46,6 +46,11 @@ def test_training_on_the_test_split_is_refused():
         GSM8KPrompts(prompt_file=SHIPPED_TEST).setup()
 
 
+def test_a_custom_test_file_needs_a_training_file(tmp_path):
+    with pytest.raises(ValueError, match="data.test_file .* needs data.prompt_file"):
+        GSM8KPrompts(test_file=_write(tmp_path / "test.jsonl", ["q?"]))
+
+
 def test_reward_merges_reference_files(tmp_path):
     train = _write(tmp_path / "train.jsonl", ["How many?"])  # answer 0
     reward = ExactMatchReward([train, SHIPPED_TEST])
