@@ -11,8 +11,9 @@ A solution is one line per operation, then the answer line (spaces are free; ``x
     Step 3: 36 - 4 = 32
     The answer is 32
 
-The first ``The answer is N`` line ends the solution; anything after it is ignored by the reward and kept unchanged by
-the rewriter. The format lives here once; the reward
+A step written as a longer expression (``Step 1: 7 + 5 * 3 = 22``) is read as a wrong step, not as a format
+error. The first ``The answer is N`` line ends the solution; anything after it is ignored by the reward and kept
+unchanged by the rewriter. The format lives here once; the reward
 (:class:`~lit_critic_rl.rewards.arithmetic.ArithmeticReward`) and the minimum-edit teacher
 (:class:`~lit_critic_rl.rlmec.rewriter.ArithmeticRewriter`) parse with the functions below.
 
@@ -41,6 +42,8 @@ STEP = re.compile(
 )
 """One step line; the named groups are the parts a rewrite may edit."""
 STEP_START = re.compile(r"^\s*Step\b", re.IGNORECASE)
+LOOSE_STEP = re.compile(r"^(?P<lead>\s*Step\s*\d+\s*:\s*)(?P<body>[^=]*\S\s*=\s*-?\d+)\s*\.?\s*$")
+"""A step line whose equation is not one operation (``7 + 5 * 3 = 22``): its body can be replaced whole."""
 ANSWER = re.compile(r"[Tt]he answer is\s*:?\s*(-?\d+)")
 
 

@@ -9,10 +9,12 @@ or unparseable solution, a teacher error, a rewrite whose answer is still wrong)
 solution's step lines in order, it expects step i to be ``v_{i-1} op_i n_i = v_i``, where ``op_i n_i`` is the
 problem's i-th operation, ``v_0`` the start value and ``v_i`` the CORRECTED running value. In each step it replaces
 only the parts that differ (the left operand, the operator, the right operand, the result), in place, keeping the
-rest of the line's text; a wrong result is fixed and the fixed value is carried into the next step's left operand,
+rest of the line's text (a step whose equation is not a single operation, ``7 + 5 * 3 = 22``, gets its whole
+equation replaced); a wrong result is fixed and the fixed value is carried into the next step's left operand,
 whose result is recomputed. Missing steps are inserted after the last step, surplus steps deleted, and the number
 on the answer line fixed (or the line added). Lines before the first changed step are therefore kept verbatim,
-as are lines that are neither steps nor the answer line, and everything after the answer line.
+as are lines that are neither steps nor the answer line, and everything after the answer line. A line that starts
+with ``Step`` but holds no equation ending in a number (``Step 2: 12 * 3 =``, cut off) makes the solution a skip.
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from lit_critic_rl.data.arithmetic import ANSWER, STEP, STEP_START, ArithmeticProblem, final_answer, parse_problem
+from lit_critic_rl.data.arithmetic import (
+    ANSWER,
+    LOOSE_STEP,
+    STEP,
+    STEP_START,
+    ArithmeticProblem,
+    final_answer,
+    parse_problem,
+)
 
 
 @dataclass
@@ -68,7 +78,7 @@ class ArithmeticRewriter(Rewriter):
         answer_at = next((i for i, line in enumerate(lines) if ANSWER.search(line)), len(lines))
         steps: list[tuple[int, re.Match]] = []
         for i, line in enumerate(lines[:answer_at]):
-            match = STEP.match(line.rstrip("\r\n"))
+            match = STEP.match(line.rstrip("\r\n")) or LOOSE_STEP.match(line.rstrip("\r\n"))
             if match:
                 steps.append((i, match))
             elif STEP_START.match(line):
@@ -122,7 +132,10 @@ def _fix(
 
 
 def _edit_step(line: str, match: re.Match, a: int, op: str, b: int, c: int) -> str:
-    """``line`` with each of a, op, b, c replaced only where it differs from the expected value."""
+    """``line`` with each of a, op, b, c replaced only where it differs from the expected value (the whole equation
+    when it is not one operation)."""
+    if "body" in match.groupdict():
+        return _replace(line, [(match.span("body"), f"{a} {op} {b} = {c}")])
     edits = []
     if int(match.group("a")) != a:
         edits.append((match.span("a"), str(a)))

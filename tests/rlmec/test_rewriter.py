@@ -43,6 +43,12 @@ def test_a_wrong_operand_or_operator_is_replaced():
     assert rewrite(wrong) == Rewrite(True, 2, RIGHT)
 
 
+def test_a_step_that_is_not_one_operation_gets_its_equation_replaced():
+    wrong = "Step 1: 7 + 5 * 3 = 22\nStep 2: 22 * 3 = 66\nStep 3: 66 - 4 = 62\nThe answer is 62"
+    assert rewrite(wrong) == Rewrite(True, 1, RIGHT)
+    assert rewrite(RIGHT.replace("12 * 3 = 36", "12 * 3 - 0 = 36")) == Rewrite(True, 2, RIGHT)
+
+
 def test_only_a_wrong_answer_line_is_step_n_plus_one():
     assert rewrite(RIGHT.replace("is 32", "is 30")) == Rewrite(True, 4, RIGHT)
 
@@ -74,6 +80,7 @@ def test_other_lines_and_the_text_after_the_answer_are_kept():
         ("  \n ", "empty solution"),
         ("I do not know.", "no step lines"),
         ("Step 1: 7 + 5 = 12\nStep 2: 12 * 3 =", "unparseable step line 2"),
+        ("Step 1: 7 + 5 = 12\nStep 2: add them all = twelve", "unparseable step line 2"),
         ("The answer is 32\nStep 1: 7 + 5 = 12", "no step lines"),  # steps after the answer do not count
     ],
 )
