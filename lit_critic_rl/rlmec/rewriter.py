@@ -109,7 +109,7 @@ def _fix(
             lines[i] = edited
             changed.append(k + 1)
         value = result
-    last = steps[-1][0]
+    last = steps[min(len(steps), len(problem.operations)) - 1][0]  # the last step kept
     missing = [
         f"Step {k + 1}: {v} {op} {n} = {r}\n"
         for k, ((op, n), v, r) in enumerate(

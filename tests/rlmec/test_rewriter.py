@@ -67,6 +67,11 @@ def test_a_surplus_step_is_deleted():
     assert rewrite(long) == Rewrite(True, 4, RIGHT)
 
 
+def test_a_surplus_step_without_an_answer_line_leaves_no_blank_line():
+    long = RIGHT.replace("\nThe answer is 32", "\nStep 4: 32 + 1 = 33\n")
+    assert rewrite(long) == Rewrite(True, 4, RIGHT)  # the deleted step took the trailing newline with it
+
+
 def test_other_lines_and_the_text_after_the_answer_are_kept():
     wrong = "Let me think.\nStep 1: 7 + 5 = 12\nStep 2: 12 * 3 = 34\nStep 3: 34 - 4 = 30\nThe answer is 30\n\nProblem:"
     fixed = "Let me think.\n" + RIGHT + "\n\nProblem:"
