@@ -44,7 +44,7 @@ STEP = re.compile(
 STEP_START = re.compile(r"^\s*Step\b", re.IGNORECASE)
 LOOSE_STEP = re.compile(r"^(?P<lead>\s*Step\s*\d+\s*:\s*)(?P<body>[^=]*\S\s*=\s*-?\d+)\s*\.?\s*$")
 """A step line whose equation is not one operation (``7 + 5 * 3 = 22``): its body can be replaced whole."""
-ANSWER = re.compile(r"[Tt]he answer is\s*:?\s*(-?\d+)")
+ANSWER = re.compile(r"[Tt]he answer is[ \t]*:?[ \t]*(-?\d+)")  # on one line
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,8 @@ def _fix(
             lines[answer_at] = _replace(lines[answer_at], [(match.span(1), str(problem.answer))])
             changed.append(len(problem.operations) + 1)
     else:
-        lines[last] = _with_newline(lines[last]) + f"The answer is {problem.answer}"
+        after = "\n" if any(lines[last + 1 :]) else ""  # more text follows the last step
+        lines[last] = _with_newline(lines[last]) + f"The answer is {problem.answer}" + after
         changed.append(len(problem.operations) + 1)
     return "".join(lines), min(changed) if changed else None
 

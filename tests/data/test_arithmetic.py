@@ -36,6 +36,7 @@ def test_final_answer_reads_the_first_answer_line():
     assert final_answer("Step 1: 1 + 1 = 2\nThe answer is 2\nThe answer is 5") == 2
     assert final_answer("the answer is: -3") == -3
     assert final_answer("Step 1: 1 + 1 = 2") is None
+    assert final_answer("The answer is\n4") is None  # the number must be on the answer line
 
 
 def test_random_problems_stay_small_and_non_negative():

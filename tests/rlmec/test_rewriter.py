@@ -1,8 +1,11 @@
 """The exact arithmetic teacher on hand-made solutions: minimal edits, the fix carried forward, counted failures."""
 
+import random
+import re
+
 import pytest
 
-from lit_critic_rl.data.arithmetic import ArithmeticProblem, format_prompt
+from lit_critic_rl.data.arithmetic import ArithmeticProblem, final_answer, format_prompt, random_problem
 from lit_critic_rl.rlmec.alignment import edited_mask
 from lit_critic_rl.rlmec.rewriter import ArithmeticRewriter, Rewrite
 
@@ -57,6 +60,12 @@ def test_a_missing_answer_line_is_added():
     assert rewrite(RIGHT.rsplit("\n", 1)[0]) == Rewrite(True, 4, RIGHT)
 
 
+def test_an_added_answer_line_keeps_the_following_text_on_its_own_line():
+    # "The answer is" with the number on the next line is no answer line; the right one goes after the last step
+    assert rewrite(RIGHT.replace("is 32", "is\n7")) == Rewrite(True, 4, RIGHT + "\nThe answer is\n7")
+    assert rewrite(RIGHT.replace("The answer is 32", "So that is it.")) == Rewrite(True, 4, RIGHT + "\nSo that is it.")
+
+
 def test_a_missing_step_is_inserted_before_the_answer():
     short = "Step 1: 7 + 5 = 12\nStep 2: 12 * 3 = 36\nThe answer is 36"
     assert rewrite(short) == Rewrite(True, 3, RIGHT)
@@ -104,3 +113,26 @@ def test_batch_keeps_order_and_refuses_mismatched_lengths():
     assert [o.ok for o in outs] == [False, True]
     with pytest.raises(ValueError, match="2 problems but 1 solutions"):
         ArithmeticRewriter().rewrite([PROMPT, PROMPT], [RIGHT])
+
+
+def test_random_corruptions_are_always_fixed_and_keep_the_steps_before_the_error():
+    rng = random.Random(0)
+    for _ in range(300):
+        problem = random_problem(rng)
+        lines = problem.solution().split("\n")
+        k = rng.randrange(len(lines) - 1)  # a step line
+        corrupt = rng.choice(["result", "operand", "drop step", "drop answer", "tail"])
+        if corrupt == "result":
+            lines[k] = re.sub(r"-?\d+$", lambda m: str(int(m.group()) + rng.randint(1, 9)), lines[k])
+        elif corrupt == "operand":
+            lines[k] = re.sub(r"(\d+) =", lambda m: f"{int(m.group(1)) + 1} =", lines[k])
+        elif corrupt == "drop step":
+            del lines[k]
+        elif corrupt == "drop answer":
+            lines = lines[:-1]
+        else:
+            lines.append("Problem: Start with 2. Add 1.")
+        out = ArithmeticRewriter().rewrite([format_prompt(problem)], ["\n".join(lines)])[0]
+        assert out.ok and final_answer(out.text) == problem.answer, (lines, out)
+        first = out.first_error_step or len(lines) + 1
+        assert out.text.split("\n")[: first - 1] == lines[: first - 1]
