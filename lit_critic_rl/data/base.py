@@ -72,6 +72,15 @@ def read_prompts(path: str | Path, field: str = "prompt") -> list[str]:
     return prompts
 
 
+def hold_out(prompts: list[str], size: int, seed: int) -> tuple[list[str], list[str]]:
+    """``(train, held_out)``: the last ``size`` prompts of a shuffle seeded by ``seed`` are held out."""
+    if not 0 <= size < len(prompts):
+        raise ValueError(f"data.val_size ({size}) must be >= 0 and below the {len(prompts)} prompts")
+    order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(seed)).tolist()
+    shuffled = [prompts[i] for i in order]
+    return shuffled[: len(prompts) - size], shuffled[len(prompts) - size :]
+
+
 class PromptStreamSampler(Sampler[list[int]]):
     """Batches of indices from an endless stream of shuffled passes over the prompts.
 
@@ -140,12 +149,7 @@ class PromptDataModule(LightningDataModule):
         if self.val_file is not None:
             self.train_prompts, self.val_prompts = prompts, self.read(self.val_file)
             return
-        if not 0 <= self.val_size < len(prompts):
-            raise ValueError(f"data.val_size ({self.val_size}) must be >= 0 and below the {len(prompts)} prompts")
-        order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(self.seed)).tolist()
-        shuffled = [prompts[i] for i in order]
-        cut = len(prompts) - self.val_size
-        self.train_prompts, self.val_prompts = shuffled[:cut], shuffled[cut:]
+        self.train_prompts, self.val_prompts = hold_out(prompts, self.val_size, self.seed)
 
     def read(self, path: str) -> list[str]:
         """The prompts of one file; tasks override this to format raw fields into prompts."""

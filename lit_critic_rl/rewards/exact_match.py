@@ -48,22 +48,27 @@ def load_references(path: str | Path, question_field: str, answer_field: str, te
 class ExactMatchReward(Reward):
     def __init__(
         self,
-        reference_file: str | None = None,
+        reference_file: str | list[str] | None = None,
         question_field: str = "question",
         answer_field: str = "answer",
         prompt_template: str = "Question: {question}\nAnswer:",
     ) -> None:
         """
         Args:
-            reference_file: File with questions and answers; default: the GSM8K test split shipped offline.
+            reference_file: File(s) with questions and answers, merged (``shipped:gsm8k-test`` names the GSM8K test
+                split shipped offline); default: that split. Training from ``hub:openai/gsm8k:main@train`` needs
+                ``[hub:openai/gsm8k:main@train, shipped:gsm8k-test]``.
             question_field: Column holding the question.
             answer_field: Column holding the reference solution (its final number is the answer).
             prompt_template: How a question becomes a prompt; must match the datamodule's.
         """
-        from lit_critic_rl.data.gsm8k import shipped_gsm8k_test
+        from lit_critic_rl.data.gsm8k import SHIPPED_TEST, resolve
 
-        self.reference_file = reference_file or str(shipped_gsm8k_test())
-        self.references = load_references(self.reference_file, question_field, answer_field, prompt_template)
+        files = [reference_file] if isinstance(reference_file, str) else list(reference_file or [SHIPPED_TEST])
+        self.reference_file = ", ".join(resolve(f) for f in files)
+        self.references: dict[str, Decimal] = {}
+        for f in files:
+            self.references.update(load_references(resolve(f), question_field, answer_field, prompt_template))
 
     def __call__(self, prompts: list[str], responses: list[str]) -> list[float]:
         golds = lookup(self.references, prompts, self.reference_file)

@@ -7,8 +7,9 @@ Text Span:`` / ``[Span 1]: word``), ``paper_toxicity`` (``Toxic Span 1: word``) 
 (``Span 1: word (Label: Factually Incorrect)``), or ``json`` (a fenced array of ``{label, quote}``); each says
 ``None identified`` where it has nothing. Behaviour can be changed while it runs: ``latency`` (seconds per
 request), ``fail_statuses`` (a list of HTTP statuses to return first, one per request, e.g. [429, 500]),
-``hang`` (sleep this long before answering, to trigger client timeouts) and ``malformed`` (reply with prose the parser
-cannot read). ``requests`` counts the requests received.
+``hang`` (sleep this long before answering, to trigger client timeouts), ``malformed`` (reply with prose the parser
+cannot read) and ``reply`` (the function from the last user message to the answer; other roles' tests set their
+own). ``requests`` counts the requests received.
 
     python -m lit_critic_rl.testing.chat_server --port 8000 --latency 0.2 --reply-format paper_sentiment
 """
@@ -73,6 +74,7 @@ class ChatServer:
         if reply_format not in REPLY_FORMATS:
             raise ValueError(f"reply_format must be one of {REPLY_FORMATS}, got '{reply_format}'")
         self.latency, self.hang, self.malformed, self.reply_format = latency, 0.0, False, reply_format
+        self.reply = lambda prompt: sentiment_reply(prompt, self.reply_format)
         self.fail_statuses: list[int] = []
         self.requests = 0
         self.lock = threading.Lock()
@@ -95,11 +97,7 @@ class ChatServer:
                     self._send(status, {"error": {"message": "injected failure", "type": "server_error"}})
                     return
                 prompt = body["messages"][-1]["content"]
-                content = (
-                    "I think this text is quite nice overall."
-                    if server.malformed
-                    else sentiment_reply(prompt, server.reply_format)
-                )
+                content = "I think this text is quite nice overall." if server.malformed else server.reply(prompt)
                 n_prompt, n_completion = len(prompt.split()), len(content.split())
                 self._send(
                     200,

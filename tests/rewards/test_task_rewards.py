@@ -30,7 +30,7 @@ def test_exact_match_on_the_shipped_gsm8k_split():
     prompt = data.train_prompts[0]
     gold = reward.references[prompt]
     assert prompt.startswith("Question: ") and prompt.endswith("\nAnswer:")
-    assert len(data.train_prompts) + len(data.val_prompts) == 1319
+    assert len(data.train_prompts) + len(data.val_prompts) + len(data.test_prompts) == 1319
     assert reward([prompt, prompt, prompt], [f"... #### {gold}", f"The answer is {gold + 1}", "I am not sure"]) == [
         1.0, 0.0, 0.0,
     ]

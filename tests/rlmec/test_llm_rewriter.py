@@ -1,0 +1,105 @@
+"""LLMRewriter with the real ``openai`` client against the loopback chat server, which plays an exact arithmetic
+teacher (ArithmeticRewriter behind the two prompts)."""
+
+import re
+
+import pytest
+
+from lit_critic_rl.critic.openai_api import OpenAICritic
+from lit_critic_rl.data.arithmetic import ArithmeticProblem, format_prompt
+from lit_critic_rl.rlmec.llm_rewriter import LLMRewriter, numbered, parse_first_error, step_offsets
+from lit_critic_rl.rlmec.rewriter import ArithmeticRewriter, Rewrite
+from lit_critic_rl.testing.chat_server import ChatServer
+
+PROBLEM = ArithmeticProblem(7, (("+", 5), ("*", 3), ("-", 4)))  # 12, 36, 32
+PROMPT = format_prompt(PROBLEM)
+RIGHT = PROBLEM.solution()
+WRONG = "Step 1: 7 + 5 = 12\nStep 2: 12 * 3 = 35\nStep 3: 35 - 4 = 31\nThe answer is 31"
+
+
+def student_answer(prompt: str) -> str:
+    block = prompt.split("one numbered step per line:\n", 1)[1].split("\n\n", 1)[0]
+    return "\n".join(re.sub(r"^\(\d+\) ", "", line) for line in block.splitlines())
+
+
+def exact_teacher(prompt: str) -> str:
+    """Answers the first-error prompt and the rewrite prompt as an exact teacher would."""
+    fix = ArithmeticRewriter().rewrite_one(prompt, student_answer(prompt))
+    if "Find the first step" in prompt:
+        return f"First wrong step: {fix.first_error_step or 'none'}"
+    k = int(re.search(r"Step (\d+) is the first step", prompt).group(1))
+    return "\n".join(fix.text.splitlines()[k - 1 :])
+
+
+@pytest.fixture
+def server():
+    with ChatServer() as srv:
+        srv.reply = exact_teacher
+        yield srv
+
+
+def make(server, tmp_path, cache=True) -> LLMRewriter:
+    backend = OpenAICritic(
+        model="loopback", base_url=server.base_url, api_key_env=None, timeout=5.0, max_retries=0, max_new_tokens=350
+    )
+    return LLMRewriter(backend, str(tmp_path / "rewrites.sqlite") if cache else None)
+
+
+def test_two_calls_give_a_minimal_edit_with_the_kept_steps_verbatim(server, tmp_path):
+    rewriter = make(server, tmp_path)
+    out = rewriter.rewrite([PROMPT] * 3, [RIGHT, WRONG, ""], ["#### 32"] * 3)
+    assert out == [Rewrite(True, None, RIGHT), Rewrite(True, 2, RIGHT), Rewrite(False, error="empty solution")]
+    assert server.requests == 2 and rewriter.calls == 2  # the right and the empty solution cost no call
+    assert rewriter.failures == {"empty solution": 1}
+
+
+def test_cached_replies_make_no_request(server, tmp_path):
+    make(server, tmp_path).rewrite([PROMPT], [WRONG], ["32"])
+    again = make(server, tmp_path)
+    assert again.rewrite([PROMPT], [WRONG], ["32"])[0].text == RIGHT
+    assert server.requests == 2 and again.cache_hits == 2 and again.calls == 0
+
+
+def test_server_errors_are_counted_skips_and_not_cached(server, tmp_path):
+    server.fail_statuses = [500]
+    rewriter = make(server, tmp_path)
+    out = rewriter.rewrite([PROMPT], [WRONG], ["32"])[0]
+    assert not out.ok and out.error == "InternalServerError" and rewriter.failures["InternalServerError"] == 1
+    assert make(server, tmp_path).rewrite([PROMPT], [WRONG], ["32"])[0].ok  # retried next time
+
+
+def test_a_reply_naming_no_step_is_a_skip(server, tmp_path):
+    server.malformed = True
+    out = make(server, tmp_path, cache=False).rewrite([PROMPT], [WRONG], ["32"])[0]
+    assert out == Rewrite(False, error="reply names no step")
+
+
+def test_a_rewrite_that_is_still_wrong_is_a_skip(server, tmp_path):
+    server.reply = lambda p: "First wrong step: 2" if "Find the first" in p else "Step 2: 12 * 3 = 36\nThe answer is 30"
+    out = make(server, tmp_path, cache=False).rewrite([PROMPT], [WRONG], ["32"])[0]
+    assert not out.ok and out.error == "rewrite's answer is still wrong" and out.first_error_step == 2
+    assert out.text == "Step 1: 7 + 5 = 12\nStep 2: 12 * 3 = 36\nThe answer is 30"  # step 1 kept verbatim
+
+
+def test_kept_steps_repeated_by_the_teacher_are_not_doubled(server, tmp_path):
+    server.reply = lambda p: "First wrong step: 2" if "Find the first" in p else RIGHT
+    assert make(server, tmp_path, cache=False).rewrite([PROMPT], [WRONG], ["32"])[0] == Rewrite(True, 2, RIGHT)
+
+
+def test_first_error_replies_are_parsed_or_named():
+    assert parse_first_error("First wrong step: 3", 4) == 3
+    assert parse_first_error("first wrong step = Step 2.", 4) == 2
+    assert parse_first_error("First wrong step: none", 4) is None
+    assert parse_first_error("First wrong step: 9", 4) == "step 9 is not one of the 4 steps"
+    assert parse_first_error("Step 2 looks off", 4) == "reply names no step"
+
+
+def test_steps_are_the_non_empty_lines():
+    text = "a = 1\n\nb = 2\nThe answer is 2"
+    assert step_offsets(text) == [0, 7, 13]
+    assert numbered(text) == "(1) a = 1\n(2) b = 2\n(3) The answer is 2"
+
+
+def test_a_reference_is_required():
+    with pytest.raises(ValueError, match="one problem, solution and reference"):
+        LLMRewriter(backend=None).rewrite([PROMPT], [WRONG])
