@@ -29,6 +29,7 @@ from lightning.pytorch import LightningModule
 from lit_critic_rl.args import AdapterArgs, EvalArgs, GenerationArgs, ModelArgs, PPOArgs, ShapingArgs
 from lit_critic_rl.critic.base import CriticBackend, CriticSetup
 from lit_critic_rl.critic.runner import CriticRunner
+from lit_critic_rl.data.base import PromptDataModule
 from lit_critic_rl.evaluation import Evaluator
 from lit_critic_rl.memory import set_malloc_mmap_threshold
 from lit_critic_rl.metrics.task import TaskMetrics
@@ -44,6 +45,7 @@ from lit_critic_rl.ppo.score_scaling import RunningMoments
 from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ranges, scale_rewards
 from lit_critic_rl.ppo.update import OptimizerStepper
 from lit_critic_rl.rewards.base import ExtrinsicReward, Reward, score_samples
+from lit_critic_rl.rewards.references import UsesReferences
 from lit_critic_rl.types import Rollout, TokenRewards
 
 
@@ -125,10 +127,23 @@ class DenseRewardPPO(LightningModule):
                 CriticSetup(self.lm, self.tokenizer, self.model_args.name_or_path, Path(self.trainer.default_root_dir))
             )
         datamodule = getattr(self.trainer, "datamodule", None)
-        if datamodule is not None and hasattr(datamodule, "all_prompts"):
+        if isinstance(datamodule, PromptDataModule):
+            self.hand_over_references(datamodule.references())
             prompts = datamodule.all_prompts()
             self.check_prompt_lengths(prompts)
             score_samples(self.reward, prompts[:2], prompts[:2])  # a broken reward fails here, before training
+
+    def hand_over_references(self, references: dict[str, str]) -> None:
+        """The datamodule is the one source of references: give them to the reward and metrics that compare."""
+        for field, component in (("model.reward", self.reward), ("model.metrics", self.evaluator.metrics)):
+            if not isinstance(component, UsesReferences):
+                continue
+            if not references:
+                raise ValueError(
+                    f"{field} ({type(component).__name__}) compares responses with references, but the datamodule "
+                    f"has none: use a task datamodule with references or set data.init_args.reference_field"
+                )
+            component.set_references(references)
 
     def check_prompt_lengths(self, prompts: list[str]) -> None:
         """Fail before training if a prompt plus ``max_new_tokens`` exceeds the model's context."""

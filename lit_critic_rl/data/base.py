@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from lightning.pytorch import LightningDataModule
@@ -116,31 +117,42 @@ def _collate(batch: list[str]) -> list[str]:
 
 
 class PromptDataModule(LightningDataModule):
+    default_sizes: ClassVar[dict[str, int]] = {"val_size": 32, "batch_size": 8, "val_batch_size": 16}
+    """The task's defaults for the size arguments left at None."""
+
     def __init__(
         self,
         prompt_file: str,
         prompt_field: str = "prompt",
         val_file: str | None = None,
-        val_size: int = 32,
-        batch_size: int = 8,
-        val_batch_size: int = 16,
+        val_size: int | None = None,
+        batch_size: int | None = None,
+        val_batch_size: int | None = None,
         seed: int = 0,
+        reference_field: str | None = None,
     ) -> None:
         """
         Args:
             prompt_file: Prompts for training (and validation when ``val_file`` is not given).
             prompt_field: Column holding the prompt in jsonl/csv/parquet files.
             val_file: Held-out prompts for validate/test; default: the last ``val_size`` prompts of a seeded shuffle.
-            val_size: Prompts held out of ``prompt_file`` when ``val_file`` is None.
-            batch_size: Prompts per PPO iteration.
-            val_batch_size: Prompts per validation batch.
+            val_size: Prompts held out of ``prompt_file`` when ``val_file`` is None (None = the task's default).
+            batch_size: Prompts per PPO iteration (None = the task's default).
+            val_batch_size: Prompts per validation batch (None = the task's default).
             seed: Seed of the prompt order.
+            reference_field: Column holding each prompt's reference (a summary, a solution). The datamodule is the one
+                source of references: rewards and metrics that compare with them receive them at setup.
         """
         super().__init__()
+        sizes = {"val_size": val_size, "batch_size": batch_size, "val_batch_size": val_batch_size}
+        sizes = {k: self.default_sizes[k] if v is None else v for k, v in sizes.items()}
         self.prompt_file, self.prompt_field, self.val_file = prompt_file, prompt_field, val_file
-        self.val_size, self.batch_size, self.val_batch_size, self.seed = val_size, batch_size, val_batch_size, seed
+        self.val_size, self.batch_size, self.val_batch_size = sizes["val_size"], sizes["batch_size"], sizes[
+            "val_batch_size"]
+        self.seed, self.reference_field = seed, reference_field
         self.train_prompts: list[str] = []
         self.val_prompts: list[str] = []
+        self._references: dict[str, str] = {}
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_prompts:
@@ -151,9 +163,30 @@ class PromptDataModule(LightningDataModule):
             return
         self.train_prompts, self.val_prompts = hold_out(prompts, self.val_size, self.seed)
 
+    def format_prompt(self, source: str) -> str:
+        """How a source text becomes a prompt; tasks with a template override this."""
+        return source
+
     def read(self, path: str) -> list[str]:
-        """The prompts of one file; tasks override this to format raw fields into prompts."""
-        return read_prompts(path, self.prompt_field)
+        """The prompts of one file (with ``reference_field``, their references are kept for :meth:`references`)."""
+        if self.reference_field is None:
+            return [self.format_prompt(p) for p in read_prompts(path, self.prompt_field)]
+        table = read_table(path, [self.prompt_field, self.reference_field])
+        prompts = []
+        for source, reference in zip(table[self.prompt_field], table[self.reference_field]):
+            if source is None or not str(source).strip():
+                continue
+            prompt = self.format_prompt(str(source).strip())
+            self._references[prompt] = "" if reference is None else str(reference).strip()
+            prompts.append(prompt)
+        if not prompts:
+            raise ValueError(f"data.prompt_file: '{path}' holds no non-empty prompts")
+        return prompts
+
+    def references(self) -> dict[str, str]:
+        """Prompt -> reference text of every prompt read (empty without ``reference_field``)."""
+        self.setup()
+        return dict(self._references)
 
     def all_prompts(self) -> list[str]:
         self.setup()

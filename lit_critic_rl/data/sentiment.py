@@ -16,33 +16,23 @@ SHIPPED_PROMPTS = Path(__file__).parent / "prompts" / "movie_review_openings.txt
 
 
 class SentimentPrompts(PromptDataModule):
+    default_sizes = {"val_size": 32, "batch_size": 8, "val_batch_size": 16}
+
     def __init__(
         self,
         prompt_file: str | None = None,
-        prompt_field: str = "prompt",
-        val_file: str | None = None,
-        val_size: int = 32,
-        batch_size: int = 8,
-        val_batch_size: int = 16,
-        seed: int = 0,
         first_words: tuple[int, int] | None = None,
         min_chars: int = 0,
+        **kwargs,
     ) -> None:
         """
         Args:
             prompt_file: Prompt file; default: the ~200 neutral movie-review openings shipped in the package.
-            prompt_field: Column holding the prompt in jsonl/csv/parquet files.
-            val_file: Held-out prompts; default: the last ``val_size`` prompts of a seeded shuffle.
-            val_size: Prompts held out when ``val_file`` is None.
-            batch_size: Prompts per PPO iteration.
-            val_batch_size: Prompts per validation batch.
-            seed: Seed of the prompt order.
             first_words: Cut each text to its first n words, n drawn (seeded) from this inclusive range.
             min_chars: Skip texts shorter than this before cutting (the paper: reviews over 200 characters).
+            **kwargs: The arguments of :class:`~lit_critic_rl.data.base.PromptDataModule`.
         """
-        super().__init__(
-            str(prompt_file or SHIPPED_PROMPTS), prompt_field, val_file, val_size, batch_size, val_batch_size, seed
-        )
+        super().__init__(str(prompt_file or SHIPPED_PROMPTS), **kwargs)
         if first_words is not None and not 1 <= first_words[0] <= first_words[1]:
             raise ValueError(f"data.first_words must be [low, high] with 1 <= low <= high, got {first_words}")
         self.first_words, self.min_chars = first_words, min_chars

@@ -7,6 +7,7 @@ The module always logs mean reward, distinct-1/2/3 and perplexity; a task adds i
 from __future__ import annotations
 
 from lit_critic_rl.metrics.toxicity import ToxicityAggregates
+from lit_critic_rl.rewards.references import UsesReferences
 
 
 class TaskMetrics:
@@ -64,39 +65,19 @@ class ToxicityMetrics(TaskMetrics):
         return self.aggregates.compute()
 
 
-class SummarizationMetrics(TaskMetrics):
-    """ROUGE-1/2/L F-measures (torchmetrics) against the reference summaries."""
+class SummarizationMetrics(UsesReferences, TaskMetrics):
+    """ROUGE-1/2/L F-measures (torchmetrics) against the reference summaries, which the datamodule hands over."""
 
-    def __init__(
-        self,
-        reference_file: str | None = None,
-        source_field: str = "post",
-        reference_field: str = "summary",
-        prompt_template: str = "{source}\nTL;DR:",
-    ) -> None:
-        """
-        Args:
-            reference_file: File with sources and reference summaries; default: the shipped summarization set.
-            source_field: Column holding the text to summarise.
-            reference_field: Column holding the reference summary.
-            prompt_template: How a source becomes a prompt; must match the datamodule's.
-        """
+    def __init__(self) -> None:
         from torchmetrics.text import ROUGEScore
 
-        from lit_critic_rl.data.summarization import SHIPPED_POSTS
-        from lit_critic_rl.rewards.references import load_reference_table
-
-        self.reference_file = reference_file or str(SHIPPED_POSTS)
-        self.references = load_reference_table(self.reference_file, source_field, reference_field, prompt_template)
         self.rouge = ROUGEScore(rouge_keys=("rouge1", "rouge2", "rougeL"))
 
     def reset(self) -> None:
         self.rouge.reset()
 
     def update(self, prompts: list[str], responses: list[str], rewards: list[float]) -> None:
-        from lit_critic_rl.rewards.references import lookup
-
-        self.rouge.update(responses, lookup(self.references, prompts, self.reference_file))
+        self.rouge.update(responses, self.references_for(prompts))
 
     def compute(self) -> dict[str, float]:
         scores = self.rouge.compute()

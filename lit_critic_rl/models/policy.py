@@ -102,9 +102,13 @@ class PolicyValueModel(nn.Module):
 
     @contextmanager
     def reference(self) -> Iterator[None]:
-        """The frozen initial model: every adapter disabled."""
-        with self.peft.disable_adapter():
-            yield
+        """The frozen initial model: every adapter disabled. On exit PEFT re-activates the previous adapter and freezes
+        the others, so their trainability is restored here too."""
+        try:
+            with self.peft.disable_adapter():
+                yield
+        finally:
+            self._restore_trainable()
 
     # --------------------------------------------------------------- forward
     def _capture_hidden(self, module: nn.Module, args, output) -> None:

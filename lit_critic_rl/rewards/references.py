@@ -1,35 +1,31 @@
-"""Reference lookup for rewards and metrics that compare a response with a reference (ROUGE, exact match).
+"""References for rewards and metrics that compare a response with one (ROUGE, exact match).
 
-Rewards receive only (prompts, responses); a reference is found by the formatted prompt, read from the same file as
-the prompts with the same template as the datamodule.
+The datamodule is the one source of references (``data.reference_field``): rewards and metrics that need them
+inherit :class:`UsesReferences`, and the PPO module hands them the datamodule's prompt -> reference table at setup.
+A user sets the file, field and prompt template once, on the datamodule.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 
+class UsesReferences:
+    """Mixin of rewards and metrics that look up each prompt's reference."""
 
-def reference_rows(
-    path: str | Path, source_field: str, reference_field: str, template: str, placeholder: str = "source"
-) -> list[tuple[str, str]]:
-    """``(formatted prompt, reference text)`` per row, in file order; the prompt is ``template`` with
-    ``{<placeholder>}`` filled by the source field."""
-    from lit_critic_rl.data.base import read_table
+    references: dict[str, str] | None = None
 
-    table = read_table(path, [source_field, reference_field])
-    return [
-        (template.format(**{placeholder: str(src).strip()}), str(ref).strip())
-        for src, ref in zip(table[source_field], table[reference_field])
-    ]
+    def set_references(self, references: dict[str, str]) -> None:
+        """Receive the datamodule's prompt -> reference table (called by the PPO module at setup)."""
+        self.references = dict(references)
 
-
-def load_reference_table(path: str | Path, source_field: str, reference_field: str, template: str) -> dict[str, str]:
-    """Formatted prompt (``template.format(source=...)``) -> reference text."""
-    return dict(reference_rows(path, source_field, reference_field, template))
-
-
-def lookup(table: dict[str, str], prompts: list[str], where: str) -> list[str]:
-    missing = [p for p in prompts if p not in table]
-    if missing:
-        raise KeyError(f"model.reward: {len(missing)} prompt(s) not found in '{where}', e.g. {missing[0][:80]!r}")
-    return [table[p] for p in prompts]
+    def references_for(self, prompts: list[str]) -> list[str]:
+        """The reference of each prompt; an error naming the first prompt that has none."""
+        name = type(self).__name__
+        if self.references is None:
+            raise RuntimeError(
+                f"{name} has no references: the PPO module hands them over from a datamodule with a reference_field "
+                f"(or call set_references)"
+            )
+        missing = [p for p in prompts if p not in self.references]
+        if missing:
+            raise KeyError(f"{name}: {len(missing)} prompt(s) have no reference, e.g. {missing[0][:80]!r}")
+        return [self.references[p] for p in prompts]

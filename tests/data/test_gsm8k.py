@@ -51,13 +51,11 @@ def test_a_custom_test_file_needs_a_training_file(tmp_path):
         GSM8KPrompts(test_file=_write(tmp_path / "test.jsonl", ["q?"]))
 
 
-def test_reward_merges_reference_files(tmp_path):
-    train = _write(tmp_path / "train.jsonl", ["How many?"])  # answer 0
-    reward = ExactMatchReward([train, SHIPPED_TEST])
-    test_prompt = GSM8KPrompts()
-    test_prompt.setup()
-    gold = reward.references[test_prompt.test_prompts[0]]
-    assert reward(["Question: How many?\nAnswer:", test_prompt.test_prompts[0]], ["#### 0", f"#### {gold}"]) == [
-        1.0,
-        1.0,
-    ]
+def test_references_cover_a_separate_training_file_and_the_test_split(tmp_path):
+    train = _write(tmp_path / "train.jsonl", [f"How many {i}?" for i in range(10)])  # answers 0..9
+    data = GSM8KPrompts(prompt_file=train, val_size=2)
+    reward = ExactMatchReward()
+    reward.set_references(data.references())
+    test = data.test_prompts[0]
+    gold = reward.golds[test]
+    assert reward(["Question: How many 3?\nAnswer:", test], ["#### 3", f"#### {gold}"]) == [1.0, 1.0]

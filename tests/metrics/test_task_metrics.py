@@ -1,4 +1,3 @@
-import json
 
 import pytest
 
@@ -23,10 +22,9 @@ def test_toxicity_metrics_use_one_minus_reward():
     assert m.compute() == pytest.approx({"expected_max_toxicity": 0.45, "toxicity_probability": 0.5})
 
 
-def test_summarization_rouge_by_hand(tmp_path):
-    f = tmp_path / "s.jsonl"
-    f.write_text(json.dumps({"post": "P", "summary": "the cat sat on the mat"}) + "\n")
-    m = SummarizationMetrics(str(f))
+def test_summarization_rouge_by_hand():
+    m = SummarizationMetrics()
+    m.set_references({"P\nTL;DR:": "the cat sat on the mat"})
     m.update(["P\nTL;DR:"], ["the cat sat"], [0.0])
     out = m.compute()
     # ROUGE-1 F = 2/3 (3 shared unigrams, P 1, R 1/2); ROUGE-2: 2 shared bigrams, P 2/2, R 2/5 -> F = 4/7

@@ -72,6 +72,17 @@ def test_adapter_switch_restores_role_and_trainability_after_an_error(tiny_model
     assert any(n.startswith("value_head") for n in names)
 
 
+def test_reference_pass_leaves_both_adapters_trainable(tiny_model_path, tiny_tokenizer):
+    """PEFT's disable_adapter re-activates the policy on exit and freezes the value adapter; a checkpoint written
+    after a reference pass (validation perplexity) would then leave the value adapter out of its state dict."""
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8))
+    n_trainable = len(lm.trainable_parameters())
+    ids = tiny_tokenizer(["a good film"], return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        lm.reference_logits(ids, torch.ones_like(ids), 2)
+    assert len(lm.trainable_parameters()) == n_trainable and lm.peft.active_adapter == "policy"
+
+
 def test_gradients_reach_only_adapters_and_value_head(tiny_model_path, tiny_tokenizer):
     lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8))
     _nudge_adapters(lm)

@@ -1,4 +1,3 @@
-import json
 from decimal import Decimal
 
 import pytest
@@ -23,32 +22,32 @@ def test_final_number_treats_18_and_18_0_as_equal():
     assert final_number("#### 18.0") == final_number("#### 18")
 
 
-def test_exact_match_on_the_shipped_gsm8k_split():
+def test_exact_match_on_the_shipped_gsm8k_split_with_the_datamodules_references():
     data = GSM8KPrompts(val_size=10)
-    data.setup()
     reward = ExactMatchReward()
+    reward.set_references(data.references())
     prompt = data.train_prompts[0]
-    gold = reward.references[prompt]
+    gold = reward.golds[prompt]
     assert prompt.startswith("Question: ") and prompt.endswith("\nAnswer:")
     assert len(data.train_prompts) + len(data.val_prompts) + len(data.test_prompts) == 1319
+    assert len(data.references()) == 1319  # train, validation and test questions all carry their reference
     assert reward([prompt, prompt, prompt], [f"... #### {gold}", f"The answer is {gold + 1}", "I am not sure"]) == [
         1.0, 0.0, 0.0,
     ]
 
 
-def test_non_numeric_answer_is_named(tmp_path):
-    f = tmp_path / "math.jsonl"
-    f.write_text(json.dumps({"question": "q1", "answer": "#### 4"}) + "\n" + json.dumps(
-        {"question": "q2", "answer": "#### four"}) + "\n")
-    with pytest.raises(ValueError, match="math.jsonl' row 1: field 'answer' has no final number"):
-        ExactMatchReward(str(f))
+def test_non_numeric_answer_is_named():
+    with pytest.raises(ValueError, match="data.reference_field: the reference of 'Question: q2' has no final number"):
+        ExactMatchReward().set_references({"Question: q1": "#### 4", "Question: q2": "#### four"})
 
 
-def test_unknown_prompt_is_named(tmp_path):
-    f = tmp_path / "math.jsonl"
-    f.write_text(json.dumps({"question": "q1", "answer": "#### 4"}) + "\n")
-    with pytest.raises(KeyError, match="model.reward: 1 prompt\\(s\\) not found in .*math.jsonl"):
-        ExactMatchReward(str(f))(["Question: other\nAnswer:"], ["4"])
+def test_unknown_prompt_and_missing_references_are_named():
+    reward = ExactMatchReward()
+    with pytest.raises(RuntimeError, match="ExactMatchReward has no references"):
+        reward(["Question: q1"], ["4"])
+    reward.set_references({"Question: q1": "#### 4"})
+    with pytest.raises(KeyError, match="ExactMatchReward: 1 prompt\\(s\\) have no reference"):
+        reward(["Question: other\nAnswer:"], ["4"])
 
 
 def test_profanity_reward_is_one_minus_toxicity():
@@ -58,29 +57,29 @@ def test_profanity_reward_is_one_minus_toxicity():
     assert reward.toxicity(["have a nice day"])[0] == pytest.approx(1 - clean)
 
 
-def test_rouge_reward_by_hand(tmp_path):
+def test_rouge_reward_by_hand():
     from lit_critic_rl.rewards.rouge import RougeReward
 
-    f = tmp_path / "s.jsonl"
-    f.write_text(json.dumps({"post": "long post", "summary": "the cat sat on the mat"}) + "\n")
-    reward = RougeReward(str(f))
+    reward = RougeReward()
     prompt = "long post\nTL;DR:"
+    reward.set_references({prompt: "the cat sat on the mat"})
     # ROUGE-1: response "the cat sat" shares 3 unigrams; P = 3/3, R = 3/6 -> F = 2PR/(P+R) = 2/3
     assert reward([prompt], ["the cat sat"])[0] == pytest.approx(2 / 3, abs=1e-4)
     assert reward([prompt], ["the cat sat on the mat"])[0] == pytest.approx(1.0)
-    percent = RougeReward(str(f), scale=100)
+    percent = RougeReward(scale=100)
+    percent.set_references(reward.references)
     assert percent([prompt], ["the cat sat"])[0] == pytest.approx(200 / 3, abs=1e-2)
 
 
-def test_rouge_reward_on_shipped_summaries():
+def test_rouge_reward_on_the_summarization_datamodules_references():
     from lit_critic_rl.data import SummarizationPrompts
     from lit_critic_rl.rewards.rouge import RougeReward
 
     data = SummarizationPrompts(val_size=4)
-    data.setup()
     reward = RougeReward()
+    reward.set_references(data.references())
     prompt = data.train_prompts[0]
-    assert reward([prompt], [reward.references[prompt]]) == [pytest.approx(1.0)]
+    assert reward([prompt], [data.references()[prompt]]) == [pytest.approx(1.0)]
 
 
 def _tiny_classifier(folder, tokenizer_path, labels):
