@@ -97,6 +97,7 @@ def test_fit_then_resume_from_last_through_the_cli(tiny_model_path, tmp_path, mo
 def test_console_script_shim_prints_help():
     out = subprocess.run([sys.executable, str(REPO / "cli.py"), "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "fit" in out.stdout
+    assert "docs/" in out.stdout and "report RUN_DIR" in out.stdout
 
 
 @pytest.mark.parametrize("subcommand", ["validate", "test"])
@@ -231,3 +232,33 @@ def test_paper_evaluation_presets_reach_the_evaluator(task, tiny_model_path, tmp
     assert args.perplexity_mode == "per_sample_mean" and args.max_perplexity == 1e4
     assert (args.generation.max_new_tokens, args.generation.top_p, args.generation.top_k) == (20, 0.9, 0)
     assert cli.model.generation.max_new_tokens != 20  # training keeps its own decoding
+
+
+def test_every_output_follows_the_root_dir(tiny_model_path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    common = [
+        *("--config", QUICKSTART, "--config", FAST, "--model.model.name_or_path", tiny_model_path),
+        *("--model.critic", str(CONFIGS / "critic" / "selfcritique.yaml"), "--model.critic.init_args.max_new_tokens"),
+        *("4", "--trainer.default_root_dir", "elsewhere"),
+    ]
+    main(["fit", *common])
+    main(["test", *common, "--ckpt_path", "last"])
+    root = tmp_path / "elsewhere"
+    written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert written and all(p.startswith("elsewhere/") for p in written), sorted(written)
+    fit_dir, test_dir = root / "csv" / "version_0", root / "csv" / "version_1"
+    for path in [
+        fit_dir / "metrics.csv",
+        fit_dir / "config.yaml",
+        fit_dir / "samples.jsonl",
+        fit_dir / "val_samples.jsonl",
+        fit_dir / "report.html",
+        fit_dir / "adapters" / "value_head.pt",
+        root / "checkpoints" / "last.ckpt",
+        root / "critic_cache.sqlite",
+        test_dir / "test_samples.jsonl",
+        test_dir / "report.html",
+    ]:
+        assert path.is_file(), path
+    events = b"".join(p.read_bytes() for p in (root / "tensorboard").rglob("events.out.tfevents.*"))
+    assert b"report/rewards" in events and b"report/kl" in events  # the report's plots, as TensorBoard images
