@@ -21,8 +21,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
 ]
 
 
@@ -30,12 +37,27 @@ def train(root: Path) -> Path:
     from lit_critic_rl.callbacks import run_dir
     from lit_critic_rl.cli import main
 
-    cli = main([
-        "fit", "--config", str(REPO / "configs" / "quickstart.yaml"),
-        "--model.critic", str(REPO / "configs" / "critic" / "lexicon.yaml"),
-        "--trainer.default_root_dir", str(root), "--trainer.max_epochs", "3", "--trainer.limit_train_batches", "4",
-        "--trainer.limit_val_batches", "1", "--data.init_args.batch_size", "8", "--data.init_args.val_batch_size", "8",
-    ])
+    cli = main(
+        [
+            "fit",
+            "--config",
+            str(REPO / "configs" / "quickstart.yaml"),
+            "--model.critic",
+            str(REPO / "configs" / "critic" / "lexicon.yaml"),
+            "--trainer.default_root_dir",
+            str(root),
+            "--trainer.max_epochs",
+            "3",
+            "--trainer.limit_train_batches",
+            "4",
+            "--trainer.limit_val_batches",
+            "1",
+            "--data.init_args.batch_size",
+            "8",
+            "--data.init_args.val_batch_size",
+            "8",
+        ]
+    )
     return run_dir(cli.trainer)
 
 
@@ -61,10 +83,18 @@ def fill_token_rewards(folder: Path, model: str = "asset:smollm2-135m-instruct")
             rewards[-1] += row["reward_extrinsic"]
         row["token_rewards"], row["token_ranges"] = rewards, [list(r) for r in ranges]
         row["critique"] = {
-            "outcome": "ok" if critique.spans else "empty", "raw": critique.raw, "error": critique.error,
-            "spans": [{"start": s.start, "end": s.end, "label": s.label,
-                       "value": shaping.positive_value if s.polarity > 0 else shaping.negative_value}
-                      for s in critique.spans],
+            "outcome": "ok" if critique.spans else "empty",
+            "raw": critique.raw,
+            "error": critique.error,
+            "spans": [
+                {
+                    "start": s.start,
+                    "end": s.end,
+                    "label": s.label,
+                    "value": shaping.positive_value if s.polarity > 0 else shaping.negative_value,
+                }
+                for s in critique.spans
+            ],
             "dropped": [],
         }
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -77,9 +107,17 @@ def screenshot(report: Path, target: Path, size: str = "1280,1600") -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={target}",
-             f"--window-size={size}", report.resolve().as_uri()],
-            check=True, timeout=120, capture_output=True,
+            [
+                chromium,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--screenshot={target}",
+                f"--window-size={size}",
+                report.resolve().as_uri(),
+            ],
+            check=True,
+            timeout=120,
+            capture_output=True,
         )
 
 

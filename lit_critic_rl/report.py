@@ -78,6 +78,12 @@ def read_samples(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def samples_file(run_dir: Path) -> Path | None:
+    """The training samples, or for a ``test``/``validate`` run without them, its evaluation samples."""
+    names = ("samples.jsonl", "test_samples.jsonl", "val_samples.jsonl")
+    return next((run_dir / n for n in names if (run_dir / n).is_file()), None)
+
+
 def pick_iterations(samples: list[dict]) -> list[int]:
     """The first, middle and last iteration present (fewer when the run has fewer)."""
     iterations = sorted({int(s.get("iteration", 0)) for s in samples})
@@ -234,7 +240,7 @@ def critique_html(sample: dict) -> str:
 def samples_table(samples: list[dict], per_iteration: int) -> str:
     iterations = pick_iterations(samples)
     if not iterations:
-        return '<p class="muted">No samples.jsonl in this run.</p>'
+        return '<p class="muted">No samples in this run.</p>'
     shown = [[s for s in samples if int(s.get("iteration", 0)) == i][:per_iteration] for i in iterations]
     values = [abs(v) for group in shown for s in group for v in s.get("token_rewards") or [] if math.isfinite(v)]
     scale = max(values, default=0.0)
@@ -242,7 +248,7 @@ def samples_table(samples: list[dict], per_iteration: int) -> str:
     for iteration, group in zip(iterations, shown):
         rows.append(f'<tr class="iteration"><th colspan="3">iteration {iteration}</th></tr>')
         for s in group:
-            rewards = f"extrinsic {s.get('reward_extrinsic', float('nan')):+.3f}"
+            rewards = f"extrinsic {s.get('reward_extrinsic', s.get('reward', math.nan)):+.3f}"
             if "reward_total" in s:
                 rewards += f"<br>total {s['reward_total']:+.3f}"
             rows.append(
@@ -293,7 +299,8 @@ pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px;white-space:pr
 
 def build_html(run_dir: Path, plots: dict[str, bytes], samples_per_iteration: int = 4) -> str:
     rows = read_metrics(run_dir)
-    samples = read_samples(run_dir / "samples.jsonl")
+    source = samples_file(run_dir)
+    samples = read_samples(source) if source else []
     config = run_dir / "config.yaml"
     images = "".join(
         f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
@@ -310,7 +317,7 @@ def build_html(run_dir: Path, plots: dict[str, bytes], samples_per_iteration: in
         f'<div class="plots">{images}</div>' if images else '<p class="muted">No training metrics logged.</p>',
         "<h2>Last evaluation</h2>",
         last_values_table(rows),
-        "<h2>Samples: first, middle and last iteration</h2>",
+        f"<h2>Samples: first, middle and last iteration{f' ({source.name})' if source else ''}</h2>",
         samples_table(samples, samples_per_iteration),
         "<h2>Configuration</h2>",
         f"<pre>{html.escape(config.read_text())}</pre>" if config.is_file() else '<p class="muted">No config.yaml.</p>',

@@ -163,3 +163,12 @@ def test_report_subcommand_rebuilds_from_the_root_dir(run_dir, capsys):
     assert (run_dir / "report.html").is_file() and str(run_dir / "report.html") in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["report", str(root / "missing")])
+
+
+def test_a_test_run_shows_its_evaluation_samples(tmp_path):
+    rows = [{"iteration": 7, "prompt": "p", "response": f"answer {k}", "reward": 0.5 * k} for k in range(3)]
+    (tmp_path / "test_samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    page = parse(write_report(tmp_path))
+    assert [r["iteration"] for r in page.rows] == [7, 7, 7]
+    assert "answer 2" in page.rows[2]["text"] and "extrinsic +1.000" in page.rows[2]["text"]
+    assert "test_samples.jsonl" in (tmp_path / "report.html").read_text()
