@@ -35,6 +35,9 @@ class _Holder:
 
 
 class Evaluator:
+    """One validate/test pass: ``reset``, ``step`` per batch of held-out prompts, ``compute`` the metrics,
+    ``write_samples``."""
+
     def __init__(self, args: EvalArgs, metrics: TaskMetrics | None) -> None:
         self.args, self.metrics = args, metrics or TaskMetrics()
         self.distinct = DistinctN(3, args.distinct_mode)

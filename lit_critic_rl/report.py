@@ -141,7 +141,7 @@ def plot_curves(rows: list[dict[str, float]]) -> dict[str, bytes]:
 
     plots = {}
     val_x, val_y = series(rows, "val/reward")
-    reward_lines = [(k.removeprefix("train/"), *series(rows, k)) for k in REWARD_CURVES]
+    reward_lines = [(k.removeprefix("train/reward_"), *series(rows, k)) for k in REWARD_CURVES]
     if any(xs for _, xs, _ in reward_lines) or val_x:
         fig = Figure(figsize=(6.4, 3.4), dpi=100)
         ax = fig.add_subplot()
@@ -170,6 +170,10 @@ def plot_curves(rows: list[dict[str, float]]) -> dict[str, bytes]:
 
 
 def _png(fig) -> bytes:
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in fig.axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
