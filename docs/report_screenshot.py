@@ -7,7 +7,7 @@ of the report in headless Chromium (``apt-get install chromium``). About 5 minut
 Rows of ``samples.jsonl`` written before the training loop recorded token rewards are filled in first (a copy of the
 file is kept as ``samples.orig.jsonl``): the lexicon critic is deterministic, so re-running it on the response text
 gives the spans training used; the token ranges come from re-tokenizing the response, which can differ from the
-sampled ids in rare cases; the extrinsic reward sits on the last token, as in training.
+sampled ids in rare cases. The token rewards filled in are the critic's (intrinsic) ones.
 """
 
 from __future__ import annotations
@@ -79,8 +79,6 @@ def fill_token_rewards(folder: Path, model: str = "asset:smollm2-135m-instruct")
         critique = critic.critique([row["prompt"]], [row["response"]])[0]
         ranges = token_char_ranges(tokenizer, tokenizer(row["response"], add_special_tokens=False)["input_ids"])
         rewards = critique_token_rewards(critique, ranges, len(ranges), shaping).tolist()
-        if rewards:
-            rewards[-1] += row["reward_extrinsic"]
         row["token_rewards"], row["token_ranges"] = rewards, [list(r) for r in ranges]
         row["critique"] = {
             "outcome": "ok" if critique.spans else "empty",

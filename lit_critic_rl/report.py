@@ -61,10 +61,10 @@ def read_metrics(run_dir: Path) -> list[dict[str, float]]:
 
 def series(rows: list[dict[str, float]], key: str) -> tuple[list[float], list[float]]:
     """``(iterations, values)`` of one metric. Rows without ``train/iteration`` (validation) are placed at the
-    iteration of the latest training row at or before their step (0 before any training)."""
+    iteration of the training row logged before them (0 before any training). Rows are taken in logging order:
+    the steps cannot order them, since an iteration's training row and the validation after it share a step."""
     xs, ys, iteration = [], [], 0.0
-    by_step = sorted(rows, key=lambda r: (r.get("step", 0.0), "train/iteration" not in r))
-    for row in by_step:
+    for row in rows:
         iteration = row.get("train/iteration", iteration)
         if key in row:
             xs.append(iteration)
@@ -261,9 +261,10 @@ def samples_table(samples: list[dict], per_iteration: int) -> str:
                 f'</span></td><td class="num">{rewards}</td><td class="critique">{critique_html(s)}</td></tr>'
             )
     legend = (
-        f'<p class="legend">Token colour: <span class="tok" style="background:{token_colour(scale, scale)}">'
-        f'positive</span> <span class="tok" style="background:{token_colour(-scale, scale)}">negative</span> '
-        f"reward, full strength at |r| = {scale:.3g}; hover a token for its value. Prompts are grey.</p>"
+        f'<p class="legend">Each response token is coloured by its reward in the samples file: '
+        f'<span class="tok" style="background:{token_colour(scale, scale)}">positive</span> '
+        f'<span class="tok" style="background:{token_colour(-scale, scale)}">negative</span>, '
+        f"full strength at |r| = {scale:.3g}; hover a token for its value. Prompts are grey.</p>"
     )
     return (
         legend

@@ -48,10 +48,10 @@ def run_dir(tmp_path):
     (folder / "metrics.csv").write_text(
         "step,train/iteration,train/reward_extrinsic,train/reward_intrinsic,train/reward_total,train/kl,train/kl_coef,"
         "val/reward\n"
-        "0,,,,,,,0.1\n"
-        "2,1,0.2,0.1,0.3,0.01,0.2,\n"
-        "4,2,0.4,0.2,0.6,0.03,0.19,\n"
-        "4,,,,,,,0.5\n"
+        "0,,,,,,,0.1\n"  # the untrained baseline, logged before the first iteration at the same step
+        "0,1,0.2,0.1,0.3,0.01,0.2,\n"
+        "1,2,0.4,0.2,0.6,0.03,0.19,\n"
+        "1,,,,,,,0.5\n"
     )
     (folder / "config.yaml").write_text("model:\n  critic: lexicon  # <keep>\n")
     return folder
