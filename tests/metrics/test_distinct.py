@@ -39,7 +39,7 @@ def test_per_prompt_distinct_pools_a_prompts_samples_across_batches_and_skips_wo
 def test_per_prompt_distinct_needs_prompts_and_nothing_counted_is_zero():
     metric = DistinctN(2)
     assert metric.compute() == {"distinct_1": 0.0, "distinct_2": 0.0}
-    with pytest.raises(ValueError, match="needs the prompt"):
+    with pytest.raises(ValueError, match="needs each sample.s prompt"):
         metric.update(["a b"])
     with pytest.raises(ValueError, match="mode must be"):
         DistinctN(mode="sentence")
