@@ -192,8 +192,22 @@ class ShapingArgs:
 
 @dataclass
 class EvalArgs:
+    """How ``validate``/``test`` sample and measure (presets with the paper's settings: ``configs/eval/``)."""
+
     samples_per_prompt: int = 1
     """k: responses sampled per held-out prompt in validate/test (the paper uses 25 for sentiment and toxicity)."""
+    generation: GenerationArgs | None = None
+    """Decoding of validate/test, apart from training's (the paper evaluates detox with top-p 0.9 and 20 new tokens);
+    None = the training decoding ``model.generation``. Its fields not given take GenerationArgs' defaults, not the
+    training values; k is ``samples_per_prompt`` above, so leave ``generation.samples_per_prompt`` at 1."""
+    distinct_mode: Literal["per_prompt", "corpus"] = "per_prompt"
+    """'per_prompt' (the paper's): distinct n-grams among each prompt's k samples / their word count, averaged over
+    prompts; 'corpus': distinct / all n-grams over every sample (``lit_critic_rl.metrics.distinct``)."""
+    perplexity_mode: Literal["per_sample_mean", "token_weighted"] = "per_sample_mean"
+    """'per_sample_mean' (the paper's): mean of per-sample perplexities, leaving out those above ``max_perplexity``;
+    'token_weighted': exp of the mean NLL over all response tokens (``lit_critic_rl.metrics.perplexity``)."""
+    max_perplexity: float | None = 1e4
+    """Samples with a perplexity above this are left out of 'per_sample_mean' (the paper: 1e4; None keeps all)."""
     scoring_model: str | None = None
     """LM that scores perplexity of the responses; None = the reference model (adapters off, no extra memory)."""
     write_samples: bool = True
@@ -202,3 +216,7 @@ class EvalArgs:
     def __post_init__(self) -> None:
         check(self.samples_per_prompt >= 1, "model.evaluation.samples_per_prompt", "must be >= 1",
               self.samples_per_prompt)
+        if self.generation is not None:
+            check(self.generation.samples_per_prompt == 1, "model.evaluation.generation.samples_per_prompt",
+                  "must stay 1: k of validate/test is model.evaluation.samples_per_prompt",
+                  self.generation.samples_per_prompt)

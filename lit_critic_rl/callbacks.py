@@ -64,7 +64,8 @@ class SampleLog(Callback):
 
 
 class RunSummary(Callback):
-    """Print where logs, adapters and samples went, and the reward at the start and end of the run."""
+    """Print where logs, adapters, samples and the report went, and the reward at the start and end of the run;
+    after ``test``, where its samples and the report went."""
 
     def __init__(self) -> None:
         self.rewards: list[float] = []
@@ -78,6 +79,7 @@ class RunSummary(Callback):
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         root = run_dir(trainer)
         lines = [f"logs:     {root}", f"adapters: {root / 'adapters'}", f"samples:  {root / 'samples.jsonl'}"]
+        lines += report_line(root)
         if len(self.rewards) >= 2:
             k = max(1, len(self.rewards) // 4)
             first, last = self.rewards[:k], self.rewards[-k:]
@@ -85,3 +87,16 @@ class RunSummary(Callback):
                 f"mean train reward: first {k} iterations {sum(first) / k:+.3f} -> last {k} {sum(last) / k:+.3f}"
             )
         print("\n".join(lines))
+
+    @rank_zero_only
+    def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        root = run_dir(trainer)
+        print("\n".join([f"logs:     {root}", f"samples:  {root / 'test_samples.jsonl'}", *report_line(root)]))
+
+
+def report_line(root: Path) -> list[str]:
+    """The report's line of the end-of-run summary, when ``RunReport`` has written it (open it in a browser)."""
+    from lit_critic_rl.report import REPORT_NAME
+
+    path = root / REPORT_NAME
+    return [f"report:   {path.resolve()}"] if path.is_file() else []

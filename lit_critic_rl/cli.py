@@ -1,6 +1,10 @@
-"""Command line: ``lit-critic-rl fit|validate|test --config configs/quickstart.yaml``.
+"""Command line: ``lit-critic-rl fit|validate|test --config configs/quickstart.yaml``, and
+``lit-critic-rl report RUN_DIR`` to rebuild a run's ``report.html``.
 
 Components are swapped by ``class_path``/``init_args`` in YAML (the extrinsic reward, the critic, the datamodule).
+Every output follows ``trainer.default_root_dir``: it is linked to the ``save_dir`` of each logger and, plus
+``/checkpoints``, to the ``dirpath`` of each ``ModelCheckpoint``; adapters, samples and the report go to the first
+logger's version folder, the critic cache to the root. Guides: ``docs/`` (design.md, critics.md, benchmarks.md).
 """
 
 from __future__ import annotations
@@ -12,21 +16,57 @@ from lightning.pytorch.cli import LightningCLI
 
 from lit_critic_rl.module import DenseRewardPPO
 
+DOCS_HINT = (
+    "lit_critic_rl: PPO with dense rewards from LLM critics. Guides in docs/ (design.md, critics.md, benchmarks.md); "
+    "'lit-critic-rl report RUN_DIR' rebuilds a run's report.html."
+)
+
+
+def root_dir(default_root_dir: str | None) -> str:
+    """The trainer's root dir as Lightning resolves it (None = the working directory)."""
+    return default_root_dir or os.getcwd()
+
+
+def checkpoint_dir(default_root_dir: str | None) -> str:
+    """``<root>/checkpoints``: one folder across versions, so ``fit --ckpt_path last`` finds the previous run's."""
+    return os.path.join(root_dir(default_root_dir), "checkpoints")
+
 
 class CLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("seed_everything", "data.init_args.seed")
+        # a link fills the key in every list item whose class has it (loggers: save_dir; ModelCheckpoint: dirpath)
+        parser.link_arguments("trainer.default_root_dir", "trainer.logger.init_args.save_dir", compute_fn=root_dir)
+        parser.link_arguments(
+            "trainer.default_root_dir", "trainer.callbacks.init_args.dirpath", compute_fn=checkpoint_dir
+        )
+
+    def init_parser(self, **kwargs):
+        parser = super().init_parser(**kwargs)
+        parser.description = DOCS_HINT
+        return parser
 
 
-def main(args: list[str] | None = None, run: bool = True) -> CLI:
-    """Entry point of ``cli.py`` and the ``lit-critic-rl`` script; ``args``/``run`` as in ``LightningCLI``."""
+def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
+    """Entry point of ``cli.py`` and the ``lit-critic-rl`` script; ``args``/``run`` as in ``LightningCLI``.
+
+    ``report RUN_DIR`` is handled here, before LightningCLI, and returns None.
+    """
     from lit_critic_rl.data.base import PromptDataModule
+    from lit_critic_rl.report import RunReport
 
+    argv = sys.argv[1:] if args is None else list(args)
+    if argv[:1] == ["report"]:
+        from lit_critic_rl.report import report_main
+
+        report_main(argv[1:])
+        return None
     return CLI(
         DenseRewardPPO,
         PromptDataModule,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
+        trainer_defaults={"callbacks": [RunReport()]},  # appended to the configured callbacks
         args=args,
         run=run,
     )

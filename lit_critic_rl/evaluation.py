@@ -1,6 +1,9 @@
-"""Evaluation on held-out prompts: k samples per prompt with a fixed sampling seed per batch, then mean reward,
-distinct-1/2/3, perplexity of the responses under a scoring LM (torchmetrics), the task's own metrics, and a jsonl
-file of the samples."""
+"""Evaluation on held-out prompts: k samples per prompt with a fixed sampling seed per batch, decoded with
+``EvalArgs.generation`` (or the training decoding when it is None), then mean reward, distinct-1/2/3, perplexity of
+the responses under a scoring LM, the task's own metrics, and a jsonl file of the samples.
+
+Distinct-n and perplexity follow the dense-reward paper's definitions unless ``EvalArgs`` asks for the corpus /
+token-weighted ones (``lit_critic_rl.metrics``)."""
 
 from __future__ import annotations
 
@@ -8,10 +11,10 @@ import json
 from pathlib import Path
 
 import torch
-from torchmetrics.text import Perplexity
 
-from lit_critic_rl.args import EvalArgs
+from lit_critic_rl.args import EvalArgs, GenerationArgs
 from lit_critic_rl.metrics.distinct import DistinctN
+from lit_critic_rl.metrics.perplexity import Perplexity
 from lit_critic_rl.metrics.task import TaskMetrics
 from lit_critic_rl.models.policy import position_ids_from_mask
 from lit_critic_rl.ppo.rollout import sample
@@ -20,7 +23,7 @@ from lit_critic_rl.types import Rollout
 
 
 def perplexity_targets(response_ids: torch.Tensor, response_mask: torch.Tensor) -> torch.Tensor:
-    """Response ids with padding after EOS set to -100, the index torchmetrics' Perplexity ignores."""
+    """Response ids with padding after EOS set to -100, the index ``Perplexity.update`` ignores."""
     return response_ids.masked_fill(response_mask == 0, -100)
 
 
@@ -32,10 +35,13 @@ class _Holder:
 
 
 class Evaluator:
+    """One validate/test pass: ``reset``, ``step`` per batch of held-out prompts, ``compute`` the metrics,
+    ``write_samples``."""
+
     def __init__(self, args: EvalArgs, metrics: TaskMetrics | None) -> None:
         self.args, self.metrics = args, metrics or TaskMetrics()
-        self.distinct = DistinctN(3)
-        self.perplexity = Perplexity(ignore_index=-100)
+        self.distinct = DistinctN(3, args.distinct_mode)
+        self.perplexity = Perplexity(args.perplexity_mode, args.max_perplexity)
         self._scorer: _Holder | None = None
         self.reset()
 
@@ -57,9 +63,17 @@ class Evaluator:
             self._scorer = _Holder(load_causal_lm(self.args.scoring_model, field=field).eval())
         # the scoring LM must share the policy's tokenizer: the ids are the policy's
         attn = rollout.attention_mask
-        out = self._scorer.model(input_ids=rollout.input_ids, attention_mask=attn,
-                                 position_ids=position_ids_from_mask(attn), logits_to_keep=T + 1)
+        out = self._scorer.model(
+            input_ids=rollout.input_ids,
+            attention_mask=attn,
+            position_ids=position_ids_from_mask(attn),
+            logits_to_keep=T + 1,
+        )
         return out.logits[:, :-1]
+
+    def decoding(self, module) -> GenerationArgs:
+        """The evaluation's decoding settings: ``EvalArgs.generation``, else the module's training decoding."""
+        return self.args.generation if self.args.generation is not None else module.generation
 
     @torch.inference_mode()
     def step(self, module, batch: list[str], batch_idx: int) -> torch.Tensor:
@@ -67,15 +81,17 @@ class Evaluator:
         module.lm.eval()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(module.val_seed + batch_idx)
-            rollout = sample(module.lm, module.tokenizer, prompts, module.generation)
+            rollout = sample(module.lm, module.tokenizer, prompts, self.decoding(module))
         scores = score_samples(module.reward, rollout.prompts, rollout.responses)
         targets = perplexity_targets(rollout.response_ids, rollout.response_mask)
-        self.perplexity.update(self._scoring_logits(module, rollout).float(), targets)
-        self.distinct.update(rollout.responses)
+        self.perplexity.update(self._scoring_logits(module, rollout), targets)
+        self.distinct.update(rollout.responses, rollout.prompts)
         self.metrics.update(rollout.prompts, rollout.responses, scores.tolist())
         self.rewards += scores.tolist()
-        self.samples += [{"prompt": p, "response": r, "reward": float(s)}
-                         for p, r, s in zip(rollout.prompts, rollout.responses, scores)]
+        self.samples += [
+            {"prompt": p, "response": r, "reward": float(s)}
+            for p, r, s in zip(rollout.prompts, rollout.responses, scores)
+        ]
         return scores
 
     def compute(self) -> dict[str, float]:

@@ -15,7 +15,10 @@ QUICKSTART = str(CONFIGS / "quickstart.yaml")
 FAST = str(CONFIGS / "debug" / "fast.yaml")
 # component files and how they are applied on top of the quickstart
 COMPONENT_FLAGS = {
-    "reward": "--model.reward", "critic": "--model.critic", "shaping": "--model.shaping", "data": "--data",
+    "reward": "--model.reward",
+    "critic": "--model.critic",
+    "shaping": "--model.shaping",
+    "data": "--data",
     "trainer": "--trainer",
 }
 
@@ -26,7 +29,7 @@ def yaml_cases() -> list[list[str]]:
         group = path.parent.name
         if group in COMPONENT_FLAGS:
             cases.append(["--config", QUICKSTART, COMPONENT_FLAGS[group], str(path)])
-        elif group in ("debug", "experiment", "presets"):
+        elif group in ("debug", "eval", "experiment", "presets"):
             cases.append(["--config", QUICKSTART, "--config", str(path)])
         else:
             cases.append(["--config", str(path)])
@@ -126,6 +129,8 @@ def test_user_error_prints_one_line_naming_the_field():
 def test_console_script_shim_prints_help():
     out = subprocess.run([sys.executable, str(REPO / "cli.py"), "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "fit" in out.stdout
+    text = " ".join(out.stdout.split())  # argparse wraps the description to the terminal width
+    assert "Guides in docs/" in text and "lit-critic-rl report RUN_DIR" in text
 
 
 @pytest.mark.parametrize("subcommand", ["validate", "test"])
@@ -159,15 +164,31 @@ def test_fit_with_each_critic_is_a_yaml_change(name, tiny_model_path, tmp_path, 
     with ChatServer() as server:
         if name == "openai":
             extra += ["--model.critic.init_args.base_url", server.base_url]
-        main(["fit", "--config", QUICKSTART, "--config", FAST, "--model.model.name_or_path", tiny_model_path,
-              "--model.critic", str(CONFIGS / "critic" / f"{name}.yaml"), *extra])
+        main(
+            [
+                "fit",
+                "--config",
+                QUICKSTART,
+                "--config",
+                FAST,
+                "--model.model.name_or_path",
+                tiny_model_path,
+                "--model.critic",
+                str(CONFIGS / "critic" / f"{name}.yaml"),
+                *extra,
+            ]
+        )
         requests = server.requests
     run = tmp_path / "runs" / "quickstart"
     rows = [r for r in csv.DictReader((run / "csv" / "version_0" / "metrics.csv").open()) if r.get("train/iteration")]
     assert len(rows) == 2
     assert all(float(r["train/critic_calls"]) == 4 for r in rows)
-    assert {"train/reward_intrinsic", "train/critic_failures", "train/critic_spans",
-            "train/critic_spans_dropped"} <= set(rows[0])
+    assert {
+        "train/reward_intrinsic",
+        "train/critic_failures",
+        "train/critic_spans",
+        "train/critic_spans_dropped",
+    } <= set(rows[0])
     if name == "openai":
         assert requests == 8
         for path in run.rglob("*"):
@@ -203,7 +224,67 @@ def test_each_task_trains_and_evaluates_with_k_samples(task, tiny_model_path, tm
     assert {"test/reward", "test/perplexity", *(m.replace("val/", "test/") for m in TASKS[task])} <= set(
         cli.trainer.callback_metrics
     )
-    test_rows = [json.loads(x) for x in (tmp_path / "runs" / "quickstart" / "csv" / "version_1" /
-                                         "test_samples.jsonl").read_text().splitlines()]
+    test_rows = [
+        json.loads(x)
+        for x in (tmp_path / "runs" / "quickstart" / "csv" / "version_1" / "test_samples.jsonl")
+        .read_text()
+        .splitlines()
+    ]
     prompts = [r["prompt"] for r in test_rows]
     assert len(test_rows) == 3 * len(set(prompts))  # k = 3 samples of every held-out prompt
+
+
+@pytest.mark.parametrize("task", ["sentiment", "detox"])
+def test_paper_evaluation_presets_reach_the_evaluator(task, tiny_model_path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    experiment = str(CONFIGS / "experiment" / f"{task}_sparse.yaml")
+    preset = str(CONFIGS / "eval" / f"{task}.yaml")
+    cli = main(
+        [
+            "--config",
+            QUICKSTART,
+            "--config",
+            experiment,
+            "--config",
+            preset,
+            "--model.model.name_or_path",
+            tiny_model_path,
+        ],
+        run=False,
+    )
+    args = cli.model.evaluator.args
+    assert args.samples_per_prompt == 25 and args.distinct_mode == "per_prompt"
+    assert args.perplexity_mode == "per_sample_mean" and args.max_perplexity == 1e4
+    assert (args.generation.max_new_tokens, args.generation.top_p, args.generation.top_k) == (20, 0.9, 0)
+    assert cli.model.generation.max_new_tokens != 20  # training keeps its own decoding
+
+
+def test_every_output_follows_the_root_dir(tiny_model_path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    common = [
+        *("--config", QUICKSTART, "--config", FAST, "--model.model.name_or_path", tiny_model_path),
+        *("--model.critic", str(CONFIGS / "critic" / "selfcritique.yaml"), "--model.critic.init_args.max_new_tokens"),
+        *("4", "--trainer.default_root_dir", "elsewhere"),
+    ]
+    main(["fit", *common])
+    main(["test", *common, "--ckpt_path", "last"])
+    root = tmp_path / "elsewhere"
+    written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert written and all(p.startswith("elsewhere/") for p in written), sorted(written)
+    fit_dir, test_dir = root / "csv" / "version_0", root / "csv" / "version_1"
+    for path in [
+        fit_dir / "metrics.csv",
+        fit_dir / "config.yaml",
+        fit_dir / "samples.jsonl",
+        fit_dir / "val_samples.jsonl",
+        fit_dir / "report.html",
+        fit_dir / "adapters" / "value_head.pt",
+        root / "checkpoints" / "last.ckpt",
+        root / "critic_cache.sqlite",
+        test_dir / "test_samples.jsonl",
+        test_dir / "report.html",
+    ]:
+        assert path.is_file(), path
+    assert "test_samples.jsonl" in (test_dir / "report.html").read_text()  # a test run reports its own samples
+    events = b"".join(p.read_bytes() for p in (root / "tensorboard").rglob("events.out.tfevents.*"))
+    assert b"report/rewards" in events and b"report/kl" in events  # the report's plots, as TensorBoard images

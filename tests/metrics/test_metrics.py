@@ -1,22 +1,6 @@
 import pytest
 
-from lit_critic_rl.metrics import DistinctN, ToxicityAggregates, distinct_n
-
-
-def test_distinct_n_by_hand():
-    texts = ["the cat sat", "the cat ran"]
-    # unigrams: the, cat, sat, the, cat, ran -> 4 unique / 6; bigrams: (the cat) x2, (cat sat), (cat ran) -> 3 / 4
-    assert distinct_n(texts, 1) == pytest.approx(4 / 6)
-    assert distinct_n(texts, 2) == pytest.approx(3 / 4)
-    assert distinct_n(texts, 3) == pytest.approx(2 / 2)
-    assert distinct_n(["one"], 2) == 0.0
-
-
-def test_distinct_accumulates_over_batches_like_one_corpus():
-    metric = DistinctN(max_n=2)
-    metric.update(["the cat sat"])
-    metric.update(["the cat ran"])
-    assert metric.compute() == pytest.approx({"distinct_1": 4 / 6, "distinct_2": 3 / 4})
+from lit_critic_rl.metrics import ToxicityAggregates
 
 
 def test_toxicity_aggregates_by_hand():

@@ -1,0 +1,405 @@
+"""The run report: one self-contained ``report.html`` in the run directory, readable offline (PNG plots inline as
+base64, CSS inline, no script, nothing fetched).
+
+It holds the reward curves (extrinsic, intrinsic, total and validation reward; KL and the KL coefficient) read from
+the CSV logger's ``metrics.csv``; the last evaluation metrics; samples of the first, middle and last iterations of
+``samples.jsonl`` with each response token coloured by its reward (green positive, red negative, stronger for larger
+values) beside the critic's raw output, its located spans, the quotes it dropped with the reason, and its failures;
+the run's ``config.yaml`` and the machine it ran on.
+
+``RunReport`` writes it at the end of ``fit`` and ``test`` (and sends the plots to TensorBoard as images);
+``lit-critic-rl report RUN_DIR`` rebuilds it from the files. Rows of ``samples.jsonl`` without ``token_rewards``,
+``token_ranges`` or ``critique`` are shown as plain text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import html
+import io
+import json
+import math
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_only
+
+REPORT_NAME = "report.html"
+REWARD_CURVES = ("train/reward_extrinsic", "train/reward_intrinsic", "train/reward_total")
+KL_CURVES = ("train/kl", "train/kl_coef")
+
+# ----------------------------------------------------------------------------------------------- reading the run
+
+
+def find_run_dir(path: str | Path) -> Path:
+    """``path`` itself when it holds a run's files, else its newest ``<logger>/version_N`` folder that does."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"report: RUN_DIR '{path}' is not a folder")
+    if any((path / name).is_file() for name in ("metrics.csv", "samples.jsonl", "config.yaml")):
+        return path
+    versions = [p.parent for p in path.glob("*/version_*/metrics.csv")]
+    if not versions:
+        raise FileNotFoundError(f"report: no metrics.csv or samples.jsonl in '{path}' or its */version_*/ folders")
+    return max(versions, key=lambda p: (p / "metrics.csv").stat().st_mtime)
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, float]]:
+    """Rows of ``metrics.csv`` with their empty cells left out and values as floats."""
+    path = run_dir / "metrics.csv"
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
+
+
+def series(rows: list[dict[str, float]], key: str) -> tuple[list[float], list[float]]:
+    """``(iterations, values)`` of one metric. Rows without ``train/iteration`` (validation) are placed at the
+    iteration of the training row logged before them (0 before any training). Rows are taken in logging order:
+    the steps cannot order them, since an iteration's training row and the validation after it share a step."""
+    xs, ys, iteration = [], [], 0.0
+    for row in rows:
+        iteration = row.get("train/iteration", iteration)
+        if key in row:
+            xs.append(iteration)
+            ys.append(row[key])
+    return xs, ys
+
+
+def read_samples(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def samples_file(run_dir: Path) -> Path | None:
+    """The training samples, or for a ``test``/``validate`` run without them, its evaluation samples."""
+    names = ("samples.jsonl", "test_samples.jsonl", "val_samples.jsonl")
+    return next((run_dir / n for n in names if (run_dir / n).is_file()), None)
+
+
+def pick_iterations(samples: list[dict]) -> list[int]:
+    """The first, middle and last iteration present (fewer when the run has fewer)."""
+    iterations = sorted({int(s.get("iteration", 0)) for s in samples})
+    if not iterations:
+        return []
+    return sorted({iterations[0], iterations[len(iterations) // 2], iterations[-1]})
+
+
+def machine_facts() -> dict[str, str]:
+    """Facts of the machine running this: OS, Python, CPU, memory, accelerators, package versions."""
+    import importlib.metadata
+
+    facts = {
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+        "cpu": platform.processor() or "unknown",
+        "logical cores": str(os.cpu_count()),
+    }
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        facts["cpu"] = next(line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if "model name" in line)
+        mem_kb = int(
+            next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1]
+        )
+        facts["memory"] = f"{mem_kb / 2**20:.1f} GiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    import torch
+
+    facts["accelerators"] = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())) or "none"
+    for package in ("torch", "lightning", "transformers", "peft"):
+        try:
+            facts[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return facts
+
+
+def machine_of(run_dir: Path) -> dict[str, str]:
+    """The run's ``machine.json`` (written with its first report, so a rebuild elsewhere keeps the run's machine)."""
+    path = run_dir / "machine.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    facts = machine_facts()
+    path.write_text(json.dumps(facts, indent=1))
+    return facts
+
+
+# ------------------------------------------------------------------------------------------------------- plots
+
+
+def plot_curves(rows: list[dict[str, float]]) -> dict[str, bytes]:
+    """PNG plots ``{"rewards": ..., "kl": ...}`` of the metrics present in ``rows`` (none when nothing was logged)."""
+    from matplotlib.figure import Figure
+
+    plots = {}
+    val_x, val_y = series(rows, "val/reward")
+    reward_lines = [(k.removeprefix("train/reward_"), *series(rows, k)) for k in REWARD_CURVES]
+    if any(xs for _, xs, _ in reward_lines) or val_x:
+        fig = Figure(figsize=(6.4, 3.4), dpi=100)
+        ax = fig.add_subplot()
+        for label, xs, ys in reward_lines:
+            if xs:
+                ax.plot(xs, ys, label=label, linewidth=1.4)
+        if val_x:
+            ax.plot(val_x, val_y, "o--", label="validation reward", color="black", markersize=4)
+        ax.set(xlabel="iteration", ylabel="reward per sample", title="Rewards")
+        ax.axhline(0.0, color="0.8", linewidth=0.8, zorder=0)
+        ax.legend(fontsize=8)
+        plots["rewards"] = _png(fig)
+    kl_x, kl_y = series(rows, "train/kl")
+    coef_x, coef_y = series(rows, "train/kl_coef")
+    if kl_x or coef_x:
+        fig = Figure(figsize=(6.4, 3.4), dpi=100)
+        ax = fig.add_subplot()
+        ax.plot(kl_x, kl_y, color="tab:purple", linewidth=1.4)
+        ax.set(xlabel="iteration", title="KL to the reference and KL coefficient")
+        ax.set_ylabel("sequence KL (nats)", color="tab:purple")
+        twin = ax.twinx()
+        twin.plot(coef_x, coef_y, color="tab:gray", linestyle="--", linewidth=1.4)
+        twin.set_ylabel("KL coefficient beta", color="tab:gray")
+        plots["kl"] = _png(fig)
+    return plots
+
+
+def _png(fig) -> bytes:
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in fig.axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+# -------------------------------------------------------------------------------------------------------- html
+
+
+def token_colour(value: float, scale: float) -> str:
+    """CSS background of a token: green for a positive reward, red for a negative one, transparent for 0; the
+    opacity grows with ``|value| / scale`` (at least 0.15, so a small nonzero reward stays visible)."""
+    if value == 0 or not math.isfinite(value) or scale <= 0:
+        return "transparent"
+    alpha = 0.15 + 0.7 * min(1.0, abs(value) / scale)
+    rgb = "22,163,74" if value > 0 else "220,38,38"
+    return f"rgba({rgb},{alpha:.2f})"
+
+
+def coloured_response(sample: dict, scale: float) -> str:
+    """The response as HTML, one ``<span class="tok">`` per token with its reward in ``data-reward`` and the title;
+    plain escaped text when the row has no usable token rewards and character ranges."""
+    text, rewards, ranges = sample.get("response", ""), sample.get("token_rewards"), sample.get("token_ranges")
+    if not rewards or not ranges or len(rewards) != len(ranges):
+        return html.escape(text)
+    parts, cursor = [], 0
+    for value, (start, end) in zip(rewards, ranges):
+        if start > cursor:
+            parts.append(html.escape(text[cursor:start]))
+        start = max(start, cursor)
+        parts.append(
+            f'<span class="tok" data-reward="{value:.6g}" title="{value:+.3f}" '
+            f'style="background:{token_colour(value, scale)}">{html.escape(text[start:end])}</span>'
+        )
+        cursor = max(cursor, end)
+    parts.append(html.escape(text[cursor:]))
+    return "".join(parts)
+
+
+def critique_html(sample: dict) -> str:
+    critique = sample.get("critique")
+    if not critique:
+        return '<span class="muted">no critique recorded</span>'
+    outcome = critique.get("outcome", "?")
+    out = [f'<span class="badge {html.escape(outcome)}">{html.escape(outcome)}</span>']
+    if critique.get("error"):
+        out.append(f'<div class="error">{html.escape(critique["error"])}</div>')
+    if critique.get("raw"):
+        out.append(f'<pre class="raw">{html.escape(critique["raw"])}</pre>')
+    response = sample.get("response", "")
+    spans = [
+        f"<li>{html.escape(s.get('label', ''))} ({s.get('value', 0.0):+g}): "
+        f"&ldquo;{html.escape(response[s['start'] : s['end']])}&rdquo;</li>"
+        for s in critique.get("spans") or []
+    ]
+    if spans:
+        out.append(f'<div class="sub">located spans</div><ul>{"".join(spans)}</ul>')
+    dropped = [
+        f"<li>&ldquo;{html.escape(d.get('quote', ''))}&rdquo; ({html.escape(d.get('label', ''))}): "
+        f"<em>{html.escape(d.get('reason', ''))}</em></li>"
+        for d in critique.get("dropped") or []
+    ]
+    if dropped:
+        out.append(f'<div class="sub">dropped quotes</div><ul class="dropped">{"".join(dropped)}</ul>')
+    return "".join(out)
+
+
+def samples_table(samples: list[dict], per_iteration: int) -> str:
+    iterations = pick_iterations(samples)
+    if not iterations:
+        return '<p class="muted">No samples in this run.</p>'
+    shown = [[s for s in samples if int(s.get("iteration", 0)) == i][:per_iteration] for i in iterations]
+    values = [abs(v) for group in shown for s in group for v in s.get("token_rewards") or [] if math.isfinite(v)]
+    scale = max(values, default=0.0)
+    rows = []
+    for iteration, group in zip(iterations, shown):
+        rows.append(f'<tr class="iteration"><th colspan="3">iteration {iteration}</th></tr>')
+        for s in group:
+            rewards = f"extrinsic {s.get('reward_extrinsic', s.get('reward', math.nan)):+.3f}"
+            if "reward_total" in s:
+                rewards += f"<br>total {s['reward_total']:+.3f}"
+            rows.append(
+                f'<tr class="sample" data-iteration="{iteration}"><td class="text"><span class="prompt">'
+                f'{html.escape(s.get("prompt", ""))}</span><span class="response">{coloured_response(s, scale)}'
+                f'</span></td><td class="num">{rewards}</td><td class="critique">{critique_html(s)}</td></tr>'
+            )
+    legend = (
+        f'<p class="legend">Each response token is coloured by its reward in the samples file: '
+        f'<span class="tok" style="background:{token_colour(scale, scale)}">positive</span> '
+        f'<span class="tok" style="background:{token_colour(-scale, scale)}">negative</span>, '
+        f"full strength at |r| = {scale:.3g}; hover a token for its value. Prompts are grey.</p>"
+    )
+    return (
+        legend
+        + '<table class="samples"><tr><th>prompt &rarr; response</th><th>reward</th><th>critic</th></tr>'
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def last_values_table(rows: list[dict[str, float]]) -> str:
+    last: dict[str, float] = {}
+    for row in rows:
+        last.update({k: v for k, v in row.items() if k.startswith(("val/", "test/"))})
+    if not last:
+        return '<p class="muted">No validation or test metrics logged.</p>'
+    cells = "".join(f"<tr><td>{html.escape(k)}</td><td class='num'>{v:.4g}</td></tr>" for k, v in sorted(last.items()))
+    return f'<table class="facts">{cells}</table>'
+
+
+STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1200px;
+color:#1f2328;padding:0 16px}
+h1{font-size:22px;margin-bottom:2px}
+h2{font-size:17px;border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:28px}
+.muted,.prompt{color:#6e7781}.plots img{max-width:49%;border:1px solid #d0d7de;margin:2px}
+table{border-collapse:collapse;width:100%}td,th{border:1px solid #d0d7de;padding:5px 8px;vertical-align:top;
+text-align:left}table.facts{width:auto}tr.iteration th{background:#f6f8fa}td.num{white-space:nowrap;
+font-variant-numeric:tabular-nums}td.text{width:48%;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;
+white-space:pre-wrap}td.critique{width:40%;font-size:13px}.tok{border-radius:3px;padding:1px 0}
+pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px;white-space:pre-wrap;margin:4px 0}
+.badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;color:white;background:#6e7781}
+.badge.ok{background:#1a7f37}.badge.failed{background:#cf222e}.badge.empty{background:#9a6700}
+.error{color:#cf222e}.sub{font-weight:600;margin-top:4px}ul{margin:2px 0;padding-left:18px}
+.dropped em{color:#9a6700}
+"""
+
+
+def build_html(run_dir: Path, plots: dict[str, bytes], samples_per_iteration: int = 4) -> str:
+    rows = read_metrics(run_dir)
+    source = samples_file(run_dir)
+    samples = read_samples(source) if source else []
+    config = run_dir / "config.yaml"
+    images = "".join(
+        f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+        for name, png in plots.items()
+    )
+    facts = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in machine_of(run_dir).items()
+    )
+    written = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    body = [
+        "<h1>lit_critic_rl run report</h1>",
+        f'<p class="muted">{html.escape(str(run_dir.resolve()))} &middot; written {written}</p>',
+        "<h2>Reward curves</h2>",
+        f'<div class="plots">{images}</div>' if images else '<p class="muted">No training metrics logged.</p>',
+        "<h2>Last evaluation</h2>",
+        last_values_table(rows),
+        f"<h2>Samples: first, middle and last iteration{f' ({source.name})' if source else ''}</h2>",
+        samples_table(samples, samples_per_iteration),
+        "<h2>Configuration</h2>",
+        f"<pre>{html.escape(config.read_text())}</pre>" if config.is_file() else '<p class="muted">No config.yaml.</p>',
+        "<h2>Machine</h2>",
+        f'<table class="facts">{facts}</table>',
+    ]
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>lit_critic_rl report</title>'
+        f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>"
+    )
+
+
+def write_report(run_dir: str | Path, output: str | Path | None = None, samples_per_iteration: int = 4) -> Path:
+    """Write ``report.html`` (or ``output``) for the run in ``run_dir`` and return its path."""
+    run_dir = Path(run_dir)
+    target = Path(output) if output is not None else run_dir / REPORT_NAME
+    target.write_text(build_html(run_dir, plot_curves(read_metrics(run_dir)), samples_per_iteration))
+    return target
+
+
+# ------------------------------------------------------------------------------------------ callback and command
+
+
+class RunReport(Callback):
+    """Write ``report.html`` in the run directory at the end of ``fit`` and ``test``, and add its plots to
+    TensorBoard (``report/rewards``, ``report/kl``) when a TensorBoardLogger is attached."""
+
+    def __init__(self, samples_per_iteration: int = 4) -> None:
+        self.samples_per_iteration = samples_per_iteration
+
+    @rank_zero_only
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.write(trainer)
+
+    @rank_zero_only
+    def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.write(trainer)
+
+    def write(self, trainer: Trainer) -> Path:
+        from lit_critic_rl.callbacks import run_dir
+
+        for logger in trainer.loggers:
+            logger.save()  # the CSV logger writes metrics.csv only every n steps and when saved
+        folder = run_dir(trainer)
+        folder.mkdir(parents=True, exist_ok=True)
+        plots = plot_curves(read_metrics(folder))
+        self.log_images(trainer, plots)
+        path = folder / REPORT_NAME
+        path.write_text(build_html(folder, plots, self.samples_per_iteration))
+        return path
+
+    @staticmethod
+    def log_images(trainer: Trainer, plots: dict[str, bytes]) -> None:
+        from lightning.pytorch.loggers import TensorBoardLogger
+        from matplotlib.image import imread
+
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                for name, png in plots.items():
+                    image = imread(io.BytesIO(png), format="png")[..., :3]
+                    logger.experiment.add_image(f"report/{name}", image, trainer.global_step, dataformats="HWC")
+
+
+def report_main(argv: list[str]) -> Path:
+    """``lit-critic-rl report RUN_DIR [--output FILE]``: rebuild a run's report from its files."""
+    parser = argparse.ArgumentParser(
+        prog="lit-critic-rl report",
+        description="Rebuild report.html from a run's metrics.csv, samples.jsonl and config.yaml (docs/ for guides).",
+    )
+    parser.add_argument("run_dir", help="a run's version folder (runs/quickstart/csv/version_0) or its root dir")
+    parser.add_argument("--output", default=None, help="where to write the HTML (default: RUN_DIR/report.html)")
+    parser.add_argument("--samples-per-iteration", type=int, default=4, help="samples shown per chosen iteration")
+    args = parser.parse_args(argv)
+    try:
+        folder = find_run_dir(args.run_dir)
+    except FileNotFoundError as err:
+        parser.error(str(err))
+    path = write_report(folder, args.output, args.samples_per_iteration)
+    print(f"report: {path}")
+    return path
