@@ -1,5 +1,6 @@
 """The reward stage: extrinsic score on the last token, critic values on span tokens, failures masked, counters."""
 
+import pytest
 import torch
 
 from lit_critic_rl.args import ShapingArgs
@@ -64,3 +65,17 @@ def test_explicit_empty_failure_and_drops_are_counted_apart():
     ]
     assert critic_stats(critiques) == {"critic_failures": 1.0, "critic_empty": 1.0, "critic_spans": 1.0,
                                        "critic_spans_dropped": 1.0, "critic_calls": 4.0}
+
+
+def test_substring_placement_reaches_every_equal_token_through_the_reward_stage(tiny_tokenizer):
+    text = "the plot, the cast and the end"
+    rollout = _rollout(tiny_tokenizer, [text])
+    ranges = response_token_ranges(rollout, tiny_tokenizer)
+    span = Span(10, 18, "negative", -1.0, "the cast")
+    critiques = [Critique(ok=True, spans=[span])]
+    substring = assemble_rewards(torch.zeros(1), critiques, rollout, ranges, ShapingArgs(placement="substring"),
+                                 tiny_tokenizer)
+    spread = assemble_rewards(torch.zeros(1), critiques, rollout, ranges, ShapingArgs(), tiny_tokenizer)
+    assert (substring.intrinsic != 0).sum() > (spread.intrinsic != 0).sum()  # every "the", not just the quoted one
+    with pytest.raises(ValueError, match="substring"):
+        assemble_rewards(torch.zeros(1), critiques, rollout, ranges, ShapingArgs(placement="substring"))
