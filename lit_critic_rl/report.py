@@ -213,6 +213,13 @@ def coloured_response(sample: dict, scale: float) -> str:
     return "".join(parts)
 
 
+def span_sign(span: dict) -> str:
+    """A span's token value (``value``) or, as the training loop records it, its ``polarity``."""
+    if "value" in span:
+        return f"{span['value']:+g}"
+    return f"polarity {span.get('polarity', 0.0):+g}"
+
+
 def critique_html(sample: dict) -> str:
     critique = sample.get("critique")
     if not critique:
@@ -225,7 +232,7 @@ def critique_html(sample: dict) -> str:
         out.append(f'<pre class="raw">{html.escape(critique["raw"])}</pre>')
     response = sample.get("response", "")
     spans = [
-        f"<li>{html.escape(s.get('label', ''))} ({s.get('value', 0.0):+g}): "
+        f"<li>{html.escape(s.get('label', ''))} ({span_sign(s)}): "
         f"&ldquo;{html.escape(response[s['start'] : s['end']])}&rdquo;</li>"
         for s in critique.get("spans") or []
     ]

@@ -120,7 +120,10 @@ def test_fit_then_resume_from_last_through_the_cli(tiny_model_path, tmp_path, mo
 def test_user_error_prints_one_line_naming_the_field():
     out = subprocess.run(
         [sys.executable, str(REPO / "cli.py"), "fit", "--config", QUICKSTART, "--model.ppo.kl_coef", "-1"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "LIT_CRITIC_RL_DEBUG": ""},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "LIT_CRITIC_RL_DEBUG": ""},
     )
     assert out.returncode == 2
     assert "error: model.ppo.kl_coef must be >= 0, got -1" in out.stderr and "Traceback" not in out.stderr
@@ -210,9 +213,20 @@ def test_each_task_trains_and_evaluates_with_k_samples(task, tiny_model_path, tm
     import json
 
     monkeypatch.chdir(tmp_path)
-    args = ["--config", QUICKSTART, "--config", str(CONFIGS / "experiment" / f"{task}.yaml"), "--config", FAST,
-            "--model.model.name_or_path", tiny_model_path, "--model.evaluation.samples_per_prompt", "3",
-            "--trainer.limit_test_batches", "2"]  # the GSM8K and arithmetic test splits hold hundreds of prompts
+    args = [
+        "--config",
+        QUICKSTART,
+        "--config",
+        str(CONFIGS / "experiment" / f"{task}.yaml"),
+        "--config",
+        FAST,
+        "--model.model.name_or_path",
+        tiny_model_path,
+        "--model.evaluation.samples_per_prompt",
+        "3",
+        "--trainer.limit_test_batches",
+        "2",
+    ]  # the GSM8K and arithmetic test splits hold hundreds of prompts
     main(["fit", *args])
     run = tmp_path / "runs" / "quickstart" / "csv" / "version_0"
     rows = list(csv.DictReader((run / "metrics.csv").open()))
@@ -260,6 +274,8 @@ def test_paper_evaluation_presets_reach_the_evaluator(task, tiny_model_path, tmp
 
 
 def test_every_output_follows_the_root_dir(tiny_model_path, tmp_path, monkeypatch):
+    import json
+
     monkeypatch.chdir(tmp_path)
     common = [
         *("--config", QUICKSTART, "--config", FAST, "--model.model.name_or_path", tiny_model_path),
@@ -286,5 +302,8 @@ def test_every_output_follows_the_root_dir(tiny_model_path, tmp_path, monkeypatc
     ]:
         assert path.is_file(), path
     assert "test_samples.jsonl" in (test_dir / "report.html").read_text()  # a test run reports its own samples
+    rows = [json.loads(x) for x in (fit_dir / "samples.jsonl").read_text().splitlines()]
+    assert rows and all(len(r["token_rewards"]) == len(r["token_ranges"]) for r in rows)
+    assert 'class="tok" data-reward=' in (fit_dir / "report.html").read_text()  # the training loop's token rewards
     events = b"".join(p.read_bytes() for p in (root / "tensorboard").rglob("events.out.tfevents.*"))
     assert b"report/rewards" in events and b"report/kl" in events  # the report's plots, as TensorBoard images

@@ -30,7 +30,7 @@ def sample_row(iteration: int, k: int) -> dict:
             "error": "",
             "spans": [
                 {"start": 2, "end": 7, "label": "positive", "value": 0.5},
-                {"start": 14, "end": 19, "label": "negative", "value": -0.5},
+                {"start": 14, "end": 19, "label": "negative", "polarity": -1.0},  # as module.py records it
             ],
             "dropped": [{"quote": "superb", "label": "positive", "reason": "not found in the response"}],
         },
@@ -130,7 +130,7 @@ def test_critic_output_dropped_quotes_and_failures_are_shown(run_dir):
     page = parse(write_report(run_dir, samples_per_iteration=2))
     first, failed = page.rows[0]["text"], page.rows[-1]["text"]
     assert "Negative: awful <end>" in first and "superb" in first and "not found in the response" in first
-    assert "positive (+0.5): \u201cgreat\u201d" in first
+    assert "positive (+0.5): \u201cgreat\u201d" in first and "negative (polarity -1): \u201cawful\u201d" in first
     assert "failed" in failed and "TimeoutError" in failed
 
 

@@ -1,4 +1,3 @@
-
 import pytest
 
 from lit_critic_rl.metrics.task import MathMetrics, SentimentMetrics, SummarizationMetrics, ToxicityMetrics
