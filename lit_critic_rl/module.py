@@ -118,8 +118,9 @@ class DenseRewardPPO(LightningModule):
 
     def configure_callbacks(self):
         from lit_critic_rl.callbacks import AdapterExport, RunSummary, SampleLog
+        from lit_critic_rl.report import RunReport
 
-        return [AdapterExport(), SampleLog(), RunSummary()]
+        return [AdapterExport(), SampleLog(), RunReport(), RunSummary()]  # the report before the summary prints it
 
     def setup(self, stage: str) -> None:
         if self.critic is not None:
@@ -150,14 +151,16 @@ class DenseRewardPPO(LightningModule):
         limit = getattr(self.lm.peft.config, "max_position_embeddings", None)
         if limit is None:
             return
-        budget = limit - self.generation.max_new_tokens
+        evaluation = self.evaluator.args.generation or self.generation
+        new_tokens = max(self.generation.max_new_tokens, evaluation.max_new_tokens)
+        budget = limit - new_tokens
         lengths = [len(ids) for ids in self.tokenizer(prompts)["input_ids"]]
         too_long = [i for i, n in enumerate(lengths) if n > budget]
         if too_long:
             i = too_long[0]
             raise ValueError(
                 f"data: {len(too_long)} prompt(s) exceed the context ({limit} tokens) minus "
-                f"generation.max_new_tokens ({self.generation.max_new_tokens}); first: #{i} with {lengths[i]} tokens"
+                f"max_new_tokens ({new_tokens}, training or evaluation); first: #{i} with {lengths[i]} tokens"
             )
 
     # --------------------------------------------------------------- training
