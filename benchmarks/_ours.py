@@ -23,8 +23,14 @@ def sentiment_data(batch_size: int):
 
 
 def run_ours(
-    *, prompts: int, samples_per_prompt: int, new_tokens: int, steps: int, model: dict | None = None,
-    ppo: dict | None = None, critic=None,
+    *,
+    prompts: int,
+    samples_per_prompt: int,
+    new_tokens: int,
+    steps: int,
+    model: dict | None = None,
+    ppo: dict | None = None,
+    critic=None,
 ) -> tuple[list[float], dict[str, float]]:
     """``steps`` iterations on the sentiment prompts with a VADER reward; returns the wall time of every iteration
     and the ``perf/*`` phase times of the last one."""
@@ -54,15 +60,33 @@ def run_ours(
         critic=critic,
         model=ModelArgs(name_or_path=MODEL, **{"value_mode": "shared_trunk", **(model or {})}),
         adapter=AdapterArgs(**LORA),
-        generation=GenerationArgs(max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                                  samples_per_prompt=samples_per_prompt),
-        ppo=PPOArgs(**{"learning_rate": 1e-5, "epochs": 1, "minibatch_size": batch, "kl_coef": 0.04,
-                       "adaptive_kl": False, **(ppo or {})}),
+        generation=GenerationArgs(
+            max_new_tokens=new_tokens, min_new_tokens=new_tokens, samples_per_prompt=samples_per_prompt
+        ),
+        ppo=PPOArgs(
+            **{
+                "learning_rate": 1e-5,
+                "epochs": 1,
+                "minibatch_size": batch,
+                "kl_coef": 0.04,
+                "adaptive_kl": False,
+                **(ppo or {}),
+            }
+        ),
     )
     timer = StepTimes()
     with tempfile.TemporaryDirectory() as root:
-        trainer = L.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=steps, limit_val_batches=0,
-                            logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                            enable_model_summary=False, default_root_dir=root, callbacks=[timer])
+        trainer = L.Trainer(
+            accelerator="cpu",
+            max_epochs=1,
+            limit_train_batches=steps,
+            limit_val_batches=0,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            default_root_dir=root,
+            callbacks=[timer],
+        )
         trainer.fit(module, sentiment_data(prompts))
     return timer.times, timer.phases

@@ -30,8 +30,9 @@ def run(n: int, latency: float, concurrencies: list[int], repeats: int) -> None:
                 failed = [o.error for o in out if not o.ok]
                 assert not failed, f"concurrency {c}: {len(failed)} failed critiques, e.g. {failed[0]}"
         with tempfile.TemporaryDirectory() as tmp:
-            critic = OpenAICritic("loopback", server.base_url, api_key_env=None, concurrency=16,
-                                  cache_path=f"{tmp}/cache.sqlite")
+            critic = OpenAICritic(
+                "loopback", server.base_url, api_key_env=None, concurrency=16, cache_path=f"{tmp}/cache.sqlite"
+            )
             critic.critique(prompts, responses)
             before = server.requests
             start = time.perf_counter()

@@ -27,8 +27,14 @@ import statistics
 import subprocess
 import sys
 
-SETTINGS = ["lone_base_inference", "shared_rollout_and_scoring", "shared_trunk_rollout_and_scoring",
-            "three_copies_inference", "full_iteration", "full_iteration_checkpointing"]
+SETTINGS = [
+    "lone_base_inference",
+    "shared_rollout_and_scoring",
+    "shared_trunk_rollout_and_scoring",
+    "three_copies_inference",
+    "full_iteration",
+    "full_iteration_checkpointing",
+]
 
 
 def measure(setting: str, model: str) -> float:
@@ -44,8 +50,13 @@ def measure(setting: str, model: str) -> float:
     if setting.startswith("full_iteration"):
         from benchmarks._ours import run_ours
 
-        run_ours(prompts=16, samples_per_prompt=1, new_tokens=16, steps=1,
-                 model={"activation_checkpointing": setting.endswith("checkpointing")})
+        run_ours(
+            prompts=16,
+            samples_per_prompt=1,
+            new_tokens=16,
+            steps=1,
+            model={"activation_checkpointing": setting.endswith("checkpointing")},
+        )
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     torch.manual_seed(0)
     tokenizer = load_tokenizer(model)
@@ -59,8 +70,9 @@ def measure(setting: str, model: str) -> float:
         copies = [load_causal_lm(model).eval() for _ in range(1 if setting == "lone_base_inference" else 3)]
         with torch.inference_mode():
             for m in copies:
-                m.generate(**enc, do_sample=True, max_new_tokens=16, min_new_tokens=16,
-                           pad_token_id=tokenizer.pad_token_id)
+                m.generate(
+                    **enc, do_sample=True, max_new_tokens=16, min_new_tokens=16, pad_token_id=tokenizer.pad_token_id
+                )
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
 
 
@@ -79,8 +91,12 @@ def main() -> None:
     peaks: dict[str, list[float]] = {s: [] for s in args.settings}
     for _ in range(1 if args.quick else 2):
         for setting in args.settings:  # interleaved
-            out = subprocess.run([sys.executable, "-m", "benchmarks.memory", "--child", setting, "--model", args.model],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-m", "benchmarks.memory", "--child", setting, "--model", args.model],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             peaks[setting].append(json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mib"])
     base = statistics.median(peaks["lone_base_inference"])
     print(f"model {args.model}, median peak RSS over {len(peaks[args.settings[0]])} runs")

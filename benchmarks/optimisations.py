@@ -50,8 +50,9 @@ def child(variant: str, steps: int, malloc_threshold: int | None) -> None:
         with ChatServer(latency=0.2) as server:
             critic = OpenAICritic("loopback", server.base_url, api_key_env=None, concurrency=1, max_retries=0)
             critic.runs_off_thread = spec["critic"]
-            times, phases = run_ours(prompts=8, samples_per_prompt=1, new_tokens=16, steps=steps, model=model,
-                                     ppo=ppo, critic=critic)
+            times, phases = run_ours(
+                prompts=8, samples_per_prompt=1, new_tokens=16, steps=steps, model=model, ppo=ppo, critic=critic
+            )
     print(json.dumps({"step_s": times, "phases": phases, "peak_rss_mib": peak_rss_mib()}))
 
 
@@ -83,8 +84,9 @@ def main() -> None:
             results[variant]["step"].append(step)
             results[variant]["rss"].append(row["peak_rss_mib"])
             results[variant]["phases"].append(row["phases"])
-            print(f"repeat {repeat} {variant}: {step:.2f} s/iteration, peak RSS {row['peak_rss_mib']:.0f} MiB",
-                  flush=True)
+            print(
+                f"repeat {repeat} {variant}: {step:.2f} s/iteration, peak RSS {row['peak_rss_mib']:.0f} MiB", flush=True
+            )
     print(f"\n{args.repeats} interleaved repeats, median of {args.steps - 1} post-warm-up iterations per process\n")
     print("| variant | s / iteration | peak RSS (MiB) | phases of each process's last iteration, median (s) |")
     print("|---|---:|---:|---|")

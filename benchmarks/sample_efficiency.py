@@ -30,10 +30,30 @@ ARMS = {
     "lexicon": ["--model.critic", str(REPO / "configs/critic/lexicon.yaml")],
     "selfcritique": ["--model.critic", str(REPO / "configs/critic/selfcritique.yaml")],
 }
-FULL = ["--trainer.max_epochs", "4", "--trainer.limit_train_batches", "10", "--trainer.limit_val_batches", "0",
-        "--data.init_args.batch_size", "8", "--model.ppo.minibatch_size", "8"]
-QUICK = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "5", "--trainer.limit_val_batches", "0",
-         "--data.init_args.batch_size", "4", "--model.ppo.minibatch_size", "4"]
+FULL = [
+    "--trainer.max_epochs",
+    "4",
+    "--trainer.limit_train_batches",
+    "10",
+    "--trainer.limit_val_batches",
+    "0",
+    "--data.init_args.batch_size",
+    "8",
+    "--model.ppo.minibatch_size",
+    "8",
+]
+QUICK = [
+    "--trainer.max_epochs",
+    "1",
+    "--trainer.limit_train_batches",
+    "5",
+    "--trainer.limit_val_batches",
+    "0",
+    "--data.init_args.batch_size",
+    "4",
+    "--model.ppo.minibatch_size",
+    "4",
+]
 SMOOTH = 5  # iterations in the moving average of the per-iteration mean reward
 # The module's top-level phases; update_backward/update_optimizer are parts of update. The arms' critics run in the
 # training step (not in a background thread), so their time is the critic phase, not hidden under another one.
@@ -49,8 +69,10 @@ def iterations(quick: bool) -> int:
 
 def logged_iterations(root: Path) -> dict[Path, int]:
     """Iterations logged by each metrics file of the run folder ``root``."""
-    return {m: sum(1 for r in csv.DictReader(m.open()) if r.get("train/reward_extrinsic"))
-            for m in root.glob("csv/version_*/metrics.csv")}
+    return {
+        m: sum(1 for r in csv.DictReader(m.open()) if r.get("train/reward_extrinsic"))
+        for m in root.glob("csv/version_*/metrics.csv")
+    }
 
 
 def finished(root: Path, quick: bool, counts: dict[Path, int] | None = None) -> Path | None:
@@ -68,15 +90,26 @@ def run_arm(arm: str, seed: int, out: Path, quick: bool) -> Path:
         return done
     longer = [m for m, n in counts.items() if n > iterations(quick)]
     if longer:  # never delete a finished run of another length (a full run when --quick, say)
-        raise RuntimeError(f"{longer[0]} holds a longer run than this invocation's {iterations(quick)} iterations; "
-                           "use another --out")
+        raise RuntimeError(
+            f"{longer[0]} holds a longer run than this invocation's {iterations(quick)} iterations; use another --out"
+        )
     if root.exists():
         shutil.rmtree(root)  # a partial run: start it again from scratch
     config = root / "config.yaml"
     root.mkdir(parents=True, exist_ok=True)
     config.write_text((REPO / "configs/quickstart.yaml").read_text().replace("runs/quickstart", str(root)))
-    args = [sys.executable, "-m", "lit_critic_rl.cli", "fit", "--config", str(config), "--seed_everything", str(seed),
-            *ARMS[arm], *(QUICK if quick else FULL)]
+    args = [
+        sys.executable,
+        "-m",
+        "lit_critic_rl.cli",
+        "fit",
+        "--config",
+        str(config),
+        "--seed_everything",
+        str(seed),
+        *ARMS[arm],
+        *(QUICK if quick else FULL),
+    ]
     with (root / "stdout.log").open("w") as log:
         subprocess.run(args, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     done = finished(root, quick)
@@ -133,8 +166,9 @@ def mean_curves(curves: dict[str, list[Curve]]) -> dict[str, Band]:
     for arm, runs in curves.items():
         n = min(len(run.samples) for run in runs)
         at = [[run.smooth[i] for run in runs] for i in range(n)]  # smoothed reward of every seed at iteration i
-        bands[arm] = Band(runs[0].samples[:n], [statistics.mean(v) for v in at], [min(v) for v in at],
-                          [max(v) for v in at])
+        bands[arm] = Band(
+            runs[0].samples[:n], [statistics.mean(v) for v in at], [min(v) for v in at], [max(v) for v in at]
+        )
     return bands
 
 
@@ -145,12 +179,16 @@ def summary_lines(curves: dict[str, list[Curve]], bands: dict[str, Band]) -> lis
     sparse = bands.get("sparse")
     levels = {"final": sparse.mean[-1], "best": max(sparse.mean)} if sparse else {}
     sparse_need = {k: samples_to_reach(sparse.samples, sparse.mean, v) for k, v in levels.items()}
-    lines = [f"sparse final {levels['final']:+.3f}, sparse best {levels['best']:+.3f}" if levels else
-             "no sparse arm: no levels", "",
-             "| arm | final reward (mean over seeds) | per seed | samples to sparse final | ratio "
-             "| samples to sparse best | ratio | intrinsic reward / sample | spans located / it | quotes dropped / it "
-             "| s / iteration |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"sparse final {levels['final']:+.3f}, sparse best {levels['best']:+.3f}"
+        if levels
+        else "no sparse arm: no levels",
+        "",
+        "| arm | final reward (mean over seeds) | per seed | samples to sparse final | ratio "
+        "| samples to sparse best | ratio | intrinsic reward / sample | spans located / it | quotes dropped / it "
+        "| s / iteration |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for arm, band in bands.items():
         cells = []
         for key in ("final", "best"):
@@ -159,10 +197,13 @@ def summary_lines(curves: dict[str, list[Curve]], bands: dict[str, Band]) -> lis
             cells += [f"{need:.0f}" if need is not None else "not reached", ratio]
         runs = curves[arm]
         per_seed = " / ".join(f"{run.smooth[-1]:+.3f}" for run in runs)
-        intrinsic, spans, dropped, seconds = (statistics.mean(getattr(r, f) for r in runs)
-                                              for f in ("intrinsic", "spans", "dropped", "seconds"))
-        lines.append(f"| {arm} | {band.mean[-1]:+.3f} | {per_seed} | {' | '.join(cells)} | {intrinsic:+.3f} "
-                     f"| {spans:.1f} | {dropped:.1f} | {seconds:.1f} |")
+        intrinsic, spans, dropped, seconds = (
+            statistics.mean(getattr(r, f) for r in runs) for f in ("intrinsic", "spans", "dropped", "seconds")
+        )
+        lines.append(
+            f"| {arm} | {band.mean[-1]:+.3f} | {per_seed} | {' | '.join(cells)} | {intrinsic:+.3f} "
+            f"| {spans:.1f} | {dropped:.1f} | {seconds:.1f} |"
+        )
     return lines
 
 
@@ -173,8 +214,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", type=Path, help="default: benchmarks/results/sample_efficiency[_quick]")
     args = parser.parse_args()
-    args.out = args.out or REPO / "benchmarks" / "results" / ("sample_efficiency_quick" if args.quick else
-                                                             "sample_efficiency")
+    args.out = args.out or REPO / "benchmarks" / "results" / (
+        "sample_efficiency_quick" if args.quick else "sample_efficiency"
+    )
     curves: dict[str, list[Curve]] = {}
     for seed in args.seeds:  # interleaved: seed-major, so a partial run still compares arms on equal seeds
         for arm in args.arms:

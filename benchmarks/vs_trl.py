@@ -40,8 +40,9 @@ OURS = {  # model.* settings of our arms
 def run_ours_arm(args, arm: str) -> tuple[list[float], dict[str, float]]:
     from benchmarks._ours import run_ours
 
-    return run_ours(prompts=args.prompts, samples_per_prompt=2, new_tokens=args.new_tokens, steps=args.steps,
-                    model=OURS[arm])
+    return run_ours(
+        prompts=args.prompts, samples_per_prompt=2, new_tokens=args.new_tokens, steps=args.steps, model=OURS[arm]
+    )
 
 
 def run_trl(args) -> tuple[list[float], dict[str, float]]:
@@ -75,18 +76,36 @@ def run_trl(args) -> tuple[list[float], dict[str, float]]:
     timer = StepTimes()
     with tempfile.TemporaryDirectory() as root:
         config = RLOOConfig(
-            output_dir=root, use_cpu=True, report_to="none", save_strategy="no", logging_steps=1, seed=0,
-            per_device_train_batch_size=2 * args.prompts, num_generations=2, max_steps=args.steps,
-            max_completion_length=args.new_tokens, generation_kwargs={"min_new_tokens": args.new_tokens},
-            beta=0.04, learning_rate=1e-5, temperature=1.0, top_k=0, top_p=1.0, bf16=False, fp16=False,
+            output_dir=root,
+            use_cpu=True,
+            report_to="none",
+            save_strategy="no",
+            logging_steps=1,
+            seed=0,
+            per_device_train_batch_size=2 * args.prompts,
+            num_generations=2,
+            max_steps=args.steps,
+            max_completion_length=args.new_tokens,
+            generation_kwargs={"min_new_tokens": args.new_tokens},
+            beta=0.04,
+            learning_rate=1e-5,
+            temperature=1.0,
+            top_k=0,
+            top_p=1.0,
+            bf16=False,
+            fp16=False,
             dataloader_num_workers=0,
         )
         trainer = RLOOTrainer(
-            model=load_causal_lm(MODEL), reward_funcs=reward, args=config,
+            model=load_causal_lm(MODEL),
+            reward_funcs=reward,
+            args=config,
             train_dataset=Dataset.from_dict({"prompt": sentiment_data(args.prompts).train_prompts}),
-            processing_class=load_tokenizer(MODEL), callbacks=[timer],
-            peft_config=LoraConfig(r=LORA["r"], lora_alpha=LORA["alpha"], target_modules="all-linear",
-                                   task_type="CAUSAL_LM"),
+            processing_class=load_tokenizer(MODEL),
+            callbacks=[timer],
+            peft_config=LoraConfig(
+                r=LORA["r"], lora_alpha=LORA["alpha"], target_modules="all-linear", task_type="CAUSAL_LM"
+            ),
         )
         trainer.train()
     return timer.times, {}
@@ -124,8 +143,21 @@ def main() -> None:
     results: dict[str, dict[str, list]] = {arm: {"step_s": [], "rss": [], "phases": []} for arm in args.arms}
     for repeat in range(args.repeats):
         for arm in args.arms:  # interleaved
-            cmd = [sys.executable, "-m", "benchmarks.vs_trl", "--child", arm, "--steps", str(args.steps),
-                   "--prompts", str(args.prompts), "--new-tokens", str(args.new_tokens), "--threads", str(args.threads)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "benchmarks.vs_trl",
+                "--child",
+                arm,
+                "--steps",
+                str(args.steps),
+                "--prompts",
+                str(args.prompts),
+                "--new-tokens",
+                str(args.new_tokens),
+                "--threads",
+                str(args.threads),
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True)
             if out.returncode != 0:
                 sys.exit(f"{arm} failed:\n{out.stderr[-3000:]}")
@@ -138,8 +170,10 @@ def main() -> None:
             print(f"repeat {repeat} {arm}: step {step:.2f} s, peak RSS {row['peak_rss_mib']:.0f} MiB", flush=True)
     tokens = 2 * args.prompts * args.new_tokens
     base = "trl_rloo" if "trl_rloo" in results else None
-    print(f"\n{2 * args.prompts} completions x {args.new_tokens} tokens per iteration, {args.threads} threads, "
-          f"{args.repeats} interleaved repeats, median step of {args.steps - 1} post-warm-up iterations per process\n")
+    print(
+        f"\n{2 * args.prompts} completions x {args.new_tokens} tokens per iteration, {args.threads} threads, "
+        f"{args.repeats} interleaved repeats, median step of {args.steps - 1} post-warm-up iterations per process\n"
+    )
     print("| arm | s / iteration | completion tokens/s | vs TRL | peak RSS (MiB) | vs TRL |")
     print("|---|---:|---:|---:|---:|---:|")
     for arm, r in results.items():

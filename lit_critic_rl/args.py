@@ -39,10 +39,18 @@ class ModelArgs:
     def __post_init__(self) -> None:
         check(bool(self.name_or_path.strip()), "model.name_or_path", "must not be empty", self.name_or_path)
         check(self.quantization in ("none", "nf4"), "model.quantization", "must be 'none' or 'nf4'", self.quantization)
-        check(self.dtype in ("float32", "bfloat16", "float16"), "model.dtype", "must be float32, bfloat16 or float16",
-              self.dtype)
-        check(self.value_mode in ("separate_adapter", "shared_trunk"), "model.value_mode",
-              "must be 'separate_adapter' or 'shared_trunk'", self.value_mode)
+        check(
+            self.dtype in ("float32", "bfloat16", "float16"),
+            "model.dtype",
+            "must be float32, bfloat16 or float16",
+            self.dtype,
+        )
+        check(
+            self.value_mode in ("separate_adapter", "shared_trunk"),
+            "model.value_mode",
+            "must be 'separate_adapter' or 'shared_trunk'",
+            self.value_mode,
+        )
         threshold = self.malloc_mmap_threshold
         check(threshold is None or threshold > 0, "model.malloc_mmap_threshold", "must be > 0 or null", threshold)
 
@@ -62,8 +70,12 @@ class AdapterArgs:
         check(self.r >= 1, "model.adapter.r", "must be >= 1", self.r)
         check(self.alpha > 0, "model.adapter.alpha", "must be > 0", self.alpha)
         check(0.0 <= self.dropout < 1.0, "model.adapter.dropout", "must be in [0, 1)", self.dropout)
-        check(bool(self.target_modules), "model.adapter.target_modules", "must name at least one module",
-              self.target_modules)
+        check(
+            bool(self.target_modules),
+            "model.adapter.target_modules",
+            "must name at least one module",
+            self.target_modules,
+        )
 
 
 @dataclass
@@ -83,13 +95,18 @@ class GenerationArgs:
 
     def __post_init__(self) -> None:
         check(self.max_new_tokens >= 1, "model.generation.max_new_tokens", "must be >= 1", self.max_new_tokens)
-        check(0 <= self.min_new_tokens <= self.max_new_tokens, "model.generation.min_new_tokens",
-              f"must be between 0 and max_new_tokens ({self.max_new_tokens})", self.min_new_tokens)
+        check(
+            0 <= self.min_new_tokens <= self.max_new_tokens,
+            "model.generation.min_new_tokens",
+            f"must be between 0 and max_new_tokens ({self.max_new_tokens})",
+            self.min_new_tokens,
+        )
         check(self.temperature > 0, "model.generation.temperature", "must be > 0", self.temperature)
         check(self.top_k >= 0, "model.generation.top_k", "must be >= 0 (0 = off)", self.top_k)
         check(0.0 < self.top_p <= 1.0, "model.generation.top_p", "must be in (0, 1]", self.top_p)
-        check(self.samples_per_prompt >= 1, "model.generation.samples_per_prompt", "must be >= 1",
-              self.samples_per_prompt)
+        check(
+            self.samples_per_prompt >= 1, "model.generation.samples_per_prompt", "must be >= 1", self.samples_per_prompt
+        )
 
 
 @dataclass
@@ -182,10 +199,18 @@ class ShapingArgs:
     """Call the critic only for samples with extrinsic score <= this value (None = always)."""
 
     def __post_init__(self) -> None:
-        check(self.placement in ("spread", "last_token", "substring"), "model.shaping.placement",
-              "must be 'spread', 'last_token' or 'substring'", self.placement)
-        check(self.overlap in ("sum", "max", "first"), "model.shaping.overlap", "must be 'sum', 'max' or 'first'",
-              self.overlap)
+        check(
+            self.placement in ("spread", "last_token", "substring"),
+            "model.shaping.placement",
+            "must be 'spread', 'last_token' or 'substring'",
+            self.placement,
+        )
+        check(
+            self.overlap in ("sum", "max", "first"),
+            "model.shaping.overlap",
+            "must be 'sum', 'max' or 'first'",
+            self.overlap,
+        )
         for name in ("intrinsic_weight", "extrinsic_weight"):
             check(getattr(self, name) >= 0, f"model.shaping.{name}", "must be >= 0", getattr(self, name))
 
@@ -214,9 +239,13 @@ class EvalArgs:
     """Write every evaluation sample to ``<run dir>/<val|test>_samples.jsonl``."""
 
     def __post_init__(self) -> None:
-        check(self.samples_per_prompt >= 1, "model.evaluation.samples_per_prompt", "must be >= 1",
-              self.samples_per_prompt)
+        check(
+            self.samples_per_prompt >= 1, "model.evaluation.samples_per_prompt", "must be >= 1", self.samples_per_prompt
+        )
         if self.generation is not None:
-            check(self.generation.samples_per_prompt == 1, "model.evaluation.generation.samples_per_prompt",
-                  "must stay 1: k of validate/test is model.evaluation.samples_per_prompt",
-                  self.generation.samples_per_prompt)
+            check(
+                self.generation.samples_per_prompt == 1,
+                "model.evaluation.generation.samples_per_prompt",
+                "must stay 1: k of validate/test is model.evaluation.samples_per_prompt",
+                self.generation.samples_per_prompt,
+            )

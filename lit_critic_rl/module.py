@@ -79,8 +79,15 @@ class DenseRewardPPO(LightningModule):
         super().__init__()
         # plain dicts, so checkpoints load with torch.load(weights_only=True) (Lightning's default)
         self.save_hyperparameters(
-            {"model": asdict(model), "adapter": asdict(adapter), "generation": asdict(generation),
-             "ppo": asdict(ppo), "shaping": asdict(shaping), "evaluation": asdict(evaluation), "val_seed": val_seed}
+            {
+                "model": asdict(model),
+                "adapter": asdict(adapter),
+                "generation": asdict(generation),
+                "ppo": asdict(ppo),
+                "shaping": asdict(shaping),
+                "evaluation": asdict(evaluation),
+                "val_seed": val_seed,
+            }
         )
         self.automatic_optimization = False
         self.strict_loading = False  # checkpoints hold adapters and the value head, not the frozen base
@@ -210,8 +217,13 @@ class DenseRewardPPO(LightningModule):
         fused = objective.fuses_first_forward(len(rollout))
         with timer("teacher_forced"):
             rollout = teacher_force(
-                self.lm, rollout, self.generation.temperature, self.ppo.teacher_force_chunk_size, policy=not fused,
-                values=objective.needs_values, reference=objective.needs_reference,
+                self.lm,
+                rollout,
+                self.generation.temperature,
+                self.ppo.teacher_force_chunk_size,
+                policy=not fused,
+                values=objective.needs_values,
+                reference=objective.needs_reference,
             )
         first = None
         with timer("update"):
@@ -353,16 +365,18 @@ def sample_records(
     mask, total = rollout.response_mask.cpu(), rewards.total
     for b in range(len(rollout)):
         n = int(mask[b].sum())
-        records.append({
-            "iteration": iteration,
-            "prompt": rollout.prompts[b],
-            "response": rollout.responses[b],
-            "reward_extrinsic": float(scores[b]),
-            "reward_total": float(total[b].sum()),
-            "token_rewards": [round(float(v), 6) for v in total[b, :n]],
-            "token_ranges": [list(r) for r in ranges[b]],
-            "critique": critique_record(critiques[b]),
-        })
+        records.append(
+            {
+                "iteration": iteration,
+                "prompt": rollout.prompts[b],
+                "response": rollout.responses[b],
+                "reward_extrinsic": float(scores[b]),
+                "reward_total": float(total[b].sum()),
+                "token_rewards": [round(float(v), 6) for v in total[b, :n]],
+                "token_ranges": [list(r) for r in ranges[b]],
+                "critique": critique_record(critiques[b]),
+            }
+        )
     return records
 
 

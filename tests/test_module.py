@@ -17,9 +17,18 @@ from lit_critic_rl.ppo.rollout import sample
 from lit_critic_rl.rewards import RewardError
 
 REQUIRED_METRICS = [
-    "train/reward_extrinsic", "train/reward_intrinsic", "train/reward_total", "train/kl", "train/kl_coef",
-    "train/policy_loss", "train/value_loss", "train/clipfrac", "train/entropy", "train/samples_seen",
-    "train/critic_failures", "val/reward",
+    "train/reward_extrinsic",
+    "train/reward_intrinsic",
+    "train/reward_total",
+    "train/kl",
+    "train/kl_coef",
+    "train/policy_loss",
+    "train/value_loss",
+    "train/clipfrac",
+    "train/entropy",
+    "train/samples_seen",
+    "train/critic_failures",
+    "val/reward",
 ]
 
 
@@ -40,9 +49,15 @@ def make_module(path, reward=None, value_mode="separate_adapter", **ppo):
 
 def make_trainer(root: Path, **kwargs):
     defaults = dict(
-        max_epochs=1, limit_train_batches=3, limit_val_batches=1, num_sanity_val_steps=0,
-        default_root_dir=str(root), logger=CSVLogger(str(root), name="csv", version=0),
-        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1,
+        max_epochs=1,
+        limit_train_batches=3,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        default_root_dir=str(root),
+        logger=CSVLogger(str(root), name="csv", version=0),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=1,
     )
     return L.Trainer(**{**defaults, **kwargs})
 
@@ -124,8 +139,9 @@ def test_resume_mid_epoch_matches_an_uninterrupted_run(tiny_model_path, tmp_path
     )
 
     def prompts(root):
-        return [json.loads(x)["prompt"] for x in (root / "csv" / "version_0" / "samples.jsonl").read_text().split("\n")
-                if x]
+        return [
+            json.loads(x)["prompt"] for x in (root / "csv" / "version_0" / "samples.jsonl").read_text().split("\n") if x
+        ]
 
     assert prompts(tmp_path / "b") + prompts(tmp_path / "c") == prompts(tmp_path / "a")
     assert resumed.iteration == straight.iteration == 4
@@ -163,9 +179,7 @@ def test_prompt_longer_than_context_fails_before_training(tiny_model_path, tmp_p
     long_prompt.write_text("short prompt\n" + "word " * 1200 + "\nanother prompt\nand one more\n")
     module = make_module(tiny_model_path)
     with pytest.raises(ValueError, match="exceed the context \\(1024 tokens\\).*first: #1"):
-        make_trainer(tmp_path).fit(
-            module, SentimentPrompts(prompt_file=str(long_prompt), val_size=1, batch_size=2)
-        )
+        make_trainer(tmp_path).fit(module, SentimentPrompts(prompt_file=str(long_prompt), val_size=1, batch_size=2))
     assert module.iteration == 0
 
 
@@ -188,7 +202,9 @@ def test_critic_gate_and_intrinsic_rewards_reach_the_token_rewards(tiny_model_pa
     critic = FirstCharCritic()
     module = DenseRewardPPO(
         reward=lambda p, r: [float(i % 2) for i in range(len(r))],  # samples 0, 2 score 0; samples 1, 3 score 1
-        critic=critic, model=ModelArgs(name_or_path=tiny_model_path), generation=GenerationArgs(max_new_tokens=5),
+        critic=critic,
+        model=ModelArgs(name_or_path=tiny_model_path),
+        generation=GenerationArgs(max_new_tokens=5),
         shaping=ShapingArgs(gate_threshold=0.5, negative_value=-0.5),
     )
     L.seed_everything(0)
@@ -222,9 +238,12 @@ def test_perplexity_by_a_named_scoring_model_matches_the_reference(tiny_model_pa
     prompts = ["The film opens with", "I watched this movie on a Sunday afternoon and"]
     results = []
     for scoring_model in (None, tiny_model_path):
-        module = DenseRewardPPO(reward=vowel_share, model=ModelArgs(name_or_path=tiny_model_path),
-                                generation=GenerationArgs(max_new_tokens=6),
-                                evaluation=EvalArgs(samples_per_prompt=2, scoring_model=scoring_model))
+        module = DenseRewardPPO(
+            reward=vowel_share,
+            model=ModelArgs(name_or_path=tiny_model_path),
+            generation=GenerationArgs(max_new_tokens=6),
+            evaluation=EvalArgs(samples_per_prompt=2, scoring_model=scoring_model),
+        )
         module.evaluator.step(module, prompts, 0)
         results.append(module.evaluator.compute())
     assert results[0]["perplexity"] == pytest.approx(results[1]["perplexity"], rel=1e-5)

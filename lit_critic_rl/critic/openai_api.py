@@ -179,7 +179,9 @@ class OpenAICritic(GenerativeCritic):
                     if not self._warned_budget:
                         log.warning(
                             "critic budget spent (%d requests, %d tokens): no more critic calls; "
-                            "samples get no intrinsic reward", self.requests_made, self.tokens_used,
+                            "samples get no intrinsic reward",
+                            self.requests_made,
+                            self.tokens_used,
                         )
                         self._warned_budget = True
                     return BudgetExhausted("critic budget spent")

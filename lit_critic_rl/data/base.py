@@ -147,8 +147,11 @@ class PromptDataModule(LightningDataModule):
         sizes = {"val_size": val_size, "batch_size": batch_size, "val_batch_size": val_batch_size}
         sizes = {k: self.default_sizes[k] if v is None else v for k, v in sizes.items()}
         self.prompt_file, self.prompt_field, self.val_file = prompt_file, prompt_field, val_file
-        self.val_size, self.batch_size, self.val_batch_size = sizes["val_size"], sizes["batch_size"], sizes[
-            "val_batch_size"]
+        self.val_size, self.batch_size, self.val_batch_size = (
+            sizes["val_size"],
+            sizes["batch_size"],
+            sizes["val_batch_size"],
+        )
         self.seed, self.reference_field = seed, reference_field
         self.train_prompts: list[str] = []
         self.val_prompts: list[str] = []

@@ -42,7 +42,8 @@ class DetoxPrompts(PromptDataModule):
             return super().read(path)
         table = read_table(path, [self.prompt_field, self.toxicity_field])
         prompts = [
-            str(p).strip() for p, tox in zip(table[self.prompt_field], table[self.toxicity_field])
+            str(p).strip()
+            for p, tox in zip(table[self.prompt_field], table[self.toxicity_field])
             if p and str(p).strip() and tox is not None and tox >= self.min_prompt_toxicity
         ]
         if not prompts:

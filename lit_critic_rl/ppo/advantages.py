@@ -16,6 +16,7 @@ from lit_critic_rl.types import Advantages, Rollout, TokenRewards
 
 __all__ = ["Reduce", "compute_advantages", "gae", "masked_mean", "masked_var", "masked_whiten", "mean_sequence_kl"]
 
+
 def gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float, lam: float) -> tuple[Tensor, Tensor]:
     """Generalized advantage estimation over response tokens.
 

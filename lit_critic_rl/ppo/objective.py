@@ -158,8 +158,12 @@ class PPOObjective(Objective):
             value_loss, vf_clipfrac = clipped_value_loss(out.values, old_values, returns, mask, args.value_clip_range)
             groups.backward(policy_loss + args.value_coef * value_loss)
         return {
-            "policy_loss": pg.loss.detach(), "value_loss": value_loss.detach(), "clipfrac": pg.clipfrac,
-            "value_clipfrac": vf_clipfrac, "approx_kl": pg.approx_kl, "entropy": entropy.detach(),
+            "policy_loss": pg.loss.detach(),
+            "value_loss": value_loss.detach(),
+            "clipfrac": pg.clipfrac,
+            "value_clipfrac": vf_clipfrac,
+            "approx_kl": pg.approx_kl,
+            "entropy": entropy.detach(),
         }
 
 

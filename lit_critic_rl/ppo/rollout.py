@@ -55,9 +55,7 @@ def sample(model: PolicyValueModel, tokenizer, prompts: list[str], gen: Generati
     response_ids = out[:, query_ids.shape[1] :]
     mask = response_mask_from_ids(response_ids, eos)
     response_ids = torch.where(mask.bool(), response_ids, torch.full_like(response_ids, tokenizer.pad_token_id))
-    responses = [
-        tokenizer.decode(ids[: int(m.sum())], skip_special_tokens=True) for ids, m in zip(response_ids, mask)
-    ]
+    responses = [tokenizer.decode(ids[: int(m.sum())], skip_special_tokens=True) for ids, m in zip(response_ids, mask)]
     return Rollout(list(prompts), responses, query_ids, query_mask, response_ids, mask)
 
 

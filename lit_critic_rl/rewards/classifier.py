@@ -64,8 +64,13 @@ class ClassifierReward(Reward):
     def scores(self, texts: list[str]) -> list[float]:
         out: list[float] = []
         for start in range(0, len(texts), self.batch_size):
-            enc = self.tokenizer(texts[start : start + self.batch_size], return_tensors="pt", padding=True,
-                                 truncation=True, max_length=self.max_length)
+            enc = self.tokenizer(
+                texts[start : start + self.batch_size],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+            )
             logits = self.model(**enc).logits.float()
             if self.output == "logit":
                 score = logits[:, self.index]

@@ -6,8 +6,18 @@ import pytest
 
 from benchmarks.sample_efficiency import curve, mean_curves, samples_to_reach, summary_lines
 
-COLUMNS = ["step", "train/reward_extrinsic", "train/reward_intrinsic", "train/samples_seen", "train/critic_spans",
-           "train/critic_spans_dropped", "perf/generate_s", "perf/update_s", "perf/update_backward_s", "epoch"]
+COLUMNS = [
+    "step",
+    "train/reward_extrinsic",
+    "train/reward_intrinsic",
+    "train/samples_seen",
+    "train/critic_spans",
+    "train/critic_spans_dropped",
+    "perf/generate_s",
+    "perf/update_s",
+    "perf/update_backward_s",
+    "epoch",
+]
 
 
 def write_metrics(path, rewards, spans=None, intrinsic=0.0):
@@ -17,10 +27,19 @@ def write_metrics(path, rewards, spans=None, intrinsic=0.0):
         out = csv.DictWriter(f, COLUMNS)
         out.writeheader()
         for i, r in enumerate(rewards):
-            out.writerow({"step": i, "train/reward_extrinsic": r, "train/reward_intrinsic": intrinsic,
-                          "train/samples_seen": 8 * (i + 1), "train/critic_spans": "" if spans is None else spans,
-                          "train/critic_spans_dropped": "" if spans is None else 1, "perf/generate_s": 1.0,
-                          "perf/update_s": 2.0, "perf/update_backward_s": 1.5})
+            out.writerow(
+                {
+                    "step": i,
+                    "train/reward_extrinsic": r,
+                    "train/reward_intrinsic": intrinsic,
+                    "train/samples_seen": 8 * (i + 1),
+                    "train/critic_spans": "" if spans is None else spans,
+                    "train/critic_spans_dropped": "" if spans is None else 1,
+                    "perf/generate_s": 1.0,
+                    "perf/update_s": 2.0,
+                    "perf/update_backward_s": 1.5,
+                }
+            )
         out.writerow({"step": len(rewards), "epoch": 0})
     return path
 

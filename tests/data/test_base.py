@@ -95,8 +95,9 @@ def test_detox_nested_fields_and_challenging_subset(tmp_path):
     f = tmp_path / "rtp.jsonl"
     rows = [{"prompt": {"text": f"prompt {i}", "toxicity": tox}} for i, tox in enumerate([0.9, 0.2, 0.61, None])]
     f.write_text("\n".join(json.dumps(r) for r in rows))
-    dm = DetoxPrompts(prompt_file=str(f), prompt_field="prompt.text", toxicity_field="prompt.toxicity",
-                      min_prompt_toxicity=0.6)
+    dm = DetoxPrompts(
+        prompt_file=str(f), prompt_field="prompt.text", toxicity_field="prompt.toxicity", min_prompt_toxicity=0.6
+    )
     assert dm.read(str(f)) == ["prompt 0", "prompt 2"]
     with pytest.raises(ValueError, match="must be given together"):
         DetoxPrompts(min_prompt_toxicity=0.6)

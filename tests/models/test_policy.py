@@ -119,8 +119,12 @@ def test_values_read_the_final_hidden_state(tiny_model_path, tiny_tokenizer, val
         values = lm.value_forward(ids, attn, 3)
         role = "value" if value_mode == "separate_adapter" else "policy"
         with lm.adapter(role):
-            full = lm.peft(input_ids=ids, attention_mask=attn, position_ids=(attn.cumsum(-1) - 1).clamp_min(0),
-                           output_hidden_states=True)
+            full = lm.peft(
+                input_ids=ids,
+                attention_mask=attn,
+                position_ids=(attn.cumsum(-1) - 1).clamp_min(0),
+                output_hidden_states=True,
+            )
         expected = lm.value_head(full.hidden_states[-1][:, -4:-1]).squeeze(-1)
     assert values.shape == (2, 3)
     torch.testing.assert_close(values, expected)
@@ -150,8 +154,12 @@ def test_activation_checkpointing_same_gradients_less_saved_memory(tiny_model_pa
     grads, saved = [], []
     for checkpointing in (False, True):
         torch.manual_seed(0)
-        lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8), "shared_trunk",
-                              activation_checkpointing=checkpointing).eval()
+        lm = PolicyValueModel(
+            load_causal_lm(tiny_model_path),
+            AdapterArgs(r=4, alpha=8),
+            "shared_trunk",
+            activation_checkpointing=checkpointing,
+        ).eval()
         _nudge_adapters(lm)
         out, nbytes = _saved_bytes(lambda: lm.policy_forward(enc["input_ids"], enc["attention_mask"], 5))
         (out.logits.logsumexp(-1).mean() + out.values.pow(2).mean()).backward()

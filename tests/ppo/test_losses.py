@@ -69,7 +69,9 @@ def test_k3_is_never_negative():
 
 def test_kl_penalized_rewards_by_hand():
     out = kl_penalized_rewards(
-        torch.tensor([[0.0, 0.0, 1.0, 0.0]]), torch.tensor([[0.1, 0.2, 0.3, 7.0]]), 0.5,
+        torch.tensor([[0.0, 0.0, 1.0, 0.0]]),
+        torch.tensor([[0.1, 0.2, 0.3, 7.0]]),
+        0.5,
         torch.tensor([[1.0, 1.0, 1.0, 0.0]]),
     )
     torch.testing.assert_close(out, torch.tensor([[-0.05, -0.1, 0.85, 0.0]]))

@@ -26,10 +26,17 @@ def test_teacher_forced_logprobs_match_generate_scores(tiny_model_path, tiny_tok
     torch.manual_seed(0)
     with lm.adapter("policy"):
         out = lm.peft.generate(
-            **enc, do_sample=True, max_new_tokens=6, min_new_tokens=6, top_k=0, top_p=1.0,
-            output_logits=True, return_dict_in_generate=True, pad_token_id=tiny_tokenizer.pad_token_id,
+            **enc,
+            do_sample=True,
+            max_new_tokens=6,
+            min_new_tokens=6,
+            top_k=0,
+            top_p=1.0,
+            output_logits=True,
+            return_dict_in_generate=True,
+            pad_token_id=tiny_tokenizer.pad_token_id,
         )
-    response = out.sequences[:, enc["input_ids"].shape[1]:]
+    response = out.sequences[:, enc["input_ids"].shape[1] :]
     gen_logp = torch.stack(
         [torch.log_softmax(s, -1).gather(-1, response[:, i : i + 1]).squeeze(-1) for i, s in enumerate(out.logits)], 1
     )

@@ -45,13 +45,23 @@ def test_failed_and_unasked_rows_get_no_intrinsic_reward_but_keep_their_score(ti
     assert rewards.extrinsic.sum(1).tolist() == [0.5, 0.5, 0.5]
     assert rewards.extrinsic[1, n - 1] == 0.5
     torch.testing.assert_close(rewards.total, rewards.extrinsic + rewards.intrinsic)
-    assert rewards.stats == {"critic_failures": 1.0, "critic_empty": 0.0, "critic_spans": 1.0,
-                             "critic_spans_dropped": 0.0, "critic_calls": 2.0}
+    assert rewards.stats == {
+        "critic_failures": 1.0,
+        "critic_empty": 0.0,
+        "critic_spans": 1.0,
+        "critic_spans_dropped": 0.0,
+        "critic_calls": 2.0,
+    }
 
 
 def test_no_critic_counts_nothing():
-    assert critic_stats([None, None]) == {"critic_failures": 0.0, "critic_empty": 0.0, "critic_spans": 0.0,
-                                          "critic_spans_dropped": 0.0, "critic_calls": 0.0}
+    assert critic_stats([None, None]) == {
+        "critic_failures": 0.0,
+        "critic_empty": 0.0,
+        "critic_spans": 0.0,
+        "critic_spans_dropped": 0.0,
+        "critic_calls": 0.0,
+    }
 
 
 def test_explicit_empty_failure_and_drops_are_counted_apart():
@@ -63,8 +73,13 @@ def test_explicit_empty_failure_and_drops_are_counted_apart():
         Critique(ok=True, dropped=[DroppedQuote("loved the music", "positive", "few_shot_echo")]),
         Critique(ok=True, spans=[Span(0, 2, "negative", -1.0)]),
     ]
-    assert critic_stats(critiques) == {"critic_failures": 1.0, "critic_empty": 1.0, "critic_spans": 1.0,
-                                       "critic_spans_dropped": 1.0, "critic_calls": 4.0}
+    assert critic_stats(critiques) == {
+        "critic_failures": 1.0,
+        "critic_empty": 1.0,
+        "critic_spans": 1.0,
+        "critic_spans_dropped": 1.0,
+        "critic_calls": 4.0,
+    }
 
 
 def test_substring_placement_reaches_every_equal_token_through_the_reward_stage(tiny_tokenizer):
@@ -73,8 +88,9 @@ def test_substring_placement_reaches_every_equal_token_through_the_reward_stage(
     ranges = response_token_ranges(rollout, tiny_tokenizer)
     span = Span(10, 18, "negative", -1.0, "the cast")
     critiques = [Critique(ok=True, spans=[span])]
-    substring = assemble_rewards(torch.zeros(1), critiques, rollout, ranges, ShapingArgs(placement="substring"),
-                                 tiny_tokenizer)
+    substring = assemble_rewards(
+        torch.zeros(1), critiques, rollout, ranges, ShapingArgs(placement="substring"), tiny_tokenizer
+    )
     spread = assemble_rewards(torch.zeros(1), critiques, rollout, ranges, ShapingArgs(), tiny_tokenizer)
     assert (substring.intrinsic != 0).sum() > (spread.intrinsic != 0).sum()  # every "the", not just the quoted one
     with pytest.raises(ValueError, match="substring"):

@@ -33,9 +33,13 @@ def test_groups_divide_losses_step_per_group_and_skip_a_non_finite_group():
         groups.end_minibatch()
     groups.end_group()  # the last, partial group
     assert stepper.calls == [
-        ("backward", 0.5), ("skip",),  # group 1: the NaN poisons it; its backward is not run
-        ("backward", 1.0), ("backward", 2.0), ("step",),
-        ("backward", 3.0), ("step",),
+        ("backward", 0.5),
+        ("skip",),  # group 1: the NaN poisons it; its backward is not run
+        ("backward", 1.0),
+        ("backward", 2.0),
+        ("step",),
+        ("backward", 3.0),
+        ("step",),
     ]
     assert stepper.skipped_updates == 1
 

@@ -7,13 +7,16 @@ from lit_critic_rl.rewards.exact_match import ExactMatchReward, final_number
 from lit_critic_rl.rewards.profanity import ProfanityReward
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("She makes 9 * 2 = $<<9*2=18>>18 every day.\n#### 18", Decimal(18)),
-    ("So the total is 1,250 dollars. The answer is 1,250.", Decimal(1250)),
-    ("The answer is: $7.50", Decimal("7.50")),
-    ("first 3 then 4 then -2", Decimal(-2)),
-    ("no numbers here", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("She makes 9 * 2 = $<<9*2=18>>18 every day.\n#### 18", Decimal(18)),
+        ("So the total is 1,250 dollars. The answer is 1,250.", Decimal(1250)),
+        ("The answer is: $7.50", Decimal("7.50")),
+        ("first 3 then 4 then -2", Decimal(-2)),
+        ("no numbers here", None),
+    ],
+)
 def test_final_number_by_hand(text, expected):
     assert final_number(text) == expected
 
@@ -32,7 +35,9 @@ def test_exact_match_on_the_shipped_gsm8k_split_with_the_datamodules_references(
     assert len(data.train_prompts) + len(data.val_prompts) + len(data.test_prompts) == 1319
     assert len(data.references()) == 1319  # train, validation and test questions all carry their reference
     assert reward([prompt, prompt, prompt], [f"... #### {gold}", f"The answer is {gold + 1}", "I am not sure"]) == [
-        1.0, 0.0, 0.0,
+        1.0,
+        0.0,
+        0.0,
     ]
 
 
@@ -86,9 +91,17 @@ def _tiny_classifier(folder, tokenizer_path, labels):
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     tok = AutoTokenizer.from_pretrained(tokenizer_path)
-    config = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, num_labels=len(labels), id2label=dict(enumerate(labels)),
-                        label2id={v: k for k, v in enumerate(labels)}, pad_token_id=tok.pad_token_id)
+    config = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={v: k for k, v in enumerate(labels)},
+        pad_token_id=tok.pad_token_id,
+    )
     BertForSequenceClassification(config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return str(folder)
