@@ -8,6 +8,9 @@ from pathlib import Path
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_only
 
+REPORT_NAME = "report.html"
+"""The run report's file name in the run directory (written by :class:`lit_critic_rl.report.RunReport`)."""
+
 
 def run_dir(trainer: Trainer) -> Path:
     return Path(trainer.log_dir or trainer.default_root_dir)
@@ -96,7 +99,5 @@ class RunSummary(Callback):
 
 def report_line(root: Path) -> list[str]:
     """The report's line of the end-of-run summary, when ``RunReport`` has written it (open it in a browser)."""
-    from lit_critic_rl.report import REPORT_NAME
-
     path = root / REPORT_NAME
     return [f"report:   {path.resolve()}"] if path.is_file() else []

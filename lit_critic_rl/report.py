@@ -30,7 +30,8 @@ from pathlib import Path
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_only
 
-REPORT_NAME = "report.html"
+from lit_critic_rl.callbacks import REPORT_NAME, run_dir
+
 REWARD_CURVES = ("train/reward_extrinsic", "train/reward_intrinsic", "train/reward_total")
 KL_CURVES = ("train/kl", "train/kl_coef")
 
@@ -369,8 +370,6 @@ class RunReport(Callback):
         self.write(trainer)
 
     def write(self, trainer: Trainer) -> Path:
-        from lit_critic_rl.callbacks import run_dir
-
         for logger in trainer.loggers:
             logger.save()  # the CSV logger writes metrics.csv only every n steps and when saved
         folder = run_dir(trainer)
