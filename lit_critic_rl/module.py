@@ -270,7 +270,9 @@ class DenseRewardPPO(LightningModule):
         self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=len(rollout))
         self.log("reward", metrics["train/reward_extrinsic"], prog_bar=True, logger=False, batch_size=len(rollout))
 
-    def on_train_end(self) -> None:
+    def teardown(self, stage: str) -> None:
+        """End of fit/validate/test: stop the critic's thread pool and close its connections and cache (a later
+        run in the same process reopens them)."""
         if self.critic_runner is not None:
             self.critic_runner.close()
 
