@@ -111,9 +111,11 @@ class GenerationArgs:
 
 @dataclass
 class PPOArgs:
-    objective: Literal["ppo"] = "ppo"
-    """The loss of the update (``lit_critic_rl.ppo.objective.OBJECTIVES``): 'ppo' = clipped policy loss plus
-    clipped value loss over GAE advantages."""
+    objective: Literal["ppo", "rlmec"] = "ppo"
+    """The loss of the update (``lit_critic_rl.objectives.OBJECTIVES``): 'ppo' = clipped policy loss plus
+    clipped value loss over GAE advantages; 'rlmec' = RLMEC's token-level clipped objective on the token rewards,
+    plus imitation of rewrites when the rollout has them (no value function, no KL reward;
+    ``lit_critic_rl.rlmec.objective``)."""
     learning_rate: float = 1e-4
     """AdamW learning rate for the adapters and the value head."""
     epochs: int = 4
@@ -154,21 +156,25 @@ class PPOArgs:
     """Horizon (samples) of the adaptive controller."""
     kl_estimator: Literal["k1", "k3"] = "k1"
     """Per-token KL estimator in the reward penalty: k1 = log-ratio, k3 = (r - 1) - log r (non-negative)."""
+    rlmec_clip_range: float = 0.3
+    """RLMEC objective: clip range epsilon of the ratio to the reference (the paper: 0.3)."""
+    imitation_coef: float = 1.0
+    """RLMEC objective: weight lambda of the imitation loss on rewrites (the paper: 1.0)."""
     score_scaling: bool = False
     """Divide the token rewards (before the KL penalty) by the running standard deviation of all token rewards seen
     so far, as TRL's ``use_score_scaling`` (the dense-reward paper's summarization runs)."""
 
     def __post_init__(self) -> None:
         f = "model.ppo."
-        check(self.objective in ("ppo",), f + "objective", "must be 'ppo'", self.objective)
+        check(self.objective in ("ppo", "rlmec"), f + "objective", "must be 'ppo' or 'rlmec'", self.objective)
         check(self.learning_rate > 0, f + "learning_rate", "must be > 0", self.learning_rate)
         for name in ("epochs", "minibatch_size", "grad_accumulation", "teacher_force_chunk_size", "kl_horizon"):
             check(getattr(self, name) >= 1, f + name, "must be >= 1", getattr(self, name))
         check(0.0 <= self.gamma <= 1.0, f + "gamma", "must be in [0, 1]", self.gamma)
         check(0.0 <= self.lam <= 1.0, f + "lam", "must be in [0, 1]", self.lam)
-        for name in ("clip_range", "value_clip_range", "target_kl"):
+        for name in ("clip_range", "value_clip_range", "target_kl", "rlmec_clip_range"):
             check(getattr(self, name) > 0, f + name, "must be > 0", getattr(self, name))
-        for name in ("value_coef", "entropy_coef", "max_grad_norm", "kl_coef"):
+        for name in ("value_coef", "entropy_coef", "max_grad_norm", "kl_coef", "imitation_coef"):
             check(getattr(self, name) >= 0, f + name, "must be >= 0", getattr(self, name))
         check(self.kl_estimator in ("k1", "k3"), f + "kl_estimator", "must be 'k1' or 'k3'", self.kl_estimator)
 

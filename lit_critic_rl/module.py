@@ -35,11 +35,11 @@ from lit_critic_rl.memory import set_malloc_mmap_threshold
 from lit_critic_rl.metrics.task import TaskMetrics
 from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
+from lit_critic_rl.objectives import make_objective
 from lit_critic_rl.perf import PhaseTimer
 from lit_critic_rl.ppo.advantages import mean_sequence_kl
 from lit_critic_rl.ppo.kl_control import AdaptiveKLController, FixedKLController
 from lit_critic_rl.ppo.masked import no_reduce
-from lit_critic_rl.ppo.objective import make_objective
 from lit_critic_rl.ppo.rollout import sample, teacher_force
 from lit_critic_rl.ppo.score_scaling import RunningMoments
 from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ranges, scale_rewards

@@ -31,6 +31,12 @@ class Rollout:
     """``[B, T]`` log-probs under the reference (adapters disabled)."""
     values: Tensor | None = None
     """``[B, T]`` value estimates at rollout time."""
+    target_ids: Tensor | None = None
+    """``[B, T']`` ids of each response's rewrite (RLMEC imitation targets), right-padded; None without rewrites."""
+    target_mask: Tensor | None = None
+    """``[B, T']`` float, 1.0 on real rewrite tokens."""
+    imitation_weights: Tensor | None = None
+    """``[B, T']`` per-token imitation weights of the rewrites (1.0 edited, 0.5 kept; 0 on padding)."""
 
     @property
     def input_ids(self) -> Tensor:

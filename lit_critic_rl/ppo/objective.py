@@ -3,8 +3,8 @@
 An :class:`Objective` declares which rollout fields it needs (``needs_values``, ``needs_reference``,
 ``needs_targets``), turns token rewards into what its loss reads (:meth:`Objective.advantages`), and runs its update
 through a :class:`~lit_critic_rl.ppo.update.Stepper`. ``model.ppo.objective`` selects one by name
-(:data:`OBJECTIVES`). :class:`PPOObjective` is the clipped PPO policy loss plus the clipped value loss, ``ppo.epochs``
-passes over shuffled minibatches.
+(``lit_critic_rl.objectives.OBJECTIVES``). :class:`PPOObjective` is the clipped PPO policy loss plus the clipped value
+loss, ``ppo.epochs`` passes over shuffled minibatches.
 
 Fused first forward (PPO): when one minibatch holds the whole rollout and LoRA dropout is 0, the first minibatch's
 forward runs before any optimizer step, so it IS the rollout policy's teacher-forced pass. :meth:`first_forward` runs
@@ -165,14 +165,3 @@ class PPOObjective(Objective):
             "approx_kl": pg.approx_kl,
             "entropy": entropy.detach(),
         }
-
-
-OBJECTIVES: dict[str, type[Objective]] = {"ppo": PPOObjective}
-"""``model.ppo.objective`` name -> objective class."""
-
-
-def make_objective(ppo: PPOArgs, temperature: float, lora_dropout: float) -> Objective:
-    """The objective ``ppo.objective`` names, built from the run's arguments."""
-    if ppo.objective not in OBJECTIVES:
-        raise ValueError(f"model.ppo.objective: '{ppo.objective}' is not one of {sorted(OBJECTIVES)}")
-    return OBJECTIVES[ppo.objective](ppo, temperature, lora_dropout)

@@ -7,7 +7,8 @@ import torch
 from lit_critic_rl.args import AdapterArgs, GenerationArgs, PPOArgs, ShapingArgs
 from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
-from lit_critic_rl.ppo.objective import PPOObjective, make_objective
+from lit_critic_rl.objectives import make_objective
+from lit_critic_rl.ppo.objective import PPOObjective
 from lit_critic_rl.ppo.rollout import sample, teacher_force
 from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ranges
 from lit_critic_rl.ppo.update import OptimizerStepper

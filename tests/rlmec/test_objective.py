@@ -1,0 +1,115 @@
+"""RLMEC's objective on the update seam, on the tiny model: the advantage stage passes the token rewards through,
+the update raises the rewarded tokens' log-probs, imitation pulls towards the rewrite, and no value pass runs."""
+
+import csv
+from dataclasses import replace
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import CSVLogger
+
+from lit_critic_rl.args import AdapterArgs, GenerationArgs, ModelArgs, PPOArgs, ShapingArgs
+from lit_critic_rl.data import SentimentPrompts
+from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
+from lit_critic_rl.models.policy import PolicyValueModel
+from lit_critic_rl.module import DenseRewardPPO
+from lit_critic_rl.objectives import make_objective
+from lit_critic_rl.ppo.losses import token_logprobs
+from lit_critic_rl.ppo.rollout import sample, teacher_force
+from lit_critic_rl.ppo.update import OptimizerStepper
+from lit_critic_rl.rlmec.objective import RLMECObjective
+from lit_critic_rl.types import TokenRewards
+
+
+def _setup(path, **ppo):
+    torch.manual_seed(0)
+    lm = PolicyValueModel(load_causal_lm(path), AdapterArgs(r=4, alpha=8), "separate_adapter").eval()
+    tokenizer = load_tokenizer(path)
+    rollout = sample(
+        lm, tokenizer, ["The film", "I watched", "My brother", "A quiet"], GenerationArgs(max_new_tokens=5)
+    )
+    objective = make_objective(
+        PPOArgs(objective="rlmec", learning_rate=1e-2, epochs=1, minibatch_size=4, **ppo), 1.0, 0
+    )
+    rollout = teacher_force(lm, rollout, 1.0, 8, values=objective.needs_values)
+    optimizer = torch.optim.AdamW(lm.trainable_parameters(), lr=1e-2)
+    return lm, rollout, objective, optimizer
+
+
+def _policy_logp(lm, rollout, ids=None, mask=None):
+    ids = rollout.response_ids if ids is None else ids
+    mask = rollout.response_mask if mask is None else mask
+    with torch.no_grad():
+        out = lm.policy_forward(
+            torch.cat([rollout.query_ids, ids], 1), torch.cat([rollout.query_mask, mask.long()], 1), ids.shape[1]
+        )
+        return token_logprobs(out.logits, ids) * mask
+
+
+def test_advantages_are_the_token_rewards_without_kl_penalty_or_gae(tiny_model_path):
+    lm, rollout, objective, _ = _setup(tiny_model_path)
+    assert isinstance(objective, RLMECObjective) and rollout.values is None  # no value pass was run
+    mask = rollout.response_mask
+    extrinsic = torch.zeros_like(mask)
+    intrinsic = torch.full_like(mask, 0.25)
+    adv = objective.advantages(rollout, TokenRewards(extrinsic, intrinsic), kl_coef=0.7)
+    torch.testing.assert_close(adv.advantages, 0.25 * mask)  # kl_coef is not applied
+    assert adv.returns.abs().sum() == 0
+    torch.testing.assert_close(adv.kl, (rollout.logprobs - rollout.ref_logprobs) * mask)
+
+
+def test_update_raises_the_rewarded_tokens_and_leaves_the_value_adapter_alone(tiny_model_path):
+    lm, rollout, objective, optimizer = _setup(tiny_model_path)
+    mask = rollout.response_mask
+    rewards = torch.zeros_like(mask)
+    rewards[:, 0] = 0.5  # reward only each response's first token
+    adv = objective.advantages(rollout, TokenRewards(torch.zeros_like(mask), rewards), 0.0)
+    value = {n: p.detach().clone() for n, p in lm.named_parameters() if "lora_B.value" in n}
+    before = _policy_logp(lm, rollout)[:, 0].sum()
+    stats = objective.update(lm, OptimizerStepper(optimizer), rollout, adv, first=None)
+    assert _policy_logp(lm, rollout)[:, 0].sum() > before
+    assert stats["rewarded_tokens"] == 4 and stats["imitation_tokens"] == 0
+    assert all(torch.equal(value[n], p) for n, p in lm.named_parameters() if n in value)
+
+
+def test_imitation_pulls_the_policy_towards_the_rewrite(tiny_model_path):
+    lm, rollout, objective, optimizer = _setup(tiny_model_path)
+    mask = rollout.response_mask
+    target = torch.roll(rollout.response_ids, 1, dims=0)  # another row's response as the "rewrite"
+    target_mask = torch.roll(mask, 1, dims=0)
+    rollout = replace(rollout, target_ids=target, target_mask=target_mask, imitation_weights=0.5 * target_mask)
+    adv = objective.advantages(rollout, TokenRewards(torch.zeros_like(mask), torch.zeros_like(mask)), 0.0)
+    before = _policy_logp(lm, rollout, target, target_mask).sum()
+    stats = objective.update(lm, OptimizerStepper(optimizer), rollout, adv, first=None)
+    assert _policy_logp(lm, rollout, target, target_mask).sum() > before
+    assert stats["rewarded_tokens"] == 0 and stats["policy_loss"] == 0.0
+    assert stats["imitation_tokens"] == float(target_mask.sum()) and stats["imitation_loss"] > 0
+
+
+def test_fit_with_the_rlmec_objective_logs_its_statistics(tiny_model_path, tmp_path):
+    L.seed_everything(0)
+    module = DenseRewardPPO(
+        reward=lambda p, r: [sum(c in "aeiou" for c in x) / max(len(x), 1) for x in r],
+        model=ModelArgs(name_or_path=tiny_model_path),
+        generation=GenerationArgs(max_new_tokens=6),
+        ppo=PPOArgs(objective="rlmec", epochs=1, minibatch_size=4),
+        shaping=ShapingArgs(),
+    )
+    trainer = L.Trainer(
+        max_epochs=1,
+        limit_train_batches=2,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        default_root_dir=str(tmp_path),
+        logger=CSVLogger(str(tmp_path), name="csv", version=0),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+    )
+    trainer.fit(module, SentimentPrompts(batch_size=4, val_size=8))
+    rows = [
+        r for r in csv.DictReader((tmp_path / "csv" / "version_0" / "metrics.csv").open()) if r.get("train/iteration")
+    ]
+    assert len(rows) == 2
+    assert {"train/policy_loss", "train/imitation_tokens", "train/rewarded_tokens", "train/kl"} <= set(rows[0])
+    assert "train/value_loss" not in rows[0]
