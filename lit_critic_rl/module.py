@@ -46,6 +46,8 @@ from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ran
 from lit_critic_rl.ppo.update import OptimizerStepper
 from lit_critic_rl.rewards.base import ExtrinsicReward, Reward, score_samples
 from lit_critic_rl.rewards.references import UsesReferences
+from lit_critic_rl.rlmec.rewriter import Rewriter
+from lit_critic_rl.rlmec.targets import rewrite_targets
 from lit_critic_rl.types import Rollout, TokenRewards
 
 
@@ -62,6 +64,7 @@ class DenseRewardPPO(LightningModule):
         metrics: TaskMetrics | None = None,
         evaluation: EvalArgs = EvalArgs(),
         val_seed: int = 1234,
+        rewriter: Rewriter | None = None,
     ) -> None:
         """
         Args:
@@ -75,6 +78,8 @@ class DenseRewardPPO(LightningModule):
             metrics: The task's own evaluation metrics (e.g. SentimentMetrics); None = generic metrics only.
             evaluation: Samples per prompt, perplexity scoring model and sample files of validate/test.
             val_seed: Seed of validation sampling, so every evaluation sees the same sampling noise.
+            rewriter: Minimum-edit teacher whose rewrites become the imitation targets of the ``rlmec`` objective
+                (e.g. ``lit_critic_rl.rlmec.ArithmeticRewriter``); None = no imitation term.
         """
         super().__init__()
         # plain dicts, so checkpoints load with torch.load(weights_only=True) (Lightning's default)
@@ -97,10 +102,15 @@ class DenseRewardPPO(LightningModule):
         self.val_seed = val_seed
         if model.malloc_mmap_threshold is not None:
             set_malloc_mmap_threshold(model.malloc_mmap_threshold)
+        self.objective = make_objective(ppo, generation.temperature, adapter.dropout)
+        if rewriter is not None and not self.objective.needs_targets:
+            raise ValueError(
+                f"model.rewriter is read only by an objective with rewrite targets (rlmec), not '{ppo.objective}'"
+            )
+        self.rewriter = rewriter
         self.tokenizer = load_tokenizer(model.name_or_path)
         base = load_causal_lm(model.name_or_path, model.quantization, model.dtype)
         self.lm = PolicyValueModel(base, adapter, model.value_mode, model.activation_checkpointing)
-        self.objective = make_objective(ppo, generation.temperature, adapter.dropout)
         self.kl_ctl = (
             AdaptiveKLController(ppo.kl_coef, ppo.target_kl, ppo.kl_horizon)
             if ppo.adaptive_kl
@@ -213,6 +223,11 @@ class DenseRewardPPO(LightningModule):
             rollout = sample(self.lm, self.tokenizer, prompts, self.generation)
         with timer("reward"):
             scores = score_samples(self.reward, rollout.prompts, rollout.responses)
+        rewrite_stats: dict[str, float] = {}
+        if self.rewriter is not None:
+            with timer("rewrite"):
+                rewrites = self.rewriter.rewrite(rollout.prompts, rollout.responses)
+            rollout, rewrite_stats = rewrite_targets(rollout, rewrites, self.tokenizer)
         pending = self.critic_runner.start(rollout.prompts, rollout.responses, scores) if self.critic_runner else None
         fused = objective.fuses_first_forward(len(rollout))
         with timer("teacher_forced"):
@@ -247,7 +262,7 @@ class DenseRewardPPO(LightningModule):
         self.samples_seen += len(rollout)
         self.iteration += 1
         self.skipped_updates += stepper.skipped_updates
-        self.log_iteration(rollout, scores, rewards, stats, seq_kl, kl_coef)
+        self.log_iteration(rollout, scores, rewards, {**stats, **rewrite_stats}, seq_kl, kl_coef)
         self.last_samples = sample_records(self.iteration, rollout, scores, rewards, critiques, ranges)
 
     def log_iteration(

@@ -113,3 +113,33 @@ def test_fit_with_the_rlmec_objective_logs_its_statistics(tiny_model_path, tmp_p
     assert len(rows) == 2
     assert {"train/policy_loss", "train/imitation_tokens", "train/rewarded_tokens", "train/kl"} <= set(rows[0])
     assert "train/value_loss" not in rows[0]
+
+
+def test_arith_rlmec_yaml_fits_and_counts_every_rewrite(tiny_model_path, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from lit_critic_rl.cli import main
+
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    monkeypatch.chdir(tmp_path)
+    experiment = str(configs / "experiment" / "arith_rlmec.yaml")
+    main([
+        "fit", "--config", str(configs / "quickstart.yaml"), "--config", experiment,
+        "--config", str(configs / "debug" / "fast.yaml"), "--model.model.name_or_path", tiny_model_path,
+        "--trainer.limit_val_batches", "0",
+    ])  # fmt: skip
+    metrics = next((tmp_path / "runs" / "quickstart").rglob("metrics.csv"))
+    rows = [r for r in csv.DictReader(metrics.open()) if r.get("train/iteration")]
+    assert len(rows) == 2
+    # the tiny model writes no parseable steps: every rewrite is a counted failure, none is silently dropped
+    assert all(float(r["train/rewrites"]) + float(r["train/rewrite_failures"]) == 4 for r in rows)
+
+
+def test_a_rewriter_without_the_rlmec_objective_is_refused_before_loading():
+    import pytest
+
+    from lit_critic_rl.rlmec.rewriter import ArithmeticRewriter
+
+    with pytest.raises(ValueError, match="model.rewriter .* \\(rlmec\\), not 'ppo'"):  # not a missing-model error
+        DenseRewardPPO(reward=lambda p, r: [0.0] * len(r), rewriter=ArithmeticRewriter(),
+                       model=ModelArgs(name_or_path="./no/such/model"))  # fmt: skip
