@@ -32,7 +32,7 @@ from lit_critic_rl.ppo.losses import (
     token_logprobs,
 )
 from lit_critic_rl.ppo.masked import Reduce, masked_mean, no_reduce
-from lit_critic_rl.ppo.update import AccumulationGroups, Stepper, minibatches
+from lit_critic_rl.ppo.update import AccumulationGroups, MeanStats, Stepper, minibatches
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
 
 
@@ -111,8 +111,7 @@ class PPOObjective(Objective):
         args = self.ppo
         B, T = rollout.response_ids.shape
         groups = AccumulationGroups(stepper, args.grad_accumulation)
-        sums: dict[str, float] = {}
-        n_minibatches = 0
+        mean = MeanStats()
         for epoch in range(args.epochs):
             order = first.order if first is not None and epoch == 0 else torch.randperm(B)
             for idx in minibatches(order, args.minibatch_size):
@@ -123,12 +122,10 @@ class PPOObjective(Objective):
                     out = lm.policy_forward(ids, attn, T)
                     logp = token_logprobs(out.logits, rollout.response_ids[idx], self.temperature)
                 stats = self._minibatch_losses(lm, groups, out, logp, rollout, adv, idx, mask)
-                for name, value in stats.items():
-                    sums[name] = sums.get(name, 0.0) + float(value)
-                n_minibatches += 1
+                mean.add(stats)
                 groups.end_minibatch()
         groups.end_group()
-        return {k: v / max(n_minibatches, 1) for k, v in sums.items()}
+        return mean.means()
 
     def _minibatch_losses(
         self,

@@ -109,6 +109,22 @@ class AccumulationGroups:
         self.finite, self.in_group = True, 0
 
 
+class MeanStats:
+    """Per-minibatch statistics summed as they come; :meth:`means` averages them over the minibatches added."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.count = 0
+
+    def add(self, stats: dict[str, Tensor | float]) -> None:
+        for name, value in stats.items():
+            self.sums[name] = self.sums.get(name, 0.0) + float(value)
+        self.count += 1
+
+    def means(self) -> dict[str, float]:
+        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
+
+
 def minibatches(order: Tensor, size: int) -> Iterator[Tensor]:
     """Consecutive slices of ``order`` of ``size`` indices (the last may be shorter)."""
     for start in range(0, len(order), size):

@@ -25,7 +25,7 @@ from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.ppo.losses import entropy_diagnostic, kl_estimate, token_logprobs
 from lit_critic_rl.ppo.masked import Reduce, masked_mean, no_reduce
 from lit_critic_rl.ppo.objective import FirstForward, Objective
-from lit_critic_rl.ppo.update import AccumulationGroups, Stepper, minibatches
+from lit_critic_rl.ppo.update import AccumulationGroups, MeanStats, Stepper, minibatches
 from lit_critic_rl.rlmec.losses import imitation_loss, rlmec_policy_loss
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
 
@@ -53,8 +53,7 @@ class RLMECObjective(Objective):
         args = self.ppo
         B, T = rollout.response_ids.shape
         groups = AccumulationGroups(stepper, args.grad_accumulation)
-        sums: dict[str, float] = {}
-        n_minibatches = 0
+        mean = MeanStats()
         has_targets = rollout.target_ids is not None
         for _ in range(args.epochs):
             for idx in minibatches(torch.randperm(B), args.minibatch_size):
@@ -78,12 +77,10 @@ class RLMECObjective(Objective):
                     "imitation_tokens": n_imitated,
                     "entropy": entropy,
                 }
-                for name, value in stats.items():
-                    sums[name] = sums.get(name, 0.0) + float(value)
-                n_minibatches += 1
+                mean.add(stats)
                 groups.end_minibatch()
         groups.end_group()
-        return {k: v / max(n_minibatches, 1) for k, v in sums.items()}
+        return mean.means()
 
     def _imitation(
         self, lm: PolicyValueModel, rollout: Rollout, idx: torch.Tensor

@@ -65,3 +65,13 @@ def test_optimizer_stepper_clips_steps_and_clears_gradients():
 def test_minibatches_cover_the_order_in_slices():
     order = torch.tensor([3, 0, 4, 1, 2])
     assert [m.tolist() for m in minibatches(order, 2)] == [[3, 0], [4, 1], [2]]
+
+
+def test_mean_stats_average_over_the_minibatches_added():
+    from lit_critic_rl.ppo.update import MeanStats
+
+    mean = MeanStats()
+    assert mean.means() == {}
+    mean.add({"loss": torch.tensor(1.0), "clipfrac": 0.5})
+    mean.add({"loss": torch.tensor(3.0), "clipfrac": 0.0})
+    assert mean.means() == {"loss": 2.0, "clipfrac": 0.25}
