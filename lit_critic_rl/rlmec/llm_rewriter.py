@@ -29,9 +29,7 @@ from lit_critic_rl.rlmec.rewriter import Rewrite, Rewriter
 
 PROMPT_VERSION = "1"
 
-FIRST_ERROR_PROMPT = """You are grading a student's step-by-step answer to a math problem.
-
-Problem:
+_SHOWN = """Problem:
 {problem}
 
 A correct reference solution:
@@ -39,26 +37,31 @@ A correct reference solution:
 
 The student's answer, one numbered step per line:
 {numbered}
+"""
+"""What both teacher prompts show: the problem, the reference solution and the numbered answer."""
 
+FIRST_ERROR_PROMPT = (
+    """You are grading a student's step-by-step answer to a math problem.
+
+"""
+    + _SHOWN
+    + """
 Find the first step in which the student makes a mistake. Reply with one line, "First wrong step: k" where k is \
 that step's number, or "First wrong step: none" if all steps are correct."""
+)
 
-REWRITE_PROMPT = """You are correcting a student's step-by-step answer to a math problem while changing as little \
+REWRITE_PROMPT = (
+    """You are correcting a student's step-by-step answer to a math problem while changing as little \
 as possible.
 
-Problem:
-{problem}
-
-A correct reference solution:
-{reference}
-
-The student's answer, one numbered step per line:
-{numbered}
-
+"""
+    + _SHOWN
+    + """
 Step {k} is the first step with a mistake. Steps before it stay exactly as they are:
 {kept}
 Write the corrected answer from step {k} on. Keep the student's wording and change only what must change to reach \
 the correct result, and end with "The answer is N". Do not repeat the steps above and do not number the lines."""
+)
 
 _STEP_REPLY = re.compile(r"first wrong step\s*[:=]?\s*(?:step\s*)?(\d+|none)", re.IGNORECASE)
 
