@@ -92,6 +92,9 @@ class GenerationArgs:
     """Nucleus filter (1.0 = off)."""
     samples_per_prompt: int = 1
     """Responses sampled for each prompt in a batch."""
+    stop_strings: list[str] | None = None
+    """A response ends with the first token that completes one of these strings (kept in the response, like EOS),
+    e.g. ``["\\n\\n"]`` for one-paragraph answers; decoding of that row stops there."""
 
     def __post_init__(self) -> None:
         check(self.max_new_tokens >= 1, "model.generation.max_new_tokens", "must be >= 1", self.max_new_tokens)
@@ -106,6 +109,12 @@ class GenerationArgs:
         check(0.0 < self.top_p <= 1.0, "model.generation.top_p", "must be in (0, 1]", self.top_p)
         check(
             self.samples_per_prompt >= 1, "model.generation.samples_per_prompt", "must be >= 1", self.samples_per_prompt
+        )
+        check(
+            all(isinstance(s, str) and s for s in self.stop_strings or []),
+            "model.generation.stop_strings",
+            "must be non-empty strings",
+            self.stop_strings,
         )
 
 

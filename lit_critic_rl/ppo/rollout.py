@@ -33,6 +33,54 @@ def response_mask_from_ids(response_ids: Tensor, eos: list[int]) -> Tensor:
     return (eos_before == 0).float()
 
 
+def stop_length(tokenizer, ids: list[int], stops: list[str]) -> int:
+    """The number of leading ``ids`` up to and including the token whose decoding completes the first of ``stops``
+    (``len(ids)`` when none occurs). Found by bisection: a decoded prefix holds a stop string iff every longer one
+    does."""
+
+    def holds(k: int) -> bool:
+        text = tokenizer.decode(ids[:k], skip_special_tokens=True)
+        return any(stop in text for stop in stops)
+
+    if not ids or not holds(len(ids)):
+        return len(ids)
+    low, high = 1, len(ids)  # holds(high) is True
+    while low < high:
+        mid = (low + high) // 2
+        if holds(mid):
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+class StopOnStrings:
+    """A ``generate`` stopping criterion: a row is done once the decoded tail of its response holds a stop string.
+
+    HF's own ``stop_strings`` precomputes tables over the whole vocabulary on every call, which cost more than the
+    decoding it saves here (69 s against 21 s for 8 x 80 tokens of SmolLM2); decoding the last few tokens of each row
+    is enough. The exact cut is made afterwards by :func:`cut_at_stops`.
+    """
+
+    def __init__(self, tokenizer, stops: list[str], prompt_len: int, window: int = 8) -> None:
+        self.tokenizer, self.stops, self.prompt_len = tokenizer, stops, prompt_len
+        self.window = window + max(len(s) for s in stops)
+
+    def __call__(self, input_ids: Tensor, scores, **kwargs) -> Tensor:
+        start = max(self.prompt_len, input_ids.shape[1] - self.window)
+        tails = self.tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
+        return torch.tensor([any(s in tail for s in self.stops) for tail in tails], device=input_ids.device)
+
+
+def cut_at_stops(mask: Tensor, response_ids: Tensor, tokenizer, stops: list[str]) -> Tensor:
+    """``mask`` with each row also ended by :func:`stop_length`."""
+    mask = mask.clone()
+    for b in range(len(mask)):
+        n = int(mask[b].sum())
+        mask[b, stop_length(tokenizer, response_ids[b, :n].tolist(), stops) :] = 0.0
+    return mask
+
+
 @torch.no_grad()
 def sample(model: PolicyValueModel, tokenizer, prompts: list[str], gen: GenerationArgs) -> Rollout:
     """Sample one response per prompt with the policy adapter (eval mode, no dropout)."""
@@ -40,6 +88,11 @@ def sample(model: PolicyValueModel, tokenizer, prompts: list[str], gen: Generati
     device = next(model.parameters()).device
     query_ids, query_mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
     eos = eos_ids(tokenizer, model.peft)
+    stops = (
+        {"stopping_criteria": [StopOnStrings(tokenizer, gen.stop_strings, query_ids.shape[1])]}
+        if gen.stop_strings
+        else {}
+    )
     out = model.generate(
         input_ids=query_ids,
         attention_mask=query_mask,
@@ -51,9 +104,12 @@ def sample(model: PolicyValueModel, tokenizer, prompts: list[str], gen: Generati
         top_p=gen.top_p,
         eos_token_id=eos,
         pad_token_id=tokenizer.pad_token_id,
+        **stops,
     )
     response_ids = out[:, query_ids.shape[1] :]
     mask = response_mask_from_ids(response_ids, eos)
+    if gen.stop_strings:
+        mask = cut_at_stops(mask, response_ids, tokenizer, gen.stop_strings)
     response_ids = torch.where(mask.bool(), response_ids, torch.full_like(response_ids, tokenizer.pad_token_id))
     responses = [tokenizer.decode(ids[: int(m.sum())], skip_special_tokens=True) for ids, m in zip(response_ids, mask)]
     return Rollout(list(prompts), responses, query_ids, query_mask, response_ids, mask)

@@ -60,3 +60,30 @@ def test_sample_and_teacher_force_fill_every_field(tiny_model_path, tiny_tokeniz
     torch.testing.assert_close(rollout.logprobs, rollout.ref_logprobs)
     for text, ids, mask in zip(rollout.responses, rollout.response_ids, rollout.response_mask):
         assert text == tiny_tokenizer.decode(ids[: int(mask.sum())], skip_special_tokens=True)
+
+
+def test_stop_length_ends_at_the_token_that_completes_the_stop_string(tiny_tokenizer):
+    from lit_critic_rl.ppo.rollout import stop_length
+
+    first = tiny_tokenizer("The answer is 4.", add_special_tokens=False)["input_ids"]
+    rest = tiny_tokenizer("\n\nProblem: more", add_special_tokens=False)["input_ids"]
+    ids = first + rest
+    n = stop_length(tiny_tokenizer, ids, ["\n\n"])
+    assert "\n\n" in tiny_tokenizer.decode(ids[:n]) and "\n\n" not in tiny_tokenizer.decode(ids[: n - 1])
+    assert len(first) < n < len(ids)
+    assert stop_length(tiny_tokenizer, ids, ["absent"]) == len(ids)
+    assert stop_length(tiny_tokenizer, [], ["\n\n"]) == 0
+
+
+def test_cut_at_stops_never_lengthens_a_row(tiny_tokenizer):
+    from lit_critic_rl.ppo.rollout import cut_at_stops
+
+    ids = tiny_tokenizer("good\n\nbad awful", add_special_tokens=False)["input_ids"]
+    row = torch.tensor([ids, ids])
+    mask = torch.ones(2, len(ids))
+    mask[1, 1:] = 0.0  # already ended by EOS after one token
+    cut = cut_at_stops(mask, row, tiny_tokenizer, ["\n\n"])
+    n = int(cut[0].sum())
+    assert "\n\n" in tiny_tokenizer.decode(ids[:n])
+    assert n < len(ids) and cut[0, n:].sum() == 0
+    assert cut[1].tolist() == mask[1].tolist()

@@ -1,0 +1,170 @@
+"""RLMEC step 1, one data round: sample a policy on task problems, let a teacher rewrite each solution with minimal
+edits, and save the pairs as jsonl. The file is the GRM's SFT data (:mod:`lit_critic_rl.rlmec.grm`) and, for a
+held-out split, the yardstick of the GRM's quality (:mod:`lit_critic_rl.rlmec.grm_eval`).
+
+    python -m lit_critic_rl.rlmec.teacher_data --split train --problems 512 --out runs/rlmec/teacher_train.jsonl
+
+One record per sampled solution::
+
+    {"prompt", "response", "correct", "ok", "first_error_step", "rewrite", "error"}
+
+``ok`` is False when the teacher could not make a usable rewrite (empty or unparseable solution, a rewrite still
+wrong); such records are kept in the file, so nothing is lost, and counted, but :func:`balanced` leaves them out.
+Correct solutions are identity rewrites (``first_error_step`` null); :func:`balanced` subsamples them to about as
+many as the fixes, as the paper does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from collections.abc import Iterable
+from pathlib import Path
+
+from lit_critic_rl.rlmec.rewriter import Rewrite
+
+STOP = "\n\n"
+"""A solution ends at its first blank line (the arithmetic configs set the same ``generation.stop_strings``)."""
+
+
+def records(prompts: list[str], responses: list[str], scores: list[float], rewrites: list[Rewrite]) -> list[dict]:
+    """One JSON-ready record per sample (``correct`` is ``score > 0.5``)."""
+    if not len(prompts) == len(responses) == len(scores) == len(rewrites):
+        raise ValueError(
+            f"records: {len(prompts)} prompts, {len(responses)} responses, {len(scores)} scores, "
+            f"{len(rewrites)} rewrites"
+        )
+    return [
+        {
+            "prompt": p,
+            "response": y,
+            "correct": bool(s > 0.5),
+            "ok": r.ok,
+            "first_error_step": r.first_error_step,
+            "rewrite": r.text if r.ok else "",
+            "error": r.error,
+        }
+        for p, y, s, r in zip(prompts, responses, scores, rewrites)
+    ]
+
+
+def balanced(rows: Iterable[dict], seed: int = 0, identity_ratio: float = 1.0) -> list[dict]:
+    """The usable records, with identity rewrites (``first_error_step`` None) subsampled to at most
+    ``identity_ratio`` times the number of fixes (at least one identity is kept when there is any); order kept."""
+    usable = [r for r in rows if r["ok"]]
+    fixes = [i for i, r in enumerate(usable) if r["first_error_step"] is not None]
+    identities = [i for i, r in enumerate(usable) if r["first_error_step"] is None]
+    keep_n = min(len(identities), max(1 if identities else 0, round(identity_ratio * len(fixes))))
+    kept = set(fixes) | set(random.Random(seed).sample(identities, keep_n))
+    return [r for i, r in enumerate(usable) if i in kept]
+
+
+def read_records(path: str | Path) -> list[dict]:
+    """The records of a teacher-data jsonl file, checked for the fields the GRM needs."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"teacher data '{path}' does not exist")
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"teacher data '{path}', line {n}: not JSON ({err.msg})") from None
+        missing = {"prompt", "response", "ok", "first_error_step", "rewrite"} - set(row)
+        if missing:
+            raise KeyError(f"teacher data '{path}', line {n}: missing field(s) {sorted(missing)}")
+        rows.append(row)
+    if not rows:
+        raise ValueError(f"teacher data '{path}' holds no records")
+    return rows
+
+
+def generate(
+    model: str,
+    split: str,
+    problems: int,
+    out: str | Path,
+    max_new_tokens: int = 80,
+    batch_size: int = 16,
+    seed: int = 0,
+    adapter: str | None = None,
+    min_steps: int = 2,
+    max_steps: int = 4,
+) -> dict[str, int]:
+    """Sample ``model`` (plus a saved policy adapter, for a later round) once on ``problems`` problems of the
+    arithmetic task's ``split``, rewrite with :class:`~lit_critic_rl.rlmec.rewriter.ArithmeticRewriter`, write
+    ``out``; returns the counts."""
+    import torch
+
+    from lit_critic_rl.args import AdapterArgs, GenerationArgs
+    from lit_critic_rl.data.arithmetic import ArithmeticPrompts
+    from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
+    from lit_critic_rl.models.policy import POLICY, PolicyValueModel
+    from lit_critic_rl.ppo.rollout import sample
+    from lit_critic_rl.rewards.arithmetic import ArithmeticReward
+    from lit_critic_rl.rlmec.rewriter import ArithmeticRewriter
+
+    sizes = {"train_size": 0, "val_size": 0, "test_size": 0, f"{split}_size": problems}
+    data = ArithmeticPrompts(**sizes, min_steps=min_steps, max_steps=max_steps)
+    data.setup()
+    prompts = {"train": data.train_prompts, "val": data.val_prompts, "test": data.test_prompts}[split]
+    tokenizer = load_tokenizer(model)
+    lm = PolicyValueModel(load_causal_lm(model, "none", "float32"), AdapterArgs(), "shared_trunk")
+    if adapter is not None:
+        lm.peft.load_adapter(adapter, adapter_name=POLICY, is_trainable=False)
+    lm.eval()
+    torch.manual_seed(seed)
+    gen = GenerationArgs(max_new_tokens=max_new_tokens, stop_strings=[STOP])
+    reward, teacher = ArithmeticReward(), ArithmeticRewriter()
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    counts = {"samples": 0, "correct": 0, "fixes": 0, "failures": 0}
+    with path.open("w") as f:
+        for start in range(0, len(prompts), batch_size):
+            batch = prompts[start : start + batch_size]
+            responses = sample(lm, tokenizer, batch, gen).responses
+            rows = records(batch, responses, reward(batch, responses), teacher.rewrite(batch, responses))
+            for row in rows:
+                f.write(json.dumps(row) + "\n")
+                counts["samples"] += 1
+                counts["correct"] += row["correct"]
+                counts["fixes"] += row["ok"] and row["first_error_step"] is not None
+                counts["failures"] += not row["ok"]
+    return counts
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="asset:smollm2-135m-instruct", help="base model (hub id, folder, asset:)")
+    parser.add_argument("--adapter", default=None, help="a saved policy adapter folder to sample with (later rounds)")
+    parser.add_argument("--split", choices=["train", "val", "test"], default="train")
+    parser.add_argument("--problems", type=int, default=512)
+    parser.add_argument("--max-new-tokens", type=int, default=80)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--min-steps", type=int, default=2, help="as data.init_args.min_steps of ArithmeticPrompts")
+    parser.add_argument("--max-steps", type=int, default=4, help="as data.init_args.max_steps of ArithmeticPrompts")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    if args.problems < 1:
+        parser.error(f"--problems must be >= 1, got {args.problems}")
+    counts = generate(
+        args.model,
+        args.split,
+        args.problems,
+        args.out,
+        args.max_new_tokens,
+        args.batch_size,
+        args.seed,
+        args.adapter,
+        args.min_steps,
+        args.max_steps,
+    )
+    print(json.dumps({"out": args.out, **counts}))
+
+
+if __name__ == "__main__":
+    main()
