@@ -1,5 +1,6 @@
-"""Command line: ``lit-critic-rl fit|validate|test --config configs/quickstart.yaml``, and
-``lit-critic-rl report RUN_DIR`` to rebuild a run's ``report.html``.
+"""Command line: ``lit-critic-rl fit|validate|test --config configs/quickstart.yaml``,
+``lit-critic-rl report RUN_DIR`` to rebuild a run's ``report.html``, and ``lit-critic-rl grm fit --config ...`` to
+train RLMEC's generative reward model.
 
 Components are swapped by ``class_path``/``init_args`` in YAML (the extrinsic reward, the critic, the datamodule).
 Every output follows ``trainer.default_root_dir``: it is linked to the ``save_dir`` of each logger and, plus
@@ -50,7 +51,8 @@ class CLI(LightningCLI):
 def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
     """Entry point of ``cli.py`` and the ``lit-critic-rl`` script; ``args``/``run`` as in ``LightningCLI``.
 
-    ``report RUN_DIR`` is handled here, before LightningCLI, and returns None.
+    ``report RUN_DIR`` is handled here, before LightningCLI, and returns None. ``grm fit|validate ...`` runs the
+    same LightningCLI on RLMEC's generative reward model (:mod:`lit_critic_rl.rlmec.grm_module`) instead of PPO.
     """
     from lit_critic_rl.data.base import PromptDataModule
     from lit_critic_rl.report import RunReport
@@ -61,6 +63,12 @@ def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
 
         report_main(argv[1:])
         return None
+    if argv[:1] == ["grm"]:
+        from lit_critic_rl.rlmec.grm_module import GRMData, GRMFineTuning
+
+        return LightningCLI(
+            GRMFineTuning, GRMData, save_config_kwargs={"overwrite": True}, args=argv[1:], run=run
+        )
     return CLI(
         DenseRewardPPO,
         PromptDataModule,

@@ -36,6 +36,18 @@ class Span:
 
 
 @dataclass(frozen=True)
+class TokenValue:
+    """A value the critic gives one of ITS tokens of the response, located by characters so it can be moved onto
+    the policy's tokens whatever the two tokenizers are (:func:`lit_critic_rl.critic.shaping.values_on_tokens`)."""
+
+    start: int
+    """Character offset into the response text (inclusive)."""
+    end: int
+    """Character offset into the response text (exclusive); ``start == end`` for a token with no text (EOS)."""
+    value: float
+
+
+@dataclass(frozen=True)
 class DroppedQuote:
     quote: str
     """The text the critic quoted."""
@@ -56,6 +68,8 @@ class Critique:
     """Quotes the critic named that did not become spans, each with its reason."""
     error: str = ""
     """Exception or failure class name when ``ok`` is False."""
+    token_values: list[TokenValue] = field(default_factory=list)
+    """Per-token values (a generative reward model's, e.g. RLMEC's ``MinEditGRM``), beside or instead of spans."""
 
     @property
     def n_dropped(self) -> int:
@@ -67,7 +81,7 @@ class Critique:
         non-generative critic found nothing); 'ok' otherwise, even if every quote it named was dropped."""
         if not self.ok:
             return "failed"
-        return "ok" if self.spans or self.dropped else "empty"
+        return "ok" if self.spans or self.dropped or self.token_values else "empty"
 
 
 @dataclass

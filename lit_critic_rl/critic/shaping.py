@@ -15,11 +15,13 @@ the span.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import Tensor
 
 from lit_critic_rl.args import ShapingArgs
-from lit_critic_rl.critic.base import Critique, Span
+from lit_critic_rl.critic.base import Critique, Span, TokenValue
 
 
 def token_char_ranges(tokenizer, ids: list[int]) -> list[tuple[int, int]]:
@@ -66,7 +68,15 @@ def critique_token_rewards(
     token_texts: list[str] | None = None,
 ) -> Tensor:
     """``[n_tokens]`` rewards of one sample. Tokens of no span get ``unflagged_value`` (empty ranges, e.g. EOS, too);
-    a token of several spans combines their values by ``shaping.overlap``; a span listed twice counts once."""
+    a token of several spans combines their values by ``shaping.overlap``; a span listed twice counts once. A
+    critique with per-token values (:attr:`Critique.token_values`) adds them as they are (:func:`values_on_tokens`);
+    with values and no spans, ``unflagged_value`` does not apply."""
+    if critique.token_values:
+        values = values_on_tokens(critique.token_values, ranges, n_tokens)
+        if not critique.spans:
+            return values
+        spans_only = replace(critique, token_values=[])
+        return values + critique_token_rewards(spans_only, ranges, n_tokens, shaping, token_texts)
     total, touched = torch.zeros(n_tokens), torch.zeros(n_tokens, dtype=torch.bool)
     ranges = ranges[:n_tokens]
     for span in dict.fromkeys((s.start, s.end, s.label, s.polarity, s.text) for s in critique.spans):
@@ -81,3 +91,20 @@ def critique_token_rewards(
     rewards = torch.full((n_tokens,), shaping.unflagged_value)
     rewards[touched] = total[touched]
     return rewards
+
+
+def values_on_tokens(values: list[TokenValue], ranges: list[tuple[int, int]], n_tokens: int) -> Tensor:
+    """A critic's per-token values moved onto the policy's tokens by characters: each policy token gets the mean of
+    the values whose character ranges overlap its own, weighted by the overlap; a token with an empty range (EOS)
+    gets the mean of the empty-range values at the same offset. Tokens nothing overlaps get 0. When both sides
+    tokenize the response alike, this is the identity."""
+    out = torch.zeros(n_tokens)
+    for i, (start, end) in enumerate(ranges[:n_tokens]):
+        if end > start:
+            weights = [(min(end, v.end) - max(start, v.start), v.value) for v in values if v.end > v.start]
+            weights = [(w, x) for w, x in weights if w > 0]
+        else:
+            weights = [(1, v.value) for v in values if v.start == v.end == start]
+        if weights:
+            out[i] = sum(w * x for w, x in weights) / sum(w for w, _ in weights)
+    return out

@@ -85,9 +85,10 @@ class PolicyValueModel(nn.Module):
 
     # ----------------------------------------------------------------- roles
     def _restore_trainable(self) -> None:
+        """Policy and value adapters trainable; any other adapter loaded on the base (a GRM critic's) frozen."""
         for name, param in self.peft.named_parameters():
             if "lora_" in name:
-                param.requires_grad_(True)
+                param.requires_grad_(adapter_of(name) in (POLICY, VALUE))
 
     @contextmanager
     def adapter(self, name: str) -> Iterator[None]:
@@ -168,6 +169,12 @@ class PolicyValueModel(nn.Module):
             out = self._run(input_ids, attention_mask, response_len + 1, hidden=False)
         return out.logits[:, :-1]
 
+    def adapter_logits(self, name: str, input_ids: Tensor, attention_mask: Tensor, keep: int) -> Tensor:
+        """Logits of the last ``keep`` positions with adapter ``name`` active (e.g. a GRM loaded with
+        ``peft.load_adapter``); no values, no checkpointing flags."""
+        with self.adapter(name):
+            return self._run(input_ids, attention_mask, keep, hidden=False).logits
+
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
@@ -185,6 +192,15 @@ class PolicyValueModel(nn.Module):
     def generate(self, **kwargs) -> Tensor:
         with self.adapter(POLICY):
             return self.peft.generate(**kwargs)
+
+
+def adapter_of(parameter_name: str) -> str | None:
+    """The adapter a PEFT LoRA parameter belongs to: ``...q_proj.lora_A.<adapter>.weight`` -> ``<adapter>``."""
+    parts = parameter_name.split(".")
+    for i, part in enumerate(parts[:-1]):
+        if part.startswith("lora_"):
+            return parts[i + 1]
+    return None
 
 
 def enable_activation_checkpointing(base: nn.Module) -> list[nn.Module]:

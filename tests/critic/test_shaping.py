@@ -1,4 +1,5 @@
 import pytest
+import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -119,3 +120,33 @@ def test_round_trip_random_texts_and_spans(tiny_tokenizer, text, data):
     for (s, e), r in zip(ranges, rewards):
         overlaps = s < end and start < e
         assert r == ((0.5 if value > 0 else -0.5) if overlaps else 0.0)
+
+
+def test_values_on_tokens_moves_critic_token_values_by_characters():
+    from lit_critic_rl.critic.base import TokenValue
+    from lit_critic_rl.critic.shaping import values_on_tokens
+
+    # policy tokens "ab|cd|" + EOS (empty range at 4); critic tokens "a|bcd" and its own EOS value at 4
+    values = [TokenValue(0, 1, -0.1), TokenValue(1, 4, 0.3), TokenValue(4, 4, 0.2)]
+    out = values_on_tokens(values, [(0, 2), (2, 4), (4, 4)], 4)
+    # token "ab": 1 char at -0.1 and 1 char at 0.3 -> 0.1; "cd": 0.3; EOS: 0.2; the 4th token has no range -> 0
+    torch.testing.assert_close(out, torch.tensor([0.1, 0.3, 0.2, 0.0]))
+    same = [TokenValue(0, 2, 0.5), TokenValue(2, 4, -0.05)]
+    torch.testing.assert_close(values_on_tokens(same, [(0, 2), (2, 4)], 2), torch.tensor([0.5, -0.05]))
+
+
+def test_token_valued_critique_ignores_unflagged_value_and_adds_spans():
+    from lit_critic_rl.args import ShapingArgs
+    from lit_critic_rl.critic.base import Critique, Span, TokenValue
+    from lit_critic_rl.critic.shaping import critique_token_rewards
+
+    shaping = ShapingArgs(unflagged_value=0.5)
+    values = [TokenValue(0, 2, -0.1), TokenValue(2, 4, 0.0)]
+    only_values = Critique(True, token_values=values)
+    assert only_values.outcome == "ok"
+    torch.testing.assert_close(
+        critique_token_rewards(only_values, [(0, 2), (2, 4)], 2, shaping), torch.tensor([-0.1, 0.0])
+    )
+    both = Critique(True, spans=[Span(2, 4, "bad", -1.0)], token_values=values)
+    expected = torch.tensor([-0.1 + 0.5, 0.0 + shaping.negative_value])
+    torch.testing.assert_close(critique_token_rewards(both, [(0, 2), (2, 4)], 2, shaping), expected)

@@ -1,0 +1,152 @@
+"""The GRM: its prompts, SFT as its own adapter (tiny model), and its token rewards as a critic on a shared base."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch import Trainer
+
+from lit_critic_rl.args import AdapterArgs, ModelArgs
+from lit_critic_rl.critic.base import CriticSetup
+from lit_critic_rl.models.loading import load_causal_lm
+from lit_critic_rl.models.policy import POLICY, PolicyValueModel, adapter_of
+from lit_critic_rl.rlmec.grm import encode_pair, locate_target, parse_located, rewrite_prompt, sft_examples
+from lit_critic_rl.rlmec.grm_critic import MinEditGRM
+from lit_critic_rl.rlmec.grm_module import GRMData, GRMFineTuning
+
+PROMPT = "Problem: Start with 3. Add 4. Multiply by 2. What is the result?\n"
+WRONG = "Step 1: 3 + 4 = 7\nStep 2: 7 * 2 = 15\nThe answer is 15\n\n"
+FIXED = "Step 1: 3 + 4 = 7\nStep 2: 7 * 2 = 14\nThe answer is 14\n\n"
+
+
+def _record(response=WRONG, rewrite=FIXED, step=2, ok=True):
+    return {"prompt": PROMPT, "response": response, "ok": ok, "first_error_step": step, "rewrite": rewrite}
+
+
+def test_locate_answers_round_trip_and_unreadable_ones_are_flagged():
+    assert parse_located(locate_target(3)) == 3
+    assert parse_located(locate_target(None)) is None
+    assert parse_located("  step 12, because") == 12
+    assert parse_located("I think the second") == "unreadable"
+
+
+def test_sft_examples_two_per_usable_record():
+    pairs = sft_examples([_record(), _record(ok=False, rewrite="")])
+    assert [target for _, target in pairs] == ["Step 2", FIXED]
+    assert pairs[1][0] == rewrite_prompt(PROMPT, WRONG) and WRONG.strip() in pairs[1][0]
+
+
+def test_encode_pair_offsets_cover_the_answer(tiny_tokenizer):
+    prompt_ids, ids, offsets = encode_pair(tiny_tokenizer, "Q: x\n", WRONG, eos=True)
+    assert ids[-1] == tiny_tokenizer.eos_token_id and offsets[-1] == (len(WRONG), len(WRONG))
+    assert tiny_tokenizer.decode(ids[:-1]) == WRONG
+    assert offsets[0][0] == 0 and offsets[-2][1] == len(WRONG)
+    assert all(a[1] <= b[0] for a, b in zip(offsets[:-2], offsets[1:-1]))
+
+
+def _teacher_file(tmp_path, n=8):
+    path = tmp_path / "teacher.jsonl"
+    rows = [_record() for _ in range(n)] + [_record(FIXED, FIXED, None)] * n
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def test_grm_data_balances_and_holds_out_validation(tmp_path):
+    data = GRMData(_teacher_file(tmp_path), val_size=4, batch_size=2)
+    data.setup()
+    assert len(data.train_examples) + len(data.val_examples) == 2 * 16
+    assert len(data.val_examples) == 4
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        GRMData("x.jsonl", batch_size=0)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(_record(ok=False, rewrite="")) + "\n")
+    with pytest.raises(ValueError, match="no usable rewrite"):
+        GRMData(str(bad)).setup()
+
+
+@pytest.fixture(scope="module")
+def grm_adapter(tiny_model_path, tmp_path_factory):
+    """A GRM adapter trained with Lightning's fit on the tiny model: the rewrite of WRONG is FIXED."""
+    root = tmp_path_factory.mktemp("grm")
+    module = GRMFineTuning(ModelArgs(name_or_path=tiny_model_path), AdapterArgs(r=8, alpha=16), learning_rate=3e-2)
+    data = GRMData(_teacher_file(root), val_size=2, batch_size=4)
+    trainer = Trainer(
+        accelerator="cpu",
+        max_steps=25,
+        logger=False,
+        enable_checkpointing=False,
+        default_root_dir=str(root),
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
+    trainer.fit(module, data)
+    return root / "adapters" / "grm", module
+
+
+def test_grm_sft_learns_and_saves_a_peft_adapter(grm_adapter):
+    folder, module = grm_adapter
+    assert (folder / "adapter_config.json").is_file()
+    assert (folder / "adapter_model.safetensors").is_file()
+    loss = float(module._loss([(rewrite_prompt(PROMPT, WRONG), FIXED)]))
+    with module.peft.disable_adapter():
+        base_loss = float(module._loss([(rewrite_prompt(PROMPT, WRONG), FIXED)]))
+    # the tiny random model's logits are nearly flat (tied 0.02-scale embeddings cap them near +-1.3), so its
+    # cross-entropy cannot fall far below ln(400) = 5.99; the adapter still moves it well below the base's
+    assert loss < base_loss - 0.3
+
+
+def _shared(tiny_model_path, tiny_tokenizer, folder, tmp_path):
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8))
+    critic = MinEditGRM(str(folder))
+    critic.setup(CriticSetup(lm, tiny_tokenizer, tiny_model_path, tmp_path))
+    return lm, critic
+
+
+def test_grm_on_the_policy_base_stays_frozen_and_out_of_the_optimizer(
+    grm_adapter, tiny_model_path, tiny_tokenizer, tmp_path
+):
+    lm, critic = _shared(tiny_model_path, tiny_tokenizer, grm_adapter[0], tmp_path)
+    names = {adapter_of(n) for n, p in lm.peft.named_parameters() if "lora_" in n}
+    assert names == {"policy", "value", "grm"}
+    trainable = {adapter_of(n) for n, p in lm.peft.named_parameters() if p.requires_grad and "lora_" in n}
+    assert trainable == {"policy", "value"}
+    critic.critique([PROMPT], [WRONG], [0.0])  # switching to the GRM and back must not unfreeze it
+    trainable = {adapter_of(n) for n, p in lm.peft.named_parameters() if p.requires_grad and "lora_" in n}
+    assert trainable == {"policy", "value"} and lm.peft.active_adapter == POLICY
+
+
+def test_grm_token_rewards_are_its_clipped_probabilities(grm_adapter, tiny_model_path, tiny_tokenizer, tmp_path):
+    lm, critic = _shared(tiny_model_path, tiny_tokenizer, grm_adapter[0], tmp_path)
+    wrong, right, empty = critic.critique([PROMPT] * 3, [WRONG, FIXED, " "], [0.0, 1.0, 0.0])
+    assert empty.outcome == "failed" and empty.error == "empty solution"
+    # independent check: one full forward of the GRM adapter, softmax at each solution position
+    prompt_ids, ids, _ = encode_pair(tiny_tokenizer, rewrite_prompt(PROMPT, WRONG), WRONG, eos=False)
+    with lm.adapter("grm"), torch.no_grad():
+        logits = lm.peft(input_ids=torch.tensor([prompt_ids + ids])).logits[0]
+    probs = logits[len(prompt_ids) - 1 : -1].softmax(-1)[torch.arange(len(ids)), torch.tensor(ids)]
+    expected = (probs - 0.5).clamp(-0.1, 0.0)
+    got = torch.tensor([v.value for v in wrong.token_values])
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+    assert "".join(WRONG[v.start : v.end] for v in wrong.token_values) == WRONG
+    rights = torch.tensor([v.value for v in right.token_values])
+    assert rights.min() >= 0.0 and rights.max() <= 0.5  # the right answer's band
+    assert len(right.token_values) == len(encode_pair(tiny_tokenizer, "", FIXED, eos=False)[1])
+
+
+def test_grm_adapter_errors_name_the_field(grm_adapter, tiny_model_path, tiny_tokenizer, tmp_path):
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8))
+    setup = CriticSetup(lm, tiny_tokenizer, tiny_model_path, tmp_path)
+    with pytest.raises(FileNotFoundError, match="adapter_path: .* holds no PEFT adapter .* point at one of them"):
+        MinEditGRM(str(Path(grm_adapter[0]).parent)).setup(setup)
+    other = tmp_path / "other"
+    other.mkdir()
+    config = json.loads((grm_adapter[0] / "adapter_config.json").read_text())
+    (other / "adapter_config.json").write_text(json.dumps({**config, "base_model_name_or_path": str(tmp_path)}))
+    with pytest.raises(ValueError, match="trained on .* not on the policy's base"):
+        MinEditGRM(str(other)).setup(setup)
+    with pytest.raises(ValueError, match="needs the extrinsic scores"):
+        MinEditGRM(str(grm_adapter[0])).critique([PROMPT], [WRONG])
+    with pytest.raises(ValueError, match="clip bands"):
+        MinEditGRM("x", wrong_clip=(0.0, -0.1))
