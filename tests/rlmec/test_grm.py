@@ -150,3 +150,53 @@ def test_grm_adapter_errors_name_the_field(grm_adapter, tiny_model_path, tiny_to
         MinEditGRM(str(grm_adapter[0])).critique([PROMPT], [WRONG])
     with pytest.raises(ValueError, match="clip bands"):
         MinEditGRM("x", wrong_clip=(0.0, -0.1))
+
+
+def test_rlmec_and_ppo_fit_on_grm_token_rewards(grm_adapter, tiny_model_path, tmp_path):
+    """Both objectives train from the same MinEditGRM rewards; the GRM adapter itself never changes."""
+    import csv
+
+    from lightning.pytorch.loggers import CSVLogger
+    from safetensors.torch import load_file
+
+    from lit_critic_rl.args import GenerationArgs, PPOArgs, ShapingArgs
+    from lit_critic_rl.data.arithmetic import ArithmeticPrompts
+    from lit_critic_rl.module import DenseRewardPPO
+    from lit_critic_rl.rewards.arithmetic import ArithmeticReward
+    from lit_critic_rl.rlmec.rewriter import ArithmeticRewriter
+
+    for objective in ("rlmec", "ppo"):
+        module = DenseRewardPPO(
+            reward=ArithmeticReward(),
+            critic=MinEditGRM(str(grm_adapter[0])),
+            model=ModelArgs(name_or_path=tiny_model_path),
+            generation=GenerationArgs(max_new_tokens=6),
+            ppo=PPOArgs(objective=objective, epochs=1, minibatch_size=4, learning_rate=1e-2),
+            shaping=ShapingArgs(extrinsic_weight=0.0 if objective == "rlmec" else 1.0),
+            rewriter=ArithmeticRewriter() if objective == "rlmec" else None,
+        )
+        root = tmp_path / objective
+        trainer = Trainer(
+            accelerator="cpu",
+            max_epochs=1,
+            limit_train_batches=2,
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+            default_root_dir=str(root),
+            logger=CSVLogger(str(root), name="csv", version=0),
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            log_every_n_steps=1,
+        )
+        before = {n: p.detach().clone() for n, p in module.lm.peft.named_parameters() if "lora_" in n}
+        trainer.fit(module, ArithmeticPrompts(train_size=16, val_size=4, test_size=4, batch_size=4))
+        after = dict(module.lm.peft.named_parameters())
+        saved = load_file(str(grm_adapter[0] / "adapter_model.safetensors"))
+        grm = {n.replace(".grm.", "."): p for n, p in after.items() if adapter_of(n) == "grm"}
+        assert grm.keys() == saved.keys()  # loaded at setup, after the module was built ...
+        assert all(torch.equal(grm[k], saved[k]) for k in saved)  # ... and never trained
+        assert any(not torch.equal(before[n], after[n]) for n in before if adapter_of(n) == POLICY)
+        rows = list(csv.DictReader(open(root / "csv" / "version_0" / "metrics.csv")))
+        calls = [float(r["train/critic_calls"]) for r in rows if r.get("train/critic_calls")]
+        intrinsic = [float(r["train/reward_intrinsic"]) for r in rows if r.get("train/reward_intrinsic")]
+        assert calls == [4.0, 4.0] and all(v < 0 for v in intrinsic)  # gibberish is wrong: -0.1 band only
