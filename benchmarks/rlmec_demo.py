@@ -1,0 +1,138 @@
+"""RLMEC's demonstration on the arithmetic task: three arms on one sample budget, several seeds, test accuracy.
+
+Arms (each ``fit`` then ``test`` in its own process, seeds interleaved across arms):
+
+- ``sparse``: PPO on the exact-match reward (``configs/experiment/arith_sparse.yaml``);
+- ``ppo_grm``: the same plus the GRM's token rewards through the critic interface (``configs/critic/grm.yaml``);
+- ``rlmec``: RLMEC's objective on the GRM's token rewards alone (``shaping.extrinsic_weight 0``) plus imitation of
+  the exact teacher's minimum-edit rewrites (``configs/experiment/arith_rlmec.yaml``).
+
+``base`` is the untrained policy's test accuracy (the same test problems and sampling seed). Prerequisites: a GRM
+adapter (``python cli.py grm fit --config configs/experiment/arith_grm_sft.yaml``)::
+
+    python -m benchmarks.rlmec_demo --grm runs/arith_grm/csv/version_0/adapters/grm --out runs/rlmec_demo
+
+Results go to ``<out>/results.jsonl`` (one line per finished run; a rerun skips them) and the summary table and plot
+(``--plot``) are printed from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ARMS = ("sparse", "ppo_grm", "rlmec")
+
+
+def arm_args(arm: str, grm: str, iterations: int, batch: int, test_size: int) -> list[str]:
+    experiment = "arith_rlmec" if arm == "rlmec" else "arith_sparse"
+    args = [
+        "--config", "configs/quickstart.yaml",
+        "--config", f"configs/experiment/{experiment}.yaml",
+        "--trainer.max_epochs", "1",
+        "--trainer.limit_train_batches", str(iterations),
+        "--trainer.limit_val_batches", "0",
+        "--data.init_args.batch_size", str(batch),
+        "--data.init_args.test_size", str(test_size),
+        "--data.init_args.val_batch_size", "16",
+        "--data.init_args.max_steps", "3",
+        "--model.ppo.minibatch_size", str(batch),
+    ]  # fmt: skip
+    if arm in ("ppo_grm", "rlmec"):
+        args += ["--model.critic", "configs/critic/grm.yaml", "--model.critic.init_args.adapter_path", grm]
+    if arm == "rlmec":
+        args += ["--model.shaping.extrinsic_weight", "0.0"]
+    return args
+
+
+def child(argv: list[str], train: bool) -> None:
+    """One run in this process: fit (unless ``train`` is False), then test; prints ``RESULT {json}``."""
+    from lit_critic_rl.cli import main
+
+    cli = main(argv, run=False)
+    if train:
+        cli.trainer.fit(cli.model, cli.datamodule)
+    (metrics,) = cli.trainer.test(cli.model, cli.datamodule, verbose=False)
+    print("RESULT " + json.dumps({k: float(v) for k, v in metrics.items()}), flush=True)
+
+
+def run(arm: str, seed: int, args: argparse.Namespace) -> dict:
+    root = Path(args.out) / arm / f"seed{seed}"
+    argv = arm_args("sparse" if arm == "base" else arm, args.grm, args.iterations, args.batch, args.test_size)
+    argv += ["--seed_everything", str(seed), "--trainer.default_root_dir", str(root)]
+    cmd = [sys.executable, "-m", "benchmarks.rlmec_demo", "--child", "test" if arm == "base" else "fit", "--", *argv]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    result = next((line for line in out.stdout.splitlines() if line.startswith("RESULT ")), None)
+    if result is None:
+        raise RuntimeError(f"{arm} seed {seed} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    return {"arm": arm, "seed": seed, **json.loads(result[len("RESULT ") :])}
+
+
+def summary(rows: list[dict]) -> str:
+    lines = ["| arm | seeds | test accuracy per seed | mean |", "|---|---:|---|---:|"]
+    for arm in ("base", *ARMS):
+        acc = [r["test/accuracy"] for r in rows if r["arm"] == arm]
+        if acc:
+            lines.append(f"| {arm} | {len(acc)} | {', '.join(f'{a:.3f}' for a in acc)} | {statistics.mean(acc):.3f} |")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = [a for a in ("base", *ARMS) if any(r["arm"] == a for r in rows)]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for x, arm in enumerate(arms):
+        acc = [r["test/accuracy"] for r in rows if r["arm"] == arm]
+        ax.scatter([x] * len(acc), acc, color="tab:blue", alpha=0.7)
+        ax.hlines(statistics.mean(acc), x - 0.25, x + 0.25, color="black")
+    ax.set_xticks(range(len(arms)), arms)
+    ax.set_ylabel("test accuracy (exact answer)")
+    ax.set_title("Arithmetic, SmolLM2-135M: one dot per seed, bar = mean")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    if "--child" in sys.argv:
+        i = sys.argv.index("--child")
+        child(sys.argv[sys.argv.index("--") + 1 :], train=sys.argv[i + 1] == "fit")
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--grm", required=True, help="GRM adapter folder (adapters/grm of a grm fit run)")
+    parser.add_argument("--out", default="runs/rlmec_demo")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--arms", nargs="+", default=["base", *ARMS], choices=["base", *ARMS])
+    parser.add_argument("--iterations", type=int, default=6, help="PPO/RLMEC iterations per run")
+    parser.add_argument("--batch", type=int, default=8, help="prompts per iteration")
+    parser.add_argument("--test-size", type=int, default=48)
+    parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--plot", default=None, help="write the plot here (png)")
+    args = parser.parse_args()
+    results = Path(args.out) / "results.jsonl"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    rows = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+    done = {(r["arm"], r["seed"]) for r in rows}
+    for seed in args.seeds:
+        for arm in args.arms:
+            if arm == "base" and seed != args.seeds[0] or (arm, seed) in done:
+                continue  # the untrained policy's test sampling does not depend on the training seed
+            row = run(arm, seed, args)
+            rows.append(row)
+            with results.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+            print(json.dumps(row), flush=True)
+    print(summary(rows))
+    if args.plot:
+        plot(rows, args.plot)
+
+
+if __name__ == "__main__":
+    main()
