@@ -66,9 +66,7 @@ def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
     if argv[:1] == ["grm"]:
         from lit_critic_rl.rlmec.grm_module import GRMData, GRMFineTuning
 
-        return LightningCLI(
-            GRMFineTuning, GRMData, save_config_kwargs={"overwrite": True}, args=argv[1:], run=run
-        )
+        return LightningCLI(GRMFineTuning, GRMData, save_config_kwargs={"overwrite": True}, args=argv[1:], run=run)
     return CLI(
         DenseRewardPPO,
         PromptDataModule,

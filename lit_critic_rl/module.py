@@ -30,6 +30,7 @@ from lit_critic_rl.args import AdapterArgs, EvalArgs, GenerationArgs, ModelArgs,
 from lit_critic_rl.critic.base import CriticBackend, CriticSetup
 from lit_critic_rl.critic.runner import CriticRunner
 from lit_critic_rl.data.base import PromptDataModule
+from lit_critic_rl.data.replay import RolloutReplay, is_replay, replayed_rollout
 from lit_critic_rl.evaluation import Evaluator
 from lit_critic_rl.memory import set_malloc_mmap_threshold
 from lit_critic_rl.metrics.task import TaskMetrics
@@ -145,6 +146,11 @@ class DenseRewardPPO(LightningModule):
                 CriticSetup(self.lm, self.tokenizer, self.model_args.name_or_path, Path(self.trainer.default_root_dir))
             )
         datamodule = getattr(self.trainer, "datamodule", None)
+        if isinstance(datamodule, RolloutReplay) and stage == "fit" and not self.objective.needs_targets:
+            raise ValueError(
+                f"data: RolloutReplay trains on saved, off-policy samples; only model.ppo.objective 'rlmec' trains "
+                f"offline, not '{self.ppo.objective}'"
+            )
         if isinstance(datamodule, PromptDataModule):
             self.hand_over_references(datamodule.references())
             prompts = datamodule.all_prompts()
@@ -215,18 +221,23 @@ class DenseRewardPPO(LightningModule):
             timer=self.timer,
         )
 
-    def training_step(self, batch: list[str], batch_idx: int) -> None:
-        prompts = [p for p in batch for _ in range(self.generation.samples_per_prompt)]
+    def training_step(self, batch: list[str] | list[dict], batch_idx: int) -> None:
         objective, timer = self.objective, self.timer
         self.lm.eval()
+        rewrites = None
         with timer("generate"):
-            rollout = sample(self.lm, self.tokenizer, prompts, self.generation)
+            if is_replay(batch):  # offline: saved samples (RolloutReplay), maybe with their rewrites
+                rollout, rewrites = replayed_rollout(batch, self.tokenizer, self.lm.value_head.weight.device)
+            else:
+                prompts = [p for p in batch for _ in range(self.generation.samples_per_prompt)]
+                rollout = sample(self.lm, self.tokenizer, prompts, self.generation)
         with timer("reward"):
             scores = score_samples(self.reward, rollout.prompts, rollout.responses)
         rewrite_stats: dict[str, float] = {}
-        if self.rewriter is not None:
+        if rewrites is None and self.rewriter is not None:
             with timer("rewrite"):
                 rewrites = self.rewriter.rewrite(rollout.prompts, rollout.responses)
+        if rewrites is not None and objective.needs_targets:
             rollout, rewrite_stats = rewrite_targets(rollout, rewrites, self.tokenizer)
         pending = self.critic_runner.start(rollout.prompts, rollout.responses, scores) if self.critic_runner else None
         fused = objective.fuses_first_forward(len(rollout))

@@ -1,0 +1,81 @@
+"""Offline RLMEC: saved rollouts replayed instead of sampled, with the teacher's saved rewrites as targets."""
+
+import csv
+import json
+
+import pytest
+from lightning.pytorch import Trainer
+from lightning.pytorch.loggers import CSVLogger
+
+from lit_critic_rl.args import GenerationArgs, ModelArgs, PPOArgs
+from lit_critic_rl.data.arithmetic import ArithmeticPrompts
+from lit_critic_rl.data.replay import RolloutReplay, replayed_rollout
+from lit_critic_rl.module import DenseRewardPPO
+from lit_critic_rl.rewards.arithmetic import ArithmeticReward
+
+PROMPT = "Problem: Start with 3. Add 4. Multiply by 2. What is the result?\n"
+WRONG = "Step 1: 3 + 4 = 7\nStep 2: 7 * 2 = 15\nThe answer is 15\n\n"
+FIXED = "Step 1: 3 + 4 = 7\nStep 2: 7 * 2 = 14\nThe answer is 14\n\n"
+
+
+def _file(tmp_path, rewrites=True, n=8):
+    rows = []
+    for i in range(n):
+        row = {"prompt": PROMPT, "response": WRONG if i % 2 else FIXED}
+        if rewrites:
+            row.update(ok=True, first_error_step=2 if i % 2 else None, rewrite=FIXED)
+        rows.append(row)
+    path = tmp_path / "rollouts.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def test_replayed_rollout_rebuilds_tokens_and_rewrites(tiny_tokenizer, tmp_path):
+    data = RolloutReplay(_file(tmp_path), ArithmeticPrompts(train_size=8, val_size=4, test_size=4), batch_size=4)
+    data.setup()
+    rollout, rewrites = replayed_rollout(data.records[:2], tiny_tokenizer, "cpu")
+    n = int(rollout.response_mask[1].sum())
+    assert tiny_tokenizer.decode(rollout.response_ids[1, :n]) == WRONG
+    assert rollout.query_mask[0, -1] == 1  # prompts left-padded, as sampling pads them
+    assert [r.first_error_step for r in rewrites] == [None, 2] and rewrites[1].text == FIXED
+    data = RolloutReplay(_file(tmp_path, rewrites=False), ArithmeticPrompts(train_size=8, val_size=4, test_size=4))
+    data.setup()
+    assert replayed_rollout(data.records[:2], tiny_tokenizer, "cpu")[1] is None
+
+
+def _module(path, objective="rlmec"):
+    return DenseRewardPPO(
+        reward=ArithmeticReward(),
+        model=ModelArgs(name_or_path=path),
+        generation=GenerationArgs(max_new_tokens=6),
+        ppo=PPOArgs(objective=objective, epochs=1, minibatch_size=4, learning_rate=1e-2),
+    )
+
+
+def _trainer(root):
+    return Trainer(
+        accelerator="cpu", max_epochs=1, limit_train_batches=2, limit_val_batches=0, num_sanity_val_steps=0,
+        default_root_dir=str(root), logger=CSVLogger(str(root), name="csv", version=0), enable_progress_bar=False,
+        enable_model_summary=False, log_every_n_steps=1,
+    )  # fmt: skip
+
+
+def test_offline_rlmec_imitates_the_saved_rewrites_without_sampling(tiny_model_path, tmp_path):
+    module = _module(tiny_model_path)
+    calls = []
+    module.lm.generate = lambda **kw: calls.append(kw)  # a replayed run must never sample
+    evals = ArithmeticPrompts(train_size=8, val_size=4, test_size=4)
+    _trainer(tmp_path).fit(module, RolloutReplay(_file(tmp_path), evals, batch_size=4))
+    rows = list(csv.DictReader(open(tmp_path / "csv" / "version_0" / "metrics.csv")))
+    imitated = [float(r["train/imitation_tokens"]) for r in rows if r.get("train/imitation_tokens")]
+    rewrites = [float(r["train/rewrites"]) for r in rows if r.get("train/rewrites")]
+    assert calls == [] and rewrites == [4.0, 4.0] and all(n > 0 for n in imitated)
+    assert module.prompts_consumed == 8
+
+
+def test_replay_is_refused_for_ppo_and_a_missing_file_is_named(tiny_model_path, tmp_path):
+    evals = ArithmeticPrompts(train_size=8, val_size=4, test_size=4)
+    with pytest.raises(ValueError, match="only model.ppo.objective 'rlmec' trains offline"):
+        _trainer(tmp_path).fit(_module(tiny_model_path, "ppo"), RolloutReplay(_file(tmp_path), evals, batch_size=4))
+    with pytest.raises(FileNotFoundError, match="absent.jsonl"):
+        RolloutReplay(str(tmp_path / "absent.jsonl"), evals).setup()
