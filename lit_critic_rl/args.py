@@ -169,6 +169,9 @@ class PPOArgs:
     """RLMEC objective: clip range epsilon of the ratio to the reference (the paper: 0.3)."""
     imitation_coef: float = 1.0
     """RLMEC objective: weight lambda of the imitation loss on rewrites (the paper: 1.0)."""
+    regenerate_every: int = 1
+    """RLMEC objective, iterated data rounds: sample (and rewrite) fresh solutions every N iterations and train on the
+    last round's samples in between; 1 = every iteration (online). One offline round: ``data: RolloutReplay``."""
     score_scaling: bool = False
     """Divide the token rewards (before the KL penalty) by the running standard deviation of all token rewards seen
     so far, as TRL's ``use_score_scaling`` (the dense-reward paper's summarization runs)."""
@@ -186,6 +189,13 @@ class PPOArgs:
         for name in ("value_coef", "entropy_coef", "max_grad_norm", "kl_coef", "imitation_coef"):
             check(getattr(self, name) >= 0, f + name, "must be >= 0", getattr(self, name))
         check(self.kl_estimator in ("k1", "k3"), f + "kl_estimator", "must be 'k1' or 'k3'", self.kl_estimator)
+        check(self.regenerate_every >= 1, f + "regenerate_every", "must be >= 1", self.regenerate_every)
+        check(
+            self.regenerate_every == 1 or self.objective == "rlmec",
+            f + "regenerate_every",
+            "must be 1 for the on-policy 'ppo' objective (reusing old samples is for 'rlmec')",
+            self.regenerate_every,
+        )
 
 
 @dataclass

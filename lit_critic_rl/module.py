@@ -48,6 +48,7 @@ from lit_critic_rl.ppo.update import OptimizerStepper
 from lit_critic_rl.rewards.base import ExtrinsicReward, Reward, score_samples
 from lit_critic_rl.rewards.references import UsesReferences
 from lit_critic_rl.rlmec.rewriter import Rewriter
+from lit_critic_rl.rlmec.rounds import SampleRounds
 from lit_critic_rl.rlmec.targets import rewrite_targets
 from lit_critic_rl.types import Rollout, TokenRewards
 
@@ -118,6 +119,7 @@ class DenseRewardPPO(LightningModule):
             else FixedKLController(ppo.kl_coef)
         )
         self.reward_moments = RunningMoments()
+        self.rounds = SampleRounds(ppo.regenerate_every)
         self.prompts_consumed = 0
         self.samples_seen = 0
         self.iteration = 0
@@ -224,13 +226,14 @@ class DenseRewardPPO(LightningModule):
     def training_step(self, batch: list[str] | list[dict], batch_idx: int) -> None:
         objective, timer = self.objective, self.timer
         self.lm.eval()
-        rewrites = None
+        rewrites, fresh = None, False
         with timer("generate"):
-            if is_replay(batch):  # offline: saved samples (RolloutReplay), maybe with their rewrites
-                rollout, rewrites = replayed_rollout(batch, self.tokenizer, self.lm.value_head.weight.device)
+            if is_replay(batch) or not self.rounds.due(self.iteration):  # saved samples: a file, or the last round
+                records = batch if is_replay(batch) else self.rounds.records
+                rollout, rewrites = replayed_rollout(records, self.tokenizer, self.lm.value_head.weight.device)
             else:
                 prompts = [p for p in batch for _ in range(self.generation.samples_per_prompt)]
-                rollout = sample(self.lm, self.tokenizer, prompts, self.generation)
+                rollout, fresh = sample(self.lm, self.tokenizer, prompts, self.generation), True
         with timer("reward"):
             scores = score_samples(self.reward, rollout.prompts, rollout.responses)
         rewrite_stats: dict[str, float] = {}
@@ -239,6 +242,8 @@ class DenseRewardPPO(LightningModule):
                 rewrites = self.rewriter.rewrite(rollout.prompts, rollout.responses)
         if rewrites is not None and objective.needs_targets:
             rollout, rewrite_stats = rewrite_targets(rollout, rewrites, self.tokenizer)
+        if fresh:
+            self.rounds.keep(rollout, rewrites)
         pending = self.critic_runner.start(rollout.prompts, rollout.responses, scores) if self.critic_runner else None
         fused = objective.fuses_first_forward(len(rollout))
         with timer("teacher_forced"):
@@ -346,6 +351,7 @@ class DenseRewardPPO(LightningModule):
             "rng": capture_rng(),
             "reward_moments": self.reward_moments.state_dict(),
             "critic": self.critic.state_dict() if self.critic is not None else {},
+            "rounds": self.rounds.state_dict(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -360,6 +366,7 @@ class DenseRewardPPO(LightningModule):
             self.reward_moments.load_state_dict(state["reward_moments"])
         if self.critic is not None:
             self.critic.load_state_dict(state.get("critic", {}))
+        self.rounds.load_state_dict(state.get("rounds", {}))
 
 
 def capture_rng() -> dict:

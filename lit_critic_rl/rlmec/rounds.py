@@ -1,0 +1,36 @@
+"""Iterated data rounds (``model.ppo.regenerate_every: N``): sample fresh solutions every N iterations, replay the
+last round's samples, with their rewrites, in the iterations between.
+
+The round is kept as plain records (prompt, response, rewrite fields), the same form ``RolloutReplay`` reads from a
+file, so a replayed iteration builds its rollout with :func:`~lit_critic_rl.data.replay.replayed_rollout`, and the
+records travel in checkpoints: a resumed run replays exactly what an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+from lit_critic_rl.rlmec.rewriter import Rewrite
+from lit_critic_rl.types import Rollout
+
+
+class SampleRounds:
+    def __init__(self, every: int = 1) -> None:
+        self.every = every
+        self.records: list[dict] = []
+
+    def due(self, iteration: int) -> bool:
+        """Whether iteration ``iteration`` (0-based) samples a new round."""
+        return self.every == 1 or not self.records or iteration % self.every == 0
+
+    def keep(self, rollout: Rollout, rewrites: list[Rewrite] | None) -> None:
+        """Remember this round's samples (and rewrites) for the iterations that replay it."""
+        if self.every == 1:
+            return
+        self.records = [{"prompt": p, "response": y} for p, y in zip(rollout.prompts, rollout.responses)]
+        for record, rewrite in zip(self.records, rewrites or []):
+            record.update(ok=rewrite.ok, first_error_step=rewrite.first_error_step, rewrite=rewrite.text)
+
+    def state_dict(self) -> dict:
+        return {"records": list(self.records)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.records = list(state.get("records", []))

@@ -1,0 +1,61 @@
+"""Iterated RLMEC data rounds: fresh samples every N iterations, the last round replayed in between."""
+
+import csv
+
+import pytest
+import torch
+from lightning.pytorch import Trainer
+from lightning.pytorch.loggers import CSVLogger
+
+from lit_critic_rl.args import GenerationArgs, ModelArgs, PPOArgs
+from lit_critic_rl.data.arithmetic import ArithmeticPrompts
+from lit_critic_rl.module import DenseRewardPPO
+from lit_critic_rl.rewards.arithmetic import ArithmeticReward
+from lit_critic_rl.rlmec.rewriter import ArithmeticRewriter, Rewrite
+from lit_critic_rl.rlmec.rounds import SampleRounds
+from lit_critic_rl.types import Rollout
+
+
+def test_rounds_are_due_every_n_iterations_and_survive_a_checkpoint():
+    rounds = SampleRounds(every=3)
+    assert rounds.due(0) and rounds.due(5)  # nothing kept yet: sample
+    empty = torch.zeros(2, 1)
+    rollout = Rollout(["p1", "p2"], ["y1", "y2"], empty, empty, empty, empty)
+    rounds.keep(rollout, [Rewrite(True, 1, "z1"), Rewrite(False, error="x")])
+    assert [rounds.due(i) for i in range(7)] == [True, False, False, True, False, False, True]
+    assert rounds.records[0] == {"prompt": "p1", "response": "y1", "ok": True, "first_error_step": 1, "rewrite": "z1"}
+    restored = SampleRounds(every=3)
+    restored.load_state_dict(rounds.state_dict())
+    assert restored.records == rounds.records
+    online = SampleRounds(every=1)
+    online.keep(rollout, None)
+    assert online.records == [] and online.due(1)
+
+
+def test_regenerating_is_for_rlmec_only():
+    with pytest.raises(ValueError, match="regenerate_every must be 1 for the on-policy 'ppo' objective"):
+        PPOArgs(regenerate_every=2)
+    with pytest.raises(ValueError, match="regenerate_every must be >= 1"):
+        PPOArgs(objective="rlmec", regenerate_every=0)
+
+
+def test_iterated_rlmec_samples_every_second_iteration(tiny_model_path, tmp_path):
+    module = DenseRewardPPO(
+        reward=ArithmeticReward(),
+        model=ModelArgs(name_or_path=tiny_model_path),
+        generation=GenerationArgs(max_new_tokens=6),
+        ppo=PPOArgs(objective="rlmec", regenerate_every=2, epochs=1, minibatch_size=4, learning_rate=1e-2),
+        rewriter=ArithmeticRewriter(),
+    )
+    calls, generate = [], module.lm.generate
+    module.lm.generate = lambda **kw: calls.append(1) or generate(**kw)  # count, then really sample
+    trainer = Trainer(
+        accelerator="cpu", max_epochs=1, limit_train_batches=4, limit_val_batches=0, num_sanity_val_steps=0,
+        default_root_dir=str(tmp_path), logger=CSVLogger(str(tmp_path), name="csv", version=0),
+        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1,
+    )  # fmt: skip
+    trainer.fit(module, ArithmeticPrompts(train_size=16, val_size=4, test_size=4, batch_size=4))
+    assert len(calls) == 2 and module.iteration == 4
+    rows = list(csv.DictReader(open(tmp_path / "csv" / "version_0" / "metrics.csv")))
+    failures = [float(r["train/rewrite_failures"]) for r in rows if r.get("train/rewrite_failures")]
+    assert len(failures) == 4 and failures[0] == failures[1] and failures[2] == failures[3]  # a round is replayed
