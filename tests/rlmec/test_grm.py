@@ -200,3 +200,15 @@ def test_rlmec_and_ppo_fit_on_grm_token_rewards(grm_adapter, tiny_model_path, tm
         calls = [float(r["train/critic_calls"]) for r in rows if r.get("train/critic_calls")]
         intrinsic = [float(r["train/reward_intrinsic"]) for r in rows if r.get("train/reward_intrinsic")]
         assert calls == [4.0, 4.0] and all(v < 0 for v in intrinsic)  # gibberish is wrong: -0.1 band only
+
+
+def test_a_separate_grm_model_gives_the_shared_adapters_values(grm_adapter, tiny_model_path, tiny_tokenizer, tmp_path):
+    """``base:`` loads the GRM as its own model (its own tokenizer); on the same base it must agree exactly."""
+    _, shared = _shared(tiny_model_path, tiny_tokenizer, grm_adapter[0], tmp_path)
+    separate = MinEditGRM(str(grm_adapter[0]), base=tiny_model_path)
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8))
+    separate.setup(CriticSetup(lm, tiny_tokenizer, tiny_model_path, tmp_path))
+    assert not any("grm" in n for n, _ in lm.peft.named_parameters())  # nothing loaded onto the policy's base
+    (a,), (b,) = shared.critique([PROMPT], [WRONG], [0.0]), separate.critique([PROMPT], [WRONG], [0.0])
+    assert [(v.start, v.end) for v in a.token_values] == [(v.start, v.end) for v in b.token_values]
+    torch.testing.assert_close([v.value for v in a.token_values], [v.value for v in b.token_values])
