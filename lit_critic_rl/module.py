@@ -50,6 +50,7 @@ from lit_critic_rl.rewards.references import UsesReferences
 from lit_critic_rl.rlmec.rewriter import Rewriter
 from lit_critic_rl.rlmec.rounds import SampleRounds
 from lit_critic_rl.rlmec.targets import rewrite_targets
+from lit_critic_rl.sample_records import sample_records
 from lit_critic_rl.types import Rollout, TokenRewards
 
 
@@ -384,44 +385,3 @@ def restore_rng(state: dict) -> None:
     random.setstate(state["python"])
     kind, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-
-
-def sample_records(
-    iteration: int,
-    rollout: Rollout,
-    scores: torch.Tensor,
-    rewards: TokenRewards,
-    critiques: list,
-    ranges: list[list[tuple[int, int]]],
-) -> list[dict]:
-    """One JSON-ready record per sample for the samples file: texts, rewards per token with their character ranges,
-    and what the critic said (None when no critic was asked)."""
-    records = []
-    mask, total = rollout.response_mask.cpu(), rewards.total
-    for b in range(len(rollout)):
-        n = int(mask[b].sum())
-        records.append(
-            {
-                "iteration": iteration,
-                "prompt": rollout.prompts[b],
-                "response": rollout.responses[b],
-                "reward_extrinsic": float(scores[b]),
-                "reward_total": float(total[b].sum()),
-                "token_rewards": [round(float(v), 6) for v in total[b, :n]],
-                "token_ranges": [list(r) for r in ranges[b]],
-                "critique": critique_record(critiques[b]),
-            }
-        )
-    return records
-
-
-def critique_record(critique) -> dict | None:
-    if critique is None:
-        return None
-    return {
-        "outcome": critique.outcome,
-        "raw": critique.raw,
-        "error": critique.error,
-        "spans": [{"start": s.start, "end": s.end, "label": s.label, "polarity": s.polarity} for s in critique.spans],
-        "dropped": [{"quote": d.quote, "label": d.label, "reason": d.reason} for d in critique.dropped],
-    }
