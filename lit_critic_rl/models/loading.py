@@ -98,11 +98,23 @@ def load_tokenizer(name_or_path: str, field: str = "model.name_or_path"):
     return tokenizer
 
 
+def load_model_config(name_or_path: str, field: str = "model.name_or_path"):
+    """The model's ``transformers`` config alone (no weights): enough for context limits and memory plans."""
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(resolve_model_path(name_or_path, field))
+
+
 def load_causal_lm(
-    name_or_path: str, quantization: Quantization = "none", dtype: DType = "float32", field: str = "model.name_or_path"
+    name_or_path: str,
+    quantization: Quantization = "none",
+    dtype: DType = "float32",
+    field: str = "model.name_or_path",
+    device: str | None = None,
 ):
     """Load the base causal LM, frozen, in full precision or bitsandbytes NF4 (on CUDA, or its CPU torch path).
-    ``field`` is the config field that named the model, for error messages."""
+    ``field`` is the config field that named the model, for error messages; ``device`` places the weights as they
+    load (None = ``from_pretrained``'s default, the CPU)."""
     from transformers import AutoModelForCausalLM
 
     torch_dtype = getattr(torch, dtype)
@@ -123,6 +135,8 @@ def load_causal_lm(
         )
     elif quantization != "none":
         raise ValueError(f"{field.rsplit('.', 1)[0]}.quantization must be 'none' or 'nf4', got '{quantization}'")
+    if device is not None:
+        kwargs["device_map"] = {"": device}
     model = AutoModelForCausalLM.from_pretrained(resolve_model_path(name_or_path, field), **kwargs)
     model.requires_grad_(False)
     return model
