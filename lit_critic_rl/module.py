@@ -26,6 +26,7 @@ from lightning.pytorch import LightningModule
 
 from lit_critic_rl.args import AdapterArgs, EvalArgs, GenerationArgs, ModelArgs, PPOArgs, ShapingArgs
 from lit_critic_rl.callbacks import run_dir
+from lit_critic_rl.checks import check_distributed_sampler, check_prompt_lengths
 from lit_critic_rl.critic.base import CriticBackend, CriticSetup
 from lit_critic_rl.critic.runner import CriticRunner
 from lit_critic_rl.data.base import PromptDataModule
@@ -33,7 +34,7 @@ from lit_critic_rl.distributed import AllReduceSum, gather_objects, global_means
 from lit_critic_rl.evaluation import Evaluator
 from lit_critic_rl.memory import set_malloc_mmap_threshold
 from lit_critic_rl.metrics.task import TaskMetrics
-from lit_critic_rl.models.loading import load_causal_lm, load_model_config, load_tokenizer
+from lit_critic_rl.models.loading import check_model_name, load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.objectives import make_objective
 from lit_critic_rl.optim import OptimizerFactory, build_optimizer, check_optimizer_runs
@@ -116,6 +117,7 @@ class DenseRewardPPO(LightningModule):
             )
         self.rewriter = rewriter
         self.optimizer_factory = optimizer
+        check_model_name(model.name_or_path)  # a missing folder fails here; the weights load in configure_model
         self.tokenizer = None
         self.lm: PolicyValueModel | None = None
         """Built in :meth:`configure_model`, so strategies can defer or shard it; nothing loads in ``__init__``."""
@@ -173,14 +175,20 @@ class DenseRewardPPO(LightningModule):
         """Checks that need no weights (Lightning calls this before :meth:`configure_model`), and the reduce hook."""
         self.load_tokenizer()
         if self.trainer.world_size > 1:
-            self.check_distributed_sampler()
+            check_distributed_sampler(self.trainer)
             self.reduce = AllReduceSum(self.trainer.strategy.root_device)
         datamodule = getattr(self.trainer, "datamodule", None)
         if isinstance(datamodule, PromptDataModule):
             self.hand_over_references(datamodule.references())
             prompts = datamodule.all_prompts()
-            self.check_prompt_lengths(prompts)
+            evaluation = self.evaluator.args.generation or self.generation
+            new_tokens = max(self.generation.max_new_tokens, evaluation.max_new_tokens)
+            check_prompt_lengths(self.tokenizer, self.model_args.name_or_path, prompts, new_tokens)
             score_samples(self.reward, prompts[:2], prompts[:2])  # a broken reward fails here, before training
+            if stage == "fit" and self.model_args.check_memory:
+                from lit_critic_rl.plan_memory import check_fit
+
+                check_fit(self, datamodule, self.trainer)  # before configure_model loads anything
 
     def hand_over_references(self, references: dict[str, str]) -> None:
         """The datamodule is the one source of references: give them to the reward and metrics that compare."""
@@ -193,31 +201,6 @@ class DenseRewardPPO(LightningModule):
                     f"has none: use a task datamodule with references or set data.init_args.reference_field"
                 )
             component.set_references(references)
-
-    def check_distributed_sampler(self) -> None:
-        if self.trainer._accelerator_connector.use_distributed_sampler:
-            raise ValueError(
-                "trainer.use_distributed_sampler must be false with several processes: the prompt datamodule gives "
-                "each rank its slice of the global batch itself (configs/trainer/ddp.yaml)"
-            )
-
-    def check_prompt_lengths(self, prompts: list[str]) -> None:
-        """Fail before training if a prompt plus ``max_new_tokens`` exceeds the model's context."""
-        config = load_model_config(self.model_args.name_or_path).get_text_config()
-        limit = getattr(config, "max_position_embeddings", None)
-        if limit is None:
-            return
-        evaluation = self.evaluator.args.generation or self.generation
-        new_tokens = max(self.generation.max_new_tokens, evaluation.max_new_tokens)
-        budget = limit - new_tokens
-        lengths = [len(ids) for ids in self.tokenizer(prompts)["input_ids"]]
-        too_long = [i for i, n in enumerate(lengths) if n > budget]
-        if too_long:
-            i = too_long[0]
-            raise ValueError(
-                f"data: {len(too_long)} prompt(s) exceed the context ({limit} tokens) minus "
-                f"max_new_tokens ({new_tokens}, training or evaluation); first: #{i} with {lengths[i]} tokens"
-            )
 
     # --------------------------------------------------------------- training
     def on_train_start(self) -> None:

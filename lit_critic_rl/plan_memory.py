@@ -9,10 +9,9 @@ devices.
 from __future__ import annotations
 
 import math
-import os
 import sys
 
-from lit_critic_rl.memory_plan import GIB, CriticShape, MemoryPlan, ModelShape, RunShape, knobs, plan
+from lit_critic_rl.memory_plan import CriticShape, MemoryPlan, ModelShape, RunShape, knobs, plan
 
 
 def model_shape(config) -> ModelShape:
@@ -80,54 +79,58 @@ def device_budget(accelerator: str, local_ranks: int) -> float | None:
         return None
 
 
-def module_plan(module, prompts: list[str], world_size: int, batch_size: int) -> MemoryPlan:
-    """The plan of a ``DenseRewardPPO`` before :meth:`configure_model` (only the model's config is read)."""
+def longest_prompt(module, prompts: list[str]) -> int:
+    return max((len(ids) for ids in module.load_tokenizer()(prompts)["input_ids"]), default=1)
+
+
+def module_plan(module, prompts: list[str], world_size: int, batch_size: int) -> tuple[MemoryPlan, list[str]]:
+    """The plan of a ``DenseRewardPPO`` before :meth:`configure_model` (only the model's config is read), and the
+    knobs that would shrink it."""
     from lit_critic_rl.models.loading import load_model_config
 
-    tokenizer = module.load_tokenizer()
-    longest = max((len(ids) for ids in tokenizer(prompts)["input_ids"]), default=1)
-    config = load_model_config(module.model_args.name_or_path)
-    shape = model_shape(config)
-    return plan(shape, run_shape(module, longest, world_size, batch_size), critic_shape(module.critic))
+    shape = model_shape(load_model_config(module.model_args.name_or_path))
+    run = run_shape(module, longest_prompt(module, prompts), world_size, batch_size)
+    return plan(shape, run, critic_shape(module.critic)), knobs(shape, run)
 
 
-def check_fits(memory: MemoryPlan, module, budget: float | None, world_size: int, batch_size: int, prompt: int):
-    """Raise a ``ValueError`` naming the knobs when the plan's peak exceeds ``budget``."""
-    if budget is None or memory.peak <= budget:
-        return
-    shape = run_shape(module, prompt, world_size, batch_size)
-    from lit_critic_rl.models.loading import load_model_config
+def accelerator_name(trainer) -> str:
+    return type(trainer.accelerator).__name__.removesuffix("Accelerator").lower()
 
-    advice = knobs(model_shape(load_model_config(module.model_args.name_or_path)), shape)
-    raise ValueError(
-        f"model: the planned peak memory {memory.peak / GIB:.2f} GiB per process exceeds the "
-        f"{budget / GIB:.2f} GiB available; try: {'; '.join(advice) or 'a larger device'} "
-        f"(plan: lit-critic-rl plan-memory --config ...; skip this check with model.model.check_memory: false)"
-    )
+
+def plan_for_trainer(module, datamodule, trainer) -> tuple[str, bool, list[str]]:
+    """``(printed plan, fits, knobs)`` of a run about to start (fits is True when the device memory is unknown)."""
+    memory, advice = module_plan(module, datamodule.all_prompts(), trainer.world_size, datamodule.batch_size)
+    budget = device_budget(accelerator_name(trainer), trainer.num_devices)
+    name = module.model_args.name_or_path
+    text = f"memory plan of {name}, per process ({trainer.world_size} process(es)):\n{memory.table(budget)}"
+    return text, budget is None or memory.peak <= budget, advice
+
+
+def check_fit(module, datamodule, trainer) -> None:
+    """Print the plan (rank 0) and stop with a ``ValueError`` naming the knobs when it does not fit."""
+    text, fits, advice = plan_for_trainer(module, datamodule, trainer)
+    if trainer.is_global_zero:
+        print(text)
+    if not fits:
+        raise ValueError(
+            "model: the planned peak memory per process exceeds the device memory available (plan above); "
+            f"try: {'; '.join(advice) or 'a larger device'} (or model.model.check_memory: false to skip this check)"
+        )
 
 
 def plan_main(argv: list[str]) -> None:
-    """``plan-memory --config X.yaml [--config Y.yaml] [overrides]``: print the plan without loading weights."""
+    """``plan-memory --config X.yaml [--config Y.yaml] [overrides]``: print the plan without loading weights; exit
+    status 1 when it does not fit this machine's device memory."""
     from lit_critic_rl.cli import main
 
     cli = main(argv, run=False)
-    module, data, trainer = cli.model, cli.datamodule, cli.trainer
-    prompts = data.all_prompts()
-    memory = module_plan(module, prompts, trainer.world_size, data.batch_size)
-    longest = max(len(ids) for ids in module.load_tokenizer()(prompts)["input_ids"])
-    accelerator = type(trainer.accelerator).__name__.removesuffix("Accelerator").lower()
-    budget = device_budget(accelerator, trainer.num_devices)
-    print(f"memory plan of {module.model_args.name_or_path} per process ({trainer.world_size} process(es)):")
-    print(memory.table(budget))
-    if budget is not None and memory.peak > budget:
-        shape = run_shape(module, longest, trainer.world_size, data.batch_size)
-        from lit_critic_rl.models.loading import load_model_config
-
-        advice = knobs(model_shape(load_model_config(module.model_args.name_or_path)), shape)
+    cli.datamodule.setup()
+    text, fits, advice = plan_for_trainer(cli.model, cli.datamodule, cli.trainer)
+    print(text)
+    if not fits:
         print("does NOT fit; knobs: " + "; ".join(advice), file=sys.stderr)
         raise SystemExit(1)
-    print("fits" if budget is not None else "device memory unknown")
 
 
 if __name__ == "__main__":
-    plan_main(sys.argv[1:] if len(sys.argv) > 1 else [os.environ.get("CONFIG", "")])
+    plan_main(sys.argv[1:])

@@ -73,17 +73,28 @@ def materialize_asset(alias: str) -> Path:
     return target
 
 
-def resolve_model_path(name_or_path: str, field: str = "model.name_or_path") -> str:
-    """Map an ``asset:`` alias to its converted folder; check that local-looking paths exist (errors name ``field``,
-    the config field the user set)."""
+def check_model_name(name_or_path: str, field: str = "model.name_or_path") -> bool:
+    """Cheap checks that need no loading: a known ``asset:`` alias, an existing folder when the name looks local.
+    Returns whether the name looks local."""
     if name_or_path.startswith("asset:"):
-        return str(materialize_asset(name_or_path))
+        if name_or_path not in ASSETS:
+            raise ValueError(f"{field}: unknown model asset '{name_or_path}'; known: {sorted(ASSETS)}")
+        return False
     looks_local = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
     if looks_local and not Path(name_or_path).expanduser().exists():
         raise FileNotFoundError(
             f"{field}: '{name_or_path}' does not exist (a local path was given); "
             f"use an existing folder, a hub id, or '{SMOLLM2_ALIAS}'"
         )
+    return looks_local
+
+
+def resolve_model_path(name_or_path: str, field: str = "model.name_or_path") -> str:
+    """Map an ``asset:`` alias to its converted folder; check that local-looking paths exist (errors name ``field``,
+    the config field the user set)."""
+    looks_local = check_model_name(name_or_path, field)
+    if name_or_path.startswith("asset:"):
+        return str(materialize_asset(name_or_path))
     return str(Path(name_or_path).expanduser()) if looks_local else name_or_path
 
 
