@@ -10,6 +10,7 @@ value is the new peak (``VmHWM``) minus that resident set. glibc's mmap threshol
 ``MemoryPlan.over_base()``: its peak minus the base weights.
 
     python -m benchmarks.plan_memory            # 3 shapes, a few minutes on 2 cores
+    python -m benchmarks.plan_memory --large    # the plan alone for Llama-style 7B/8B/13B in NF4 (no download)
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import argparse
 import json
 import subprocess
 import sys
+
+from lit_critic_rl.memory_plan import ModelShape, RunShape, plan
 
 MODEL = "asset:smollm2-135m-instruct"
 SHAPES = {
@@ -86,7 +89,6 @@ def measure(name: str) -> dict:
 
 
 def planned(name: str, prompt_tokens: int) -> float:
-    from lit_critic_rl.memory_plan import RunShape, plan
     from lit_critic_rl.models.loading import load_model_config
     from lit_critic_rl.plan_memory import model_shape
 
@@ -103,10 +105,51 @@ def planned(name: str, prompt_tokens: int) -> float:
     return plan(model_shape(load_model_config(MODEL)), run).over_base()
 
 
+LARGE = {  # public config.json values of the Llama family (architecture only; nothing is downloaded)
+    "Llama-2-7B": ModelShape(4096, 11008, 32, 32, 32, 32000, tied_embeddings=False),
+    "Llama-3-8B": ModelShape(4096, 14336, 32, 32, 8, 128256, tied_embeddings=False),
+    "Llama-2-13B": ModelShape(5120, 13824, 40, 40, 40, 32000, tied_embeddings=False),
+}
+LARGE_RUN = RunShape(
+    samples=8,
+    prompt_tokens=256,
+    new_tokens=128,
+    minibatch=4,
+    teacher_force_chunk=4,
+    quantization="nf4",
+    dtype="bfloat16",
+    lora_r=16,
+    adapters=2,
+)
+
+
+def large() -> None:
+    gib = 1024**3
+    print(f"per process: {LARGE_RUN}")
+    names = list(LARGE)
+    rows: dict[str, list[str]] = {}
+    for name in names:
+        for ckpt in (False, True):
+            run = RunShape(**{**LARGE_RUN.__dict__, "activation_checkpointing": ckpt})
+            memory = plan(LARGE[name], run)
+            for term, value in memory.terms.items():
+                rows.setdefault(term, []).append(f"{value / gib:.2f}")
+            rows.setdefault("**peak**", []).append(f"**{memory.peak / gib:.1f}**")
+    heads = [f"{n} {'ckpt' if c else 'no ckpt'}" for n in names for c in (False, True)]
+    print("| GiB | " + " | ".join(heads) + " |")
+    print("|---|" + "---:|" * len(heads))
+    for term, values in rows.items():
+        print(f"| {term} | " + " | ".join(values) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--child", choices=list(SHAPES))
+    parser.add_argument("--large", action="store_true")
     args = parser.parse_args()
+    if args.large:
+        large()
+        return
     if args.child:
         print(json.dumps(measure(args.child)))
         return

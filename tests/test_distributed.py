@@ -73,6 +73,10 @@ def fit(root: Path, model: str, devices: int, epochs: int, *extra: str) -> subpr
         *("--model.generation.top_k", "1", "--model.generation.max_new_tokens", "4"),
         *("--model.generation.min_new_tokens", "4", "--model.ppo.epochs", "1", "--model.ppo.learning_rate", "0.01"),
         *("--data.init_args.batch_size", "4", *extra),
+        # a local HF critic on the tiny model, which records each construction: one per rank and run
+        *("--model.critic", "lit_critic_rl.testing.counting.CountingHFCritic"),
+        *("--model.critic.init_args.name_or_path", model, "--model.critic.init_args.max_new_tokens", "4"),
+        *("--model.critic.init_args.count_file", str(root / "critic_builds.txt")),
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MASTER_PORT": str(free_port())}
     env.pop("LOCAL_RANK", None)
@@ -123,6 +127,14 @@ def test_samples_file_holds_the_global_batch_once(runs):
         assert b["reward_extrinsic"] == pytest.approx(a["reward_extrinsic"], **TOLERANCE)
     assert sorted(p.name for p in (runs / "two" / "csv").iterdir()) == ["version_0", "version_1"]  # run, resume
     assert (runs / "two" / "csv" / "version_0" / "adapters" / "value_head.pt").is_file()
+
+
+def test_each_rank_builds_its_critic_once(runs):
+    """Two 2-process runs (the run and its resume): four constructions, one per rank, each in its own process."""
+    lines = (runs / "two" / "critic_builds.txt").read_text().split("\n")[:-1]
+    pids, ranks = [line.split()[0] for line in lines], sorted(line.split()[1] for line in lines)
+    assert len(lines) == 4 and len(set(pids)) == 4 and ranks == ["0", "0", "1", "1"]
+    assert len((runs / "one" / "critic_builds.txt").read_text().splitlines()) == 1
 
 
 def test_resumed_two_process_run_continues_the_run_position(runs):
