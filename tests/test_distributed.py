@@ -1,10 +1,13 @@
 """DDP on CPU: 2 gloo processes (``configs/trainer/ddp.yaml``) against 1 process, with the same global batch and seed.
 
 Each run is ``python cli.py fit`` in a subprocess (Lightning's own launcher starts rank 1), on the tiny model, with
-greedy decoding (``top_k: 1``) and responses of a fixed length. Why both choices: sampled decoding draws different
-random numbers when a batch of 4 is split into 2 x 2 rows, so the responses (and everything after them) would differ
-by design; and with equal token counts on both ranks the mean of the per-rank minibatch means equals the global mean,
-so the update's statistics and DDP's averaged gradients match the single process exactly in exact arithmetic.
+greedy decoding (``top_k: 1``), responses of a fixed length, and a reward of prompt + response (the tiny model's
+greedy responses barely vary, so a reward of the response alone would be nearly the same for every sample).
+
+Why greedy and a fixed length: sampled decoding draws different random numbers when a batch of 4 is split into 2 x 2
+rows, so the responses (and everything after them) would differ by design; and with equal token counts on both ranks
+the mean of the per-rank minibatch means equals the global mean, so the update's statistics and DDP's averaged
+gradients match the single process exactly in exact arithmetic.
 
 What is left are floating-point differences: each rank pads its 2 prompts to a different length than the 4-prompt
 batch, so matmuls and attention sum in a different order, and the statistics are summed in another order over ranks.
@@ -69,7 +72,7 @@ def fit(root: Path, model: str, devices: int, epochs: int, *extra: str) -> subpr
         ),
         *("--trainer.default_root_dir", str(root)),
         *("--model.model.name_or_path", model, "--model.model.value_mode", "separate_adapter"),
-        *("--model.reward", "lit_critic_rl.rewards.profanity.ProfanityReward"),
+        *("--model.reward", "lit_critic_rl.testing.rewards.VowelShare"),  # varies per prompt, even when responses don't
         *("--model.generation.top_k", "1", "--model.generation.max_new_tokens", "4"),
         *("--model.generation.min_new_tokens", "4", "--model.ppo.epochs", "1", "--model.ppo.learning_rate", "0.01"),
         *("--data.init_args.batch_size", "4", *extra),
@@ -114,6 +117,9 @@ def test_two_processes_match_one_on_the_first_iterations(runs):
         for key in COMPARED:
             assert two[i][key] == pytest.approx(one[i][key], **TOLERANCE), (i, key)
     assert one[0]["train/returns_std"] > 0.01  # the reward varies, so the statistics compared are not all zero
+    first = samples(runs / "one")[:4]
+    rank0, rank1 = (sum(s["reward_extrinsic"] for s in half) / 2 for half in (first[:2], first[2:]))
+    assert abs(rank0 - rank1) > 1e-3  # each rank's slice has its own mean: a per-rank statistic would show
     assert [r["train/samples_seen"] for r in two] == [4.0, 8.0]  # global counts, not per rank
 
 
