@@ -35,6 +35,9 @@ class ModelArgs:
     activation_checkpointing: bool = False
     """Recompute decoder-layer activations in the backward pass instead of storing them: less peak memory in the
     PPO epochs for about one extra forward per minibatch."""
+    check_memory: bool = True
+    """Before loading, print the memory plan of one iteration (``lit-critic-rl plan-memory``) and stop the fit when
+    its peak exceeds the device's free memory (CUDA) or the machine's available RAM per local process (CPU)."""
 
     def __post_init__(self) -> None:
         check(bool(self.name_or_path.strip()), "model.name_or_path", "must not be empty", self.name_or_path)

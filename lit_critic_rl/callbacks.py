@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 REPORT_NAME = "report.html"
@@ -13,7 +14,13 @@ REPORT_NAME = "report.html"
 
 
 def run_dir(trainer: Trainer) -> Path:
-    return Path(trainer.log_dir or trainer.default_root_dir)
+    """The first logger's version folder (else the root dir): ``trainer.log_dir`` without its broadcast, which would
+    deadlock a multi-process run when called from a rank-zero-only hook."""
+    if not trainer.loggers:
+        return Path(trainer.default_root_dir)
+    logger = trainer.loggers[0]
+    folder = getattr(logger, "log_dir", None) if isinstance(logger, (CSVLogger, TensorBoardLogger)) else logger.save_dir
+    return Path(folder or trainer.default_root_dir)
 
 
 class AdapterExport(Callback):

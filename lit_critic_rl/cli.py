@@ -1,6 +1,7 @@
 """Command line: ``lit-critic-rl fit|validate|test --config configs/quickstart.yaml``,
-``lit-critic-rl report RUN_DIR`` to rebuild a run's ``report.html``, and ``lit-critic-rl grm fit --config ...`` to
-train RLMEC's generative reward model.
+``lit-critic-rl report RUN_DIR`` to rebuild a run's ``report.html``,
+``lit-critic-rl plan-memory --config X.yaml`` to print a run's memory plan without loading weights, and
+``lit-critic-rl grm fit --config ...`` to train RLMEC's generative reward model.
 
 Components are swapped by ``class_path``/``init_args`` in YAML (the extrinsic reward, the critic, the datamodule).
 Every output follows ``trainer.default_root_dir``: it is linked to the ``save_dir`` of each logger and, plus
@@ -51,13 +52,19 @@ class CLI(LightningCLI):
 def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
     """Entry point of ``cli.py`` and the ``lit-critic-rl`` script; ``args``/``run`` as in ``LightningCLI``.
 
-    ``report RUN_DIR`` is handled here, before LightningCLI, and returns None. ``grm fit|validate ...`` runs the
-    same LightningCLI on RLMEC's generative reward model (:mod:`lit_critic_rl.rlmec.grm_module`) instead of PPO.
+    ``report RUN_DIR`` and ``plan-memory --config ...`` are handled here, before LightningCLI, and return None.
+    ``grm fit|validate ...`` runs the same LightningCLI on RLMEC's generative reward model
+    (:mod:`lit_critic_rl.rlmec.grm_module`) instead of PPO.
     """
     from lit_critic_rl.data.base import PromptDataModule
     from lit_critic_rl.report import RunReport
 
     argv = sys.argv[1:] if args is None else list(args)
+    if argv[:1] == ["plan-memory"]:
+        from lit_critic_rl.plan_memory import plan_main
+
+        plan_main(argv[1:])
+        return None
     if argv[:1] == ["report"]:
         from lit_critic_rl.report import report_main
 

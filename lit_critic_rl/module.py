@@ -18,27 +18,30 @@ are batches of the train loader (``train/iteration``).
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import torch
 from lightning.pytorch import LightningModule
 
 from lit_critic_rl.args import AdapterArgs, EvalArgs, GenerationArgs, ModelArgs, PPOArgs, ShapingArgs
+from lit_critic_rl.callbacks import run_dir
+from lit_critic_rl.checks import check_distributed_sampler, check_prompt_lengths
 from lit_critic_rl.critic.base import CriticBackend, CriticSetup
 from lit_critic_rl.critic.runner import CriticRunner
 from lit_critic_rl.data.base import PromptDataModule
 from lit_critic_rl.data.replay import RolloutReplay, is_replay, replayed_rollout
+from lit_critic_rl.distributed import AllReduceSum, gather_objects, global_means
 from lit_critic_rl.evaluation import Evaluator
 from lit_critic_rl.memory import set_malloc_mmap_threshold
 from lit_critic_rl.metrics.task import TaskMetrics
-from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
+from lit_critic_rl.models.loading import check_model_name, load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.objectives import make_objective
+from lit_critic_rl.optim import OptimizerFactory, build_optimizer, check_optimizer_runs
 from lit_critic_rl.perf import PhaseTimer
 from lit_critic_rl.ppo.advantages import mean_sequence_kl
+from lit_critic_rl.ppo.batch_stats import advantage_stats, sample_means
 from lit_critic_rl.ppo.kl_control import AdaptiveKLController, FixedKLController
 from lit_critic_rl.ppo.masked import no_reduce
 from lit_critic_rl.ppo.rollout import sample, teacher_force
@@ -50,8 +53,9 @@ from lit_critic_rl.rewards.references import UsesReferences
 from lit_critic_rl.rlmec.rewriter import Rewriter
 from lit_critic_rl.rlmec.rounds import SampleRounds
 from lit_critic_rl.rlmec.targets import rewrite_targets
-from lit_critic_rl.sample_records import sample_records
-from lit_critic_rl.types import Rollout, TokenRewards
+from lit_critic_rl.rng import capture_rng, pick_rank_state, restore_rng
+from lit_critic_rl.samples import sample_records
+from lit_critic_rl.types import Advantages, Rollout, TokenRewards
 
 
 class DenseRewardPPO(LightningModule):
@@ -68,6 +72,7 @@ class DenseRewardPPO(LightningModule):
         evaluation: EvalArgs = EvalArgs(),
         val_seed: int = 1234,
         rewriter: Rewriter | None = None,
+        optimizer: OptimizerFactory | None = None,
     ) -> None:
         """
         Args:
@@ -83,6 +88,8 @@ class DenseRewardPPO(LightningModule):
             val_seed: Seed of validation sampling, so every evaluation sees the same sampling noise.
             rewriter: Minimum-edit teacher whose rewrites become the imitation targets of the ``rlmec`` objective
                 (e.g. ``lit_critic_rl.rlmec.ArithmeticRewriter``); None = no imitation term.
+            optimizer: Optimizer of the adapters and the value head by ``class_path`` (e.g.
+                ``bitsandbytes.optim.PagedAdamW8bit`` on CUDA); its ``lr`` is ``ppo.learning_rate``. None = AdamW.
         """
         super().__init__()
         # plain dicts, so checkpoints load with torch.load(weights_only=True) (Lightning's default)
@@ -111,9 +118,11 @@ class DenseRewardPPO(LightningModule):
                 f"model.rewriter is read only by an objective with rewrite targets (rlmec), not '{ppo.objective}'"
             )
         self.rewriter = rewriter
-        self.tokenizer = load_tokenizer(model.name_or_path)
-        base = load_causal_lm(model.name_or_path, model.quantization, model.dtype)
-        self.lm = PolicyValueModel(base, adapter, model.value_mode, model.activation_checkpointing)
+        self.optimizer_factory = optimizer
+        check_model_name(model.name_or_path)  # a missing folder fails here; the weights load in configure_model
+        self.tokenizer = None
+        self.lm: PolicyValueModel | None = None
+        """Built in :meth:`configure_model`, so strategies can defer or shard it; nothing loads in ``__init__``."""
         self.kl_ctl = (
             AdaptiveKLController(ppo.kl_coef, ppo.target_kl, ppo.kl_horizon)
             if ppo.adaptive_kl
@@ -129,13 +138,35 @@ class DenseRewardPPO(LightningModule):
         self.timer = PhaseTimer()
         self.critic_runner = CriticRunner(critic, self.timer, shaping.gate_threshold) if critic is not None else None
         self.reduce = no_reduce
-        """Sum over processes for the batch statistics (the identity in one process)."""
+        """Sum over processes for the batch statistics: the identity in one process, an all-reduce with several
+        (set in :meth:`setup`)."""
         self.evaluator = Evaluator(evaluation, metrics)
         self._pending_rng: dict | None = None
 
     # ------------------------------------------------------------------ setup
+    def configure_model(self) -> None:
+        """Load the tokenizer and the base, wrap it with the adapters, and attach the critic. Called by Lightning
+        under the strategy's init context (and by hand in tests and scripts); a second call does nothing."""
+        if self.lm is not None:
+            return
+        args = self.model_args
+        self.load_tokenizer()
+        base = load_causal_lm(args.name_or_path, args.quantization, args.dtype)
+        self.lm = PolicyValueModel(base, self.adapter_args, args.value_mode, args.activation_checkpointing)
+        if self.critic is not None:
+            root = Path(self._trainer.default_root_dir) if self._trainer is not None else Path.cwd()
+            rank, world = (self.global_rank, self.trainer.world_size) if self._trainer is not None else (0, 1)
+            self.critic.setup(CriticSetup(self.lm, self.tokenizer, args.name_or_path, root, rank, world))
+
+    def load_tokenizer(self):
+        if self.tokenizer is None:
+            self.tokenizer = load_tokenizer(self.model_args.name_or_path)
+        return self.tokenizer
+
     def configure_optimizers(self):
-        return torch.optim.AdamW(self.lm.trainable_parameters(), lr=self.ppo.learning_rate)
+        if self._trainer is not None:
+            check_optimizer_runs(self.optimizer_factory, self.ppo.learning_rate, self.device)
+        return build_optimizer(self.optimizer_factory, self.lm.trainable_parameters(), self.ppo.learning_rate)
 
     def configure_callbacks(self):
         from lit_critic_rl.callbacks import AdapterExport, RunSummary, SampleLog
@@ -144,10 +175,11 @@ class DenseRewardPPO(LightningModule):
         return [AdapterExport(), SampleLog(), RunReport(), RunSummary()]  # the report before the summary prints it
 
     def setup(self, stage: str) -> None:
-        if self.critic is not None:
-            self.critic.setup(
-                CriticSetup(self.lm, self.tokenizer, self.model_args.name_or_path, Path(self.trainer.default_root_dir))
-            )
+        """Checks that need no weights (Lightning calls this before :meth:`configure_model`), and the reduce hook."""
+        self.load_tokenizer()
+        if self.trainer.world_size > 1:
+            check_distributed_sampler(self.trainer)
+            self.reduce = AllReduceSum(self.trainer.strategy.root_device)
         datamodule = getattr(self.trainer, "datamodule", None)
         if isinstance(datamodule, RolloutReplay) and stage == "fit" and not self.objective.needs_targets:
             raise ValueError(
@@ -157,8 +189,14 @@ class DenseRewardPPO(LightningModule):
         if isinstance(datamodule, PromptDataModule):
             self.hand_over_references(datamodule.references())
             prompts = datamodule.all_prompts()
-            self.check_prompt_lengths(prompts)
+            evaluation = self.evaluator.args.generation or self.generation
+            new_tokens = max(self.generation.max_new_tokens, evaluation.max_new_tokens)
+            check_prompt_lengths(self.tokenizer, self.model_args.name_or_path, prompts, new_tokens)
             score_samples(self.reward, prompts[:2], prompts[:2])  # a broken reward fails here, before training
+            if stage == "fit" and self.model_args.check_memory:
+                from lit_critic_rl.plan_memory import check_fit
+
+                check_fit(self, datamodule, self.trainer)  # before configure_model loads anything
 
     def hand_over_references(self, references: dict[str, str]) -> None:
         """The datamodule is the one source of references: give them to the reward and metrics that compare."""
@@ -172,27 +210,10 @@ class DenseRewardPPO(LightningModule):
                 )
             component.set_references(references)
 
-    def check_prompt_lengths(self, prompts: list[str]) -> None:
-        """Fail before training if a prompt plus ``max_new_tokens`` exceeds the model's context."""
-        limit = getattr(self.lm.peft.config, "max_position_embeddings", None)
-        if limit is None:
-            return
-        evaluation = self.evaluator.args.generation or self.generation
-        new_tokens = max(self.generation.max_new_tokens, evaluation.max_new_tokens)
-        budget = limit - new_tokens
-        lengths = [len(ids) for ids in self.tokenizer(prompts)["input_ids"]]
-        too_long = [i for i, n in enumerate(lengths) if n > budget]
-        if too_long:
-            i = too_long[0]
-            raise ValueError(
-                f"data: {len(too_long)} prompt(s) exceed the context ({limit} tokens) minus "
-                f"max_new_tokens ({new_tokens}, training or evaluation); first: #{i} with {lengths[i]} tokens"
-            )
-
     # --------------------------------------------------------------- training
     def on_train_start(self) -> None:
         if self._pending_rng is not None:
-            restore_rng(self._pending_rng)
+            restore_rng(pick_rank_state(self._pending_rng, self.global_rank, self.trainer.world_size))
             self._pending_rng = None
         elif self.iteration == 0:
             self.log_initial_validation()
@@ -274,31 +295,49 @@ class DenseRewardPPO(LightningModule):
             stats = objective.update(self.lm, stepper, rollout, adv, first)
             self.lm.eval()
         seq_kl = mean_sequence_kl(adv.kl, self.reduce)
-        self.kl_ctl.update(seq_kl, len(rollout))
-        self.prompts_consumed += len(batch)
-        self.samples_seen += len(rollout)
+        n_samples = int(self.reduce(torch.tensor(float(len(rollout)))))  # the global batch
+        self.kl_ctl.update(seq_kl, n_samples)
+        self.prompts_consumed += int(self.reduce(torch.tensor(float(len(batch)))))
+        self.samples_seen += n_samples
         self.iteration += 1
         self.skipped_updates += stepper.skipped_updates
-        self.log_iteration(rollout, scores, rewards, {**stats, **rewrite_stats}, seq_kl, kl_coef)
-        self.last_samples = sample_records(self.iteration, rollout, scores, rewards, critiques, ranges)
+        self.log_iteration(rollout, scores, rewards, {**stats, **rewrite_stats}, seq_kl, kl_coef, adv)
+        records = sample_records(self.iteration, rollout, scores, rewards, critiques, ranges)
+        if self.trainer.world_size > 1:  # the rank-0 samples file holds the global batch, in rank order
+            records = [r for part in gather_objects(records) for r in part]
+        self.last_samples = records
 
     def log_iteration(
-        self, rollout: Rollout, scores: torch.Tensor, rewards: TokenRewards, stats: dict, seq_kl: float, kl_coef: float
+        self,
+        rollout: Rollout,
+        scores: torch.Tensor,
+        rewards: TokenRewards,
+        stats: dict,
+        seq_kl: float,
+        kl_coef: float,
+        adv: Advantages,
     ) -> None:
-        metrics = {
-            "train/reward_extrinsic": float(scores.mean()),
-            "train/reward_intrinsic": float(rewards.intrinsic.sum(1).mean()),
-            "train/reward_total": float(rewards.total.sum(1).mean()),
-            "train/kl": seq_kl,
-            "train/kl_coef": kl_coef,
-            "train/samples_seen": float(self.samples_seen),
-            "train/iteration": float(self.iteration),
-            "train/skipped_updates": float(self.skipped_updates),
-            "train/response_len": float(rollout.response_mask.sum(1).mean()),
-            **{f"train/{k}": v for k, v in stats.items()},
-            **{f"train/{k}": v for k, v in rewards.stats.items()},
-            **self.timer.pop(),
+        """Log global metrics: sample means over every rank's samples (``reduce``), per-rank statistics of the
+        update and timers averaged over the ranks, counters as they are (already global)."""
+        per_sample = {
+            "train/reward_extrinsic": scores.float(),
+            "train/reward_intrinsic": rewards.intrinsic.sum(1),
+            "train/reward_total": rewards.total.sum(1),
+            "train/response_len": rollout.response_mask.sum(1).float().cpu(),
         }
+        metrics = sample_means(per_sample, self.reduce)
+        metrics.update(advantage_stats(adv, rollout.response_mask, self.reduce))
+        averaged = {**{f"train/{k}": v for k, v in {**stats, **rewards.stats}.items()}, **self.timer.pop()}
+        metrics.update(global_means(averaged, self.reduce if self.trainer.world_size > 1 else None))
+        metrics.update(
+            {
+                "train/kl": seq_kl,
+                "train/kl_coef": kl_coef,
+                "train/samples_seen": float(self.samples_seen),
+                "train/iteration": float(self.iteration),
+                "train/skipped_updates": float(self.skipped_updates),
+            }
+        )
         self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=len(rollout))
         self.log("reward", metrics["train/reward_extrinsic"], prog_bar=True, logger=False, batch_size=len(rollout))
 
@@ -317,7 +356,9 @@ class DenseRewardPPO(LightningModule):
 
     def validation_step(self, batch: list[str], batch_idx: int) -> None:
         scores = self.evaluator.step(self, batch, batch_idx)
-        self.log("val/reward", float(scores.mean()), on_epoch=True, batch_size=len(scores), prog_bar=True)
+        self.log(
+            "val/reward", float(scores.mean()), on_epoch=True, batch_size=len(scores), prog_bar=True, sync_dist=True
+        )
 
     def test_step(self, batch: list[str], batch_idx: int) -> None:
         self.evaluator.step(self, batch, batch_idx)
@@ -326,9 +367,10 @@ class DenseRewardPPO(LightningModule):
         metrics = self.evaluator.compute()
         if prefix == "val":
             metrics.pop("reward")  # logged per step above, averaged by Lightning
-        self.log_dict({f"{prefix}/{k}": v for k, v in metrics.items()}, on_epoch=True)
-        if not self.trainer.sanity_checking:
-            self.evaluator.write_samples(self.trainer.log_dir or self.trainer.default_root_dir, prefix, self.iteration)
+        # every rank evaluates every held-out prompt with the same seed (see data/base.py): the mean is the value
+        self.log_dict({f"{prefix}/{k}": v for k, v in metrics.items()}, on_epoch=True, sync_dist=True)
+        if not self.trainer.sanity_checking and self.trainer.is_global_zero:  # every rank has the same samples
+            self.evaluator.write_samples(run_dir(self.trainer), prefix, self.iteration)
 
     def on_validation_epoch_end(self) -> None:
         self._log_evaluation("val")
@@ -350,6 +392,7 @@ class DenseRewardPPO(LightningModule):
             "iteration": self.iteration,
             "skipped_updates": self.skipped_updates,
             "rng": capture_rng(),
+            "rng_by_rank": gather_objects(capture_rng()),  # every rank runs this hook; rank 0 writes the file
             "reward_moments": self.reward_moments.state_dict(),
             "critic": self.critic.state_dict() if self.critic is not None else {},
             "rounds": self.rounds.state_dict(),
@@ -362,26 +405,9 @@ class DenseRewardPPO(LightningModule):
         self.kl_ctl.load_state_dict(state["kl_ctl"])
         self.prompts_consumed, self.samples_seen = state["prompts_consumed"], state["samples_seen"]
         self.iteration, self.skipped_updates = state["iteration"], state["skipped_updates"]
-        self._pending_rng = state["rng"]
+        self._pending_rng = {"rng": state["rng"], "rng_by_rank": state.get("rng_by_rank")}
         if "reward_moments" in state:
             self.reward_moments.load_state_dict(state["reward_moments"])
         if self.critic is not None:
             self.critic.load_state_dict(state.get("critic", {}))
         self.rounds.load_state_dict(state.get("rounds", {}))
-
-
-def capture_rng() -> dict:
-    """RNG states as tensors, ints and tuples only (loadable with ``weights_only=True``)."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "python": random.getstate(),
-        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
-    }
-
-
-def restore_rng(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))

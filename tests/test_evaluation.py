@@ -35,6 +35,7 @@ def test_evaluation_decodes_with_its_own_settings_and_k(eval_tokens, tiny_model_
         generation=GenerationArgs(max_new_tokens=6, min_new_tokens=6),
         evaluation=EvalArgs(samples_per_prompt=3, generation=generation),
     )
+    module.configure_model()
     module.evaluator.step(module, ["The film opens with", "I watched"], 0)
     # every response has min_new_tokens = max_new_tokens tokens: 6 with the training decoding, 3 with the evaluation's
     assert module.evaluator.perplexity.counts == [eval_tokens or 6] * 6

@@ -39,12 +39,14 @@ def vowel_share(prompts: list[str], responses: list[str]) -> list[float]:
 
 def make_module(path, reward=None, value_mode="separate_adapter", **ppo):
     ppo = {"epochs": 2, "minibatch_size": 4, "learning_rate": 1e-2, **ppo}
-    return DenseRewardPPO(
+    module = DenseRewardPPO(
         reward=reward or vowel_share,
         model=ModelArgs(name_or_path=path, value_mode=value_mode),
         generation=GenerationArgs(max_new_tokens=6),
         ppo=PPOArgs(**ppo),
     )
+    module.configure_model()  # what fit does first; here so tests can read the adapters before training
+    return module
 
 
 def make_trainer(root: Path, **kwargs):
@@ -207,6 +209,7 @@ def test_critic_gate_and_intrinsic_rewards_reach_the_token_rewards(tiny_model_pa
         generation=GenerationArgs(max_new_tokens=5),
         shaping=ShapingArgs(gate_threshold=0.5, negative_value=-0.5),
     )
+    module.configure_model()
     L.seed_everything(0)
     rollout = sample(module.lm, module.tokenizer, ["The film", "I watched", "My brother", "This is"], module.generation)
     scores = torch.tensor([float(i % 2) for i in range(4)])
@@ -244,6 +247,7 @@ def test_perplexity_by_a_named_scoring_model_matches_the_reference(tiny_model_pa
             generation=GenerationArgs(max_new_tokens=6),
             evaluation=EvalArgs(samples_per_prompt=2, scoring_model=scoring_model),
         )
+        module.configure_model()
         module.evaluator.step(module, prompts, 0)
         results.append(module.evaluator.compute())
     assert results[0]["perplexity"] == pytest.approx(results[1]["perplexity"], rel=1e-5)

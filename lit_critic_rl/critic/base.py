@@ -96,6 +96,10 @@ class CriticSetup:
     """The policy base's ``model.name_or_path`` (part of cache keys)."""
     run_dir: Path
     """The trainer's root dir: default home of caches."""
+    rank: int = 0
+    """This process's rank in a multi-process run (0 in one process)."""
+    world_size: int = 1
+    """Processes in the run; each runs its own critic on its slice of the batch (budgets are split by rank)."""
 
 
 class CriticBackend(ABC):

@@ -2,6 +2,11 @@
 
 Raw critic outputs are stored and re-parsed on a hit (parsing is deterministic and cheap), so parser fixes apply to
 cached critiques too. Only successful calls are cached; failures are retried next time.
+
+Several processes (the ranks of a DDP run) may share one cache file: it is opened in WAL mode, where readers never
+block and writers take turns, and a writer waits up to ``timeout`` seconds for the lock instead of failing. A key's row
+is written once (``INSERT OR IGNORE``: the first answer stored wins), so two ranks that critique the same text at once
+leave one row, and a reader never sees it change.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ def cache_key(*parts: str) -> str:
 
 
 class CritiqueCache:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
+        self._db = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS critiques (key TEXT PRIMARY KEY, raw TEXT NOT NULL)")
         self._db.commit()
 
@@ -36,7 +42,7 @@ class CritiqueCache:
         return found
 
     def put_many(self, items: dict[str, str]) -> None:
-        self._db.executemany("INSERT OR REPLACE INTO critiques VALUES (?, ?)", list(items.items()))
+        self._db.executemany("INSERT OR IGNORE INTO critiques VALUES (?, ?)", list(items.items()))
         self._db.commit()
 
     def __len__(self) -> int:

@@ -5,6 +5,10 @@ continued (the paper's self-critique, which used no chat template), ``chat`` wra
 chat template (falling back to plain text for a model without one). Measured with SmolLM2-135M-Instruct on 20
 hand-written review sentences (docs/critics.md): completion located more of its quotes, so it is the default.
 
+The critic model is loaded once, when the critic object is built (once per process: in a multi-process run every
+rank builds its own, from the config). ``device`` puts it apart from the policy, e.g. a teacher on ``cuda:1`` while
+the student trains on ``cuda:0``; None leaves it where ``from_pretrained`` put it (the CPU).
+
 ``generate_critiques`` is shared with :class:`~lit_critic_rl.critic.self_critique.SelfCritique`, which runs the same
 decoding on the policy's own base model.
 """
@@ -80,6 +84,7 @@ class HFCritic(GenerativeCritic):
         score_range: tuple[float, float] = (0.0, 1.0),
         template_input: InputMode | None = None,
         prompt_format: PromptFormat = "completion",
+        device: str | None = None,
     ) -> None:
         """
         Args:
@@ -94,6 +99,8 @@ class HFCritic(GenerativeCritic):
             score_range: Range of the extrinsic score, mapped onto the template's 1-10 ``{score}``.
             template_input: 'separate' or 'joined' prompt and response; None = the template's own ``# input:``.
             prompt_format: 'completion' (plain text, the paper's self-critique) or 'chat' (the model's chat template).
+            device: Where the critic model lives, e.g. ``cuda:1`` next to a policy on ``cuda:0`` (None = the CPU,
+                where it loads). Under bitsandbytes NF4 the weights are placed at load time on that device.
         """
         from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
 
@@ -105,7 +112,8 @@ class HFCritic(GenerativeCritic):
         self.stop_strings = stop_strings
         field = "model.critic.init_args.name_or_path"
         self.tokenizer = load_tokenizer(name_or_path, field)
-        self.model = load_causal_lm(name_or_path, quantization, dtype, field).eval()
+        self.device = device
+        self.model = load_causal_lm(name_or_path, quantization, dtype, field, device=device).eval()
 
     @property
     def identity(self) -> str:

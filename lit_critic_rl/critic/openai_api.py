@@ -8,6 +8,12 @@ critiques (error ``BudgetExhausted``), which mask their intrinsic reward, and a 
 The API key is read from the environment variable named by ``api_key_env`` when the first batch is sent; it lives only
 inside the SDK client, which is never pickled, and never reaches configs, checkpoints or logs.
 
+Limits are for the whole run. In a run of ``W`` processes every rank has its own critic object and its own
+connection, so at setup each takes its share: ``max_requests``, ``max_total_tokens`` and ``concurrency`` are split
+into integer shares that sum to the configured totals (the first ranks take the remainder; concurrency is at least 1
+per rank), and ``requests_per_minute`` / ``tokens_per_minute`` are divided by ``W``. A rank that spends its share
+stops calling even if another rank has some left: the split is static, with no traffic between ranks.
+
 One event loop (in a daemon thread) and one SDK client serve every batch of a critic, so kept-alive connections are
 reused: a fresh client per batch cost 50-100 ms on a 2-core CPU, which capped concurrency-16 throughput.
 """
@@ -21,8 +27,10 @@ import threading
 import time
 from collections import deque
 
+from lit_critic_rl.critic.base import CriticSetup
 from lit_critic_rl.critic.generative import GenerativeCritic
 from lit_critic_rl.critic.templates import InputMode
+from lit_critic_rl.distributed import rank_share
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +102,14 @@ class OpenAICritic(GenerativeCritic):
             template: Shipped template name or template file path.
             max_new_tokens: ``max_tokens`` of each completion.
             temperature: Sampling temperature (0 = greedy, as in the paper).
-            concurrency: Requests in flight at once.
-            requests_per_minute: Cap on request starts per minute (None = none).
-            tokens_per_minute: Cap on tokens (prompt + completion, as reported) per minute (None = none).
+            concurrency: Requests in flight at once (over all processes of the run).
+            requests_per_minute: Cap on request starts per minute over all processes (None = none).
+            tokens_per_minute: Cap on tokens (prompt + completion, as reported) per minute over all processes
+                (None = none).
             timeout: Seconds per request attempt.
             max_retries: SDK retries (exponential backoff) on 429, 5xx, connection errors and timeouts.
-            max_requests: Total request budget of the run (None = unlimited).
-            max_total_tokens: Total token budget of the run (None = unlimited).
+            max_requests: Total request budget of the run, all processes together (None = unlimited).
+            max_total_tokens: Total token budget of the run, all processes together (None = unlimited).
             cache_path: sqlite cache file; None = ``critic_cache.sqlite`` in the trainer's root dir.
             score_range: Range of the extrinsic score, mapped onto the template's 1-10 ``{score}``.
             template_input: 'separate' or 'joined' prompt and response; None = the template's own ``# input:``.
@@ -115,6 +124,14 @@ class OpenAICritic(GenerativeCritic):
         self.concurrency, self.timeout, self.max_retries = concurrency, timeout, max_retries
         self.requests_per_minute, self.tokens_per_minute = requests_per_minute, tokens_per_minute
         self.max_requests, self.max_total_tokens = max_requests, max_total_tokens
+        self.run_limits = {
+            "concurrency": concurrency,
+            "requests_per_minute": requests_per_minute,
+            "tokens_per_minute": tokens_per_minute,
+            "max_requests": max_requests,
+            "max_total_tokens": max_total_tokens,
+        }
+        """The configured limits of the whole run; the attributes above hold this rank's share after setup."""
         self.requests_made = 0
         self.tokens_used = 0
         self._warned_budget = False
@@ -128,6 +145,12 @@ class OpenAICritic(GenerativeCritic):
 
     def __repr__(self) -> str:
         return f"OpenAICritic(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
+
+    def setup(self, context: CriticSetup) -> None:
+        """Take this rank's share of the run's limits (see the module docstring)."""
+        super().setup(context)
+        for name, value in rank_limits(self.run_limits, context.rank, context.world_size).items():
+            setattr(self, name, value)
 
     def budget_left(self) -> bool:
         if self.max_requests is not None and self.requests_made >= self.max_requests:
@@ -203,3 +226,13 @@ class OpenAICritic(GenerativeCritic):
                 return content if isinstance(content, str) else ValueError("empty completion")
 
         return list(await asyncio.gather(*(one(t) for t in texts)))
+
+
+def rank_limits(limits: dict, rank: int, world: int) -> dict:
+    """One rank's share of the run's critic limits: integer budgets and concurrency split into shares that sum to the
+    total (concurrency at least 1), per-minute rates divided evenly; None (no limit) stays None."""
+    share = {k: rank_share(limits[k], rank, world) for k in ("max_requests", "max_total_tokens", "concurrency")}
+    share["concurrency"] = max(1, share["concurrency"])
+    for k in ("requests_per_minute", "tokens_per_minute"):
+        share[k] = None if limits[k] is None else limits[k] / world
+    return share

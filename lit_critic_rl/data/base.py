@@ -4,6 +4,13 @@ The training loader is an endless stream of shuffled passes over the training pr
 the loader (Lightning prefetches a batch ahead, so a loader-side count would be off by one at checkpoint time); it
 is derived from the module's ``prompts_consumed`` counter, which is saved in checkpoints, so
 ``fit --ckpt_path last`` continues with exactly the prompts an uninterrupted run would have seen.
+
+With several processes (DDP), ``batch_size`` is the run's global batch: every rank computes the same global batch
+from the stream and takes its own contiguous slice of ``batch_size / world_size`` prompts, and the position advances
+by the global batch. The position is a property of the run, not of a rank, so a resumed run sees the same prompts
+whatever its number of processes. Lightning cannot inject its distributed sampler into this batch sampler, so a
+multi-process fit needs ``trainer.use_distributed_sampler: false`` (``configs/trainer/ddp.yaml``); validation then
+runs every held-out prompt on every rank, with the same sampling seed, so all ranks compute the same metrics.
 """
 
 from __future__ import annotations
@@ -91,10 +98,18 @@ class PromptStreamSampler(Sampler[list[int]]):
     (``limit_train_batches``), and the next iteration continues from wherever the module's counter says.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, offset: Callable[[], int]) -> None:
+    def __init__(
+        self, n: int, batch_size: int, seed: int, offset: Callable[[], int], rank: int = 0, world_size: int = 1
+    ) -> None:
         if n < batch_size:
             raise ValueError(f"data.batch_size ({batch_size}) is larger than the {n} training prompts")
+        if batch_size % world_size:
+            raise ValueError(
+                f"data.batch_size ({batch_size}) is the global batch and must be a multiple of the "
+                f"{world_size} processes (trainer.devices x trainer.num_nodes)"
+            )
         self.n, self.batch_size, self.seed, self.offset = n, batch_size, seed, offset
+        self.rank, self.world_size = rank, world_size
         self.per_pass = (n // batch_size) * batch_size
 
     def __len__(self) -> int:
@@ -106,10 +121,15 @@ class PromptStreamSampler(Sampler[list[int]]):
         order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + n_pass))
         return order[start : start + self.batch_size].tolist()
 
+    def rank_slice(self, batch: list[int]) -> list[int]:
+        """This rank's contiguous part of a global batch."""
+        local = self.batch_size // self.world_size
+        return batch[self.rank * local : (self.rank + 1) * local]
+
     def __iter__(self) -> Iterator[list[int]]:
         position = self.offset()
         for k in range(len(self)):
-            yield self.batch_at(position + k * self.batch_size)
+            yield self.rank_slice(self.batch_at(position + k * self.batch_size))
 
 
 def _collate(batch: list[str]) -> list[str]:
@@ -200,7 +220,11 @@ class PromptDataModule(LightningDataModule):
         return int(getattr(module, "prompts_consumed", 0))
 
     def train_dataloader(self) -> DataLoader:
-        sampler = PromptStreamSampler(len(self.train_prompts), self.batch_size, self.seed, self._consumed)
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        sampler = PromptStreamSampler(
+            len(self.train_prompts), self.batch_size, self.seed, self._consumed, rank=rank, world_size=world
+        )
         # its own generator: creating the loader's iterator must not draw from the global RNG, or a resumed run
         # would sample differently from an uninterrupted one
         return DataLoader(

@@ -64,7 +64,11 @@ class RolloutReplay(PromptDataModule):
         return self.train_prompts + self.eval_data.all_prompts()
 
     def train_dataloader(self) -> DataLoader:
-        sampler = PromptStreamSampler(len(self.records), self.batch_size, self.seed, self._consumed)
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        sampler = PromptStreamSampler(
+            len(self.records), self.batch_size, self.seed, self._consumed, rank=rank, world_size=world
+        )
         return DataLoader(
             self.records, batch_sampler=sampler, collate_fn=_records, generator=torch.Generator().manual_seed(0)
         )

@@ -73,17 +73,28 @@ def materialize_asset(alias: str) -> Path:
     return target
 
 
-def resolve_model_path(name_or_path: str, field: str = "model.name_or_path") -> str:
-    """Map an ``asset:`` alias to its converted folder; check that local-looking paths exist (errors name ``field``,
-    the config field the user set)."""
+def check_model_name(name_or_path: str, field: str = "model.name_or_path") -> bool:
+    """Cheap checks that need no loading: a known ``asset:`` alias, an existing folder when the name looks local.
+    Returns whether the name looks local."""
     if name_or_path.startswith("asset:"):
-        return str(materialize_asset(name_or_path))
+        if name_or_path not in ASSETS:
+            raise ValueError(f"{field}: unknown model asset '{name_or_path}'; known: {sorted(ASSETS)}")
+        return False
     looks_local = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
     if looks_local and not Path(name_or_path).expanduser().exists():
         raise FileNotFoundError(
             f"{field}: '{name_or_path}' does not exist (a local path was given); "
             f"use an existing folder, a hub id, or '{SMOLLM2_ALIAS}'"
         )
+    return looks_local
+
+
+def resolve_model_path(name_or_path: str, field: str = "model.name_or_path") -> str:
+    """Map an ``asset:`` alias to its converted folder; check that local-looking paths exist (errors name ``field``,
+    the config field the user set)."""
+    looks_local = check_model_name(name_or_path, field)
+    if name_or_path.startswith("asset:"):
+        return str(materialize_asset(name_or_path))
     return str(Path(name_or_path).expanduser()) if looks_local else name_or_path
 
 
@@ -98,11 +109,23 @@ def load_tokenizer(name_or_path: str, field: str = "model.name_or_path"):
     return tokenizer
 
 
+def load_model_config(name_or_path: str, field: str = "model.name_or_path"):
+    """The model's ``transformers`` config alone (no weights): enough for context limits and memory plans."""
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(resolve_model_path(name_or_path, field))
+
+
 def load_causal_lm(
-    name_or_path: str, quantization: Quantization = "none", dtype: DType = "float32", field: str = "model.name_or_path"
+    name_or_path: str,
+    quantization: Quantization = "none",
+    dtype: DType = "float32",
+    field: str = "model.name_or_path",
+    device: str | None = None,
 ):
     """Load the base causal LM, frozen, in full precision or bitsandbytes NF4 (on CUDA, or its CPU torch path).
-    ``field`` is the config field that named the model, for error messages."""
+    ``field`` is the config field that named the model, for error messages; ``device`` places the weights as they
+    load (None = ``from_pretrained``'s default, the CPU)."""
     from transformers import AutoModelForCausalLM
 
     torch_dtype = getattr(torch, dtype)
@@ -123,6 +146,8 @@ def load_causal_lm(
         )
     elif quantization != "none":
         raise ValueError(f"{field.rsplit('.', 1)[0]}.quantization must be 'none' or 'nf4', got '{quantization}'")
+    if device is not None:
+        kwargs["device_map"] = {"": device}
     model = AutoModelForCausalLM.from_pretrained(resolve_model_path(name_or_path, field), **kwargs)
     model.requires_grad_(False)
     return model

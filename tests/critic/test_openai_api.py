@@ -156,3 +156,19 @@ def test_each_paper_format_is_read_end_to_end(tmp_path, reply_format, template, 
     assert [c.outcome for c in out] == ["ok", "empty"]
     assert [(responses[0][s.start : s.end], s.label) for s in out[0].spans] == expected
     assert out[0].dropped == []
+
+
+def test_each_rank_takes_its_share_of_the_run_limits(server, tmp_path):
+    """Three ranks split a budget of 5 requests 2/2/1 and a rate of 600 rpm into 200 each; a rank stops at its share."""
+    from lit_critic_rl.critic.base import CriticSetup
+
+    shares = []
+    for rank in range(3):
+        critic = make(server, tmp_path, max_requests=5, requests_per_minute=600, concurrency=4)
+        critic.setup(CriticSetup(None, None, "m", tmp_path, rank=rank, world_size=3))
+        shares.append((critic.max_requests, critic.requests_per_minute, critic.concurrency))
+    assert shares == [(2, 200.0, 2), (2, 200.0, 1), (1, 200.0, 1)]
+    assert critic.run_limits["max_requests"] == 5  # the configured totals are kept, so a second setup does not re-split
+    critic.setup(CriticSetup(None, None, "m", tmp_path, rank=2, world_size=3))
+    out = critic.critique(["p"] * 3, ["good a", "bad b", "good c"])
+    assert [c.ok for c in out] == [True, False, False] and server.requests == 1

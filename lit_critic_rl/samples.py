@@ -1,9 +1,8 @@
-"""One JSON-ready record per training sample, for the samples file (``SampleLog``) and the run report: texts, the
-token rewards with each token's character range, and what the critic said."""
+"""JSON-ready records of an iteration's samples, for the samples file (``SampleLog``) and the run report."""
 
 from __future__ import annotations
 
-import torch
+from torch import Tensor
 
 from lit_critic_rl.types import Rollout, TokenRewards
 
@@ -11,7 +10,7 @@ from lit_critic_rl.types import Rollout, TokenRewards
 def sample_records(
     iteration: int,
     rollout: Rollout,
-    scores: torch.Tensor,
+    scores: Tensor,
     rewards: TokenRewards,
     critiques: list,
     ranges: list[list[tuple[int, int]]],

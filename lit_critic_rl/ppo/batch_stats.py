@@ -1,0 +1,46 @@
+"""Logged statistics of a batch, over every process of the run (``reduce``; the identity in one process).
+
+Each function sums what it needs on its rank and reduces the sums together (one collective), so a metric logged by
+rank 0 describes the global batch, not rank 0's slice of it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from lit_critic_rl.ppo.masked import Reduce, no_reduce
+from lit_critic_rl.types import Advantages
+
+
+def sample_means(per_sample: dict[str, Tensor], reduce: Reduce = no_reduce) -> dict[str, float]:
+    """Mean over every rank's samples of each ``[B]`` tensor: ``reduce(sum) / reduce(B)``."""
+    if not per_sample:
+        return {}
+    keys = list(per_sample)
+    n = len(per_sample[keys[0]])
+    sums = torch.stack([per_sample[k].detach().double().cpu().sum() for k in keys] + [torch.tensor(float(n))])
+    total = reduce(sums.double())
+    count = float(total[-1])
+    return {k: float(total[i]) / max(count, 1.0) for i, k in enumerate(keys)}
+
+
+def masked_moments(x: Tensor, mask: Tensor, reduce: Reduce = no_reduce) -> tuple[float, float]:
+    """``(mean, std)`` of the masked entries of ``x`` over every rank (population std, from the reduced count, sum
+    and sum of squares, in float64)."""
+    x, mask = x.detach().double().cpu(), mask.detach().double().cpu()
+    total = reduce(torch.stack([mask.sum(), (x * mask).sum(), (x * x * mask).sum()]))
+    n, s, ss = (float(v) for v in total)
+    if n == 0:
+        return 0.0, 0.0
+    mean = s / n
+    return mean, max(ss / n - mean * mean, 0.0) ** 0.5
+
+
+def advantage_stats(adv: Advantages, mask: Tensor, reduce: Reduce = no_reduce) -> dict[str, float]:
+    """Global mean and std of the advantages the update trains on and of the value targets (returns)."""
+    stats = {}
+    for name, x in (("advantages", adv.advantages), ("returns", adv.returns)):
+        mean, std = masked_moments(x, mask, reduce)
+        stats[f"train/{name}_mean"], stats[f"train/{name}_std"] = mean, std
+    return stats
