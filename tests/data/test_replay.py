@@ -62,6 +62,7 @@ def _trainer(root):
 
 def test_offline_rlmec_imitates_the_saved_rewrites_without_sampling(tiny_model_path, tmp_path):
     module = _module(tiny_model_path)
+    module.configure_model()
     calls = []
     module.lm.generate = lambda **kw: calls.append(kw)  # a replayed run must never sample
     evals = ArithmeticPrompts(train_size=8, val_size=4, test_size=4)

@@ -176,6 +176,7 @@ def test_rlmec_and_ppo_fit_on_grm_token_rewards(grm_adapter, tiny_model_path, tm
             rewriter=ArithmeticRewriter() if objective == "rlmec" else None,
         )
         root = tmp_path / objective
+        module.configure_model()  # loads the base and attaches the GRM (Lightning would call it in fit)
         trainer = Trainer(
             accelerator="cpu",
             max_epochs=1,
@@ -193,7 +194,7 @@ def test_rlmec_and_ppo_fit_on_grm_token_rewards(grm_adapter, tiny_model_path, tm
         after = dict(module.lm.peft.named_parameters())
         saved = load_file(str(grm_adapter[0] / "adapter_model.safetensors"))
         grm = {n.replace(".grm.", "."): p for n, p in after.items() if adapter_of(n) == "grm"}
-        assert grm.keys() == saved.keys()  # loaded at setup, after the module was built ...
+        assert grm.keys() == saved.keys()  # loaded onto the policy's base ...
         assert all(torch.equal(grm[k], saved[k]) for k in saved)  # ... and never trained
         assert any(not torch.equal(before[n], after[n]) for n in before if adapter_of(n) == POLICY)
         rows = list(csv.DictReader(open(root / "csv" / "version_0" / "metrics.csv")))

@@ -47,6 +47,7 @@ def test_iterated_rlmec_samples_every_second_iteration(tiny_model_path, tmp_path
         ppo=PPOArgs(objective="rlmec", regenerate_every=2, epochs=1, minibatch_size=4, learning_rate=1e-2),
         rewriter=ArithmeticRewriter(),
     )
+    module.configure_model()
     calls, generate = [], module.lm.generate
     module.lm.generate = lambda **kw: calls.append(1) or generate(**kw)  # count, then really sample
     trainer = Trainer(
