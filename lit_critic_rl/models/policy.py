@@ -182,9 +182,54 @@ class PolicyValueModel(nn.Module):
         return total
 
     @torch.no_grad()
-    def generate(self, **kwargs) -> Tensor:
-        with self.adapter(POLICY):
-            return self.peft.generate(**kwargs)
+    def generate(self, merged: bool = False, **kwargs) -> Tensor:
+        """HF ``generate`` with the policy adapter; with ``merged``, from merged weights (:func:`merged_adapter`)."""
+        if not merged:
+            with self.adapter(POLICY):
+                return self.peft.generate(**kwargs)
+        try:
+            with merged_adapter(self.peft, POLICY):
+                return self.peft.generate(**kwargs)
+        finally:
+            self._restore_trainable()
+
+
+@contextmanager
+def merged_adapter(peft_model: nn.Module, name: str) -> Iterator[int]:
+    """Run the block with adapter ``name`` merged: each adapted ``nn.Linear`` computes with a temporary weight
+    ``W + scale * B @ A`` and the adapter layers are switched off, so a layer costs one matmul instead of the
+    adapter's extra five ops. ``W`` itself is never written (PEFT's ``merge`` adds and later subtracts in place,
+    which leaves rounding drift in the shared base); it is put back on exit. Only fp32 ``nn.Linear`` bases are merged:
+    a 4-bit base cannot be, and a bf16 one would round small adapter updates away (``|delta| < |W| / 512``), so
+    those keep their unmerged adapter. Yields the number of merged layers.
+
+    The merged sum is rounded once more than the unmerged path, so logits differ by float rounding only (bounded in
+    tests/models/test_policy.py); the PPO ratios use teacher-forced log-probs of the unmerged adapter either way."""
+    from peft.tuners.lora import LoraLayer
+
+    swapped: list[tuple[nn.Module, nn.Module, nn.Parameter]] = []
+    try:
+        for module in peft_model.modules():
+            base = module.get_base_layer() if isinstance(module, LoraLayer) else None
+            if type(base) is not nn.Linear or base.weight.dtype != torch.float32 or name not in module.lora_A:
+                continue
+            weight = base.weight
+            delta = module.get_delta_weight(name).to(weight.dtype)
+            base._parameters["weight"] = nn.Parameter(weight.detach() + delta, requires_grad=False)
+            swapped.append((module, base, weight))
+        previous = peft_model.active_adapter
+        peft_model.set_adapter(name)
+        for module, _, _ in swapped:
+            module._disable_adapters = True
+        try:
+            yield len(swapped)
+        finally:
+            for module, _, _ in swapped:
+                module._disable_adapters = False
+            peft_model.set_adapter(previous)
+    finally:
+        for _, base, weight in swapped:
+            base._parameters["weight"] = weight
 
 
 def enable_activation_checkpointing(base: nn.Module) -> list[nn.Module]:

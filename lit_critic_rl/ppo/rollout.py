@@ -41,6 +41,7 @@ def sample(model: PolicyValueModel, tokenizer, prompts: list[str], gen: Generati
     query_ids, query_mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
     eos = eos_ids(tokenizer, model.peft)
     out = model.generate(
+        merged=gen.merge_adapter,
         input_ids=query_ids,
         attention_mask=query_mask,
         do_sample=True,
