@@ -156,6 +156,32 @@ class PolicyValueModel(nn.Module):
         values = self._values(response_len) if shared else None
         return ForwardOutput(out.logits[:, :-1], values)
 
+    def chunked_logprobs_supported(self) -> bool:
+        """The LM head is a plain bias-free linear map of the final hidden state (no logit scaling or soft-capping),
+        which :meth:`policy_logprobs` reproduces chunk by chunk."""
+        head, config = self.peft.get_output_embeddings(), self.peft.config
+        plain = type(head) is nn.Linear and head.bias is None
+        return plain and not any(getattr(config, k, None) for k in ("final_logit_softcapping", "logit_scale"))
+
+    def policy_logprobs(
+        self, input_ids: Tensor, attention_mask: Tensor, response_ids: Tensor, temperature: float, chunk: int
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Log-probs of ``response_ids`` ``[B, T]`` under the policy, their (detached) entropies ``[B, T]`` and, in
+        shared-trunk mode, values ``[B, T]``, without full-vocabulary logits: the LM head runs ``chunk`` positions at
+        a time on the final hidden state (:func:`lit_critic_rl.ppo.chunked_logprobs.chunked_token_logprobs`)."""
+        from lit_critic_rl.ppo.chunked_logprobs import chunked_token_logprobs
+
+        T = response_ids.shape[1]
+        with self.adapter(POLICY):
+            self._run(input_ids, attention_mask, 1, hidden=True)
+        hidden, self._last_hidden = self._last_hidden[:, -T - 1 : -1], None
+        values = None
+        if self.value_mode == "shared_trunk":
+            values = self.value_head(hidden.to(self.value_head.weight.dtype)).squeeze(-1)
+        head = self.peft.get_output_embeddings().weight
+        logp, entropy = chunked_token_logprobs(hidden, head, response_ids, temperature, chunk)
+        return logp, entropy, values
+
     def value_forward(self, input_ids: Tensor, attention_mask: Tensor, response_len: int) -> Tensor:
         """Values ``[B, T]`` of the states before each of the last ``response_len`` tokens."""
         name = VALUE if self.value_mode == "separate_adapter" else POLICY
