@@ -35,6 +35,7 @@ def run_ours(
     reward=None,
     prompt_list: list[str] | None = None,
     callbacks: list | None = None,
+    generation: dict | None = None,
 ) -> tuple[list[float], dict[str, float]]:
     """``steps`` iterations on the sentiment prompts with a VADER reward (or on ``prompt_list``, the same batch every
     iteration, with ``reward``); returns the wall time of every iteration and the ``perf/*`` phase times of the last
@@ -66,7 +67,10 @@ def run_ours(
         model=ModelArgs(name_or_path=MODEL, **{"value_mode": "shared_trunk", **(model or {})}),
         adapter=AdapterArgs(**(adapter or LORA)),
         generation=GenerationArgs(
-            max_new_tokens=new_tokens, min_new_tokens=new_tokens, samples_per_prompt=samples_per_prompt
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            samples_per_prompt=samples_per_prompt,
+            **(generation or {}),
         ),
         ppo=PPOArgs(
             **{

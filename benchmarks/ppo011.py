@@ -89,10 +89,14 @@ def run_trl011(env: Path, steps: int, threads: int) -> dict:
 
 
 def run_ours_ppo011(
-    steps: int, model: dict | None = None, ppo: dict | None = None, callbacks: list | None = None
+    steps: int,
+    model: dict | None = None,
+    ppo: dict | None = None,
+    callbacks: list | None = None,
+    generation: dict | None = None,
 ) -> tuple[list[float], dict]:
-    """Our PPO in the peer's shape; ``model`` / ``ppo`` override ``ModelArgs`` / ``PPOArgs`` fields (the rest are the
-    library defaults)."""
+    """Our PPO in the peer's shape; ``model`` / ``ppo`` / ``generation`` override ``ModelArgs`` / ``PPOArgs`` /
+    ``GenerationArgs`` fields (the rest are the library defaults)."""
     from benchmarks._ours import run_ours
 
     times, phases = run_ours(
@@ -106,6 +110,7 @@ def run_ours_ppo011(
         reward=vowel_fraction,
         prompt_list=PROMPTS,
         callbacks=callbacks,
+        generation=generation,
     )
     keep = ("perf/generate_s", "perf/teacher_forced_s", "perf/update_s")
     return times, {k.removeprefix("perf/").removesuffix("_s"): v for k, v in phases.items() if k in keep}

@@ -44,15 +44,19 @@ PPO011_ARMS = {
     "ours_bf16": "lit_critic_rl PPO, model.dtype bfloat16",
     "ours_nf4": "lit_critic_rl PPO, model.quantization nf4 (fp32 compute)",
     "ours_lean": "lit_critic_rl PPO, configs/presets/lean_memory.yaml",
+    "ours_merged": "lit_critic_rl PPO, generation.merge_adapter (sampling from merged weights)",
+    "ours_chunked": "lit_critic_rl PPO, ppo.logprob_chunk_size 64 (no full-vocabulary logits in the epochs)",
     "hf_generate": "plain HF generate of the base model, no adapter (the rollout floor)",
 }
 PPO011_DEFAULT_ARMS = ["trl_ppo011", "ours", "hf_generate"]
-PPO011_OURS = {  # model.* settings of our arms in the PPO peer's shape
+PPO011_OURS = {  # ModelArgs / PPOArgs / GenerationArgs overrides of our arms in the PPO peer's shape
     "ours": {},
-    "ours_fp32": {"dtype": "float32"},
-    "ours_bf16": {"dtype": "bfloat16"},
-    "ours_nf4": {"quantization": "nf4", "dtype": "float32"},
-    "ours_lean": {"activation_checkpointing": True, "malloc_mmap_threshold": 65536},
+    "ours_fp32": {"model": {"dtype": "float32"}},
+    "ours_bf16": {"model": {"dtype": "bfloat16"}},
+    "ours_nf4": {"model": {"quantization": "nf4", "dtype": "float32"}},
+    "ours_lean": {"model": {"activation_checkpointing": True, "malloc_mmap_threshold": 65536}},
+    "ours_merged": {"generation": {"merge_adapter": True}},
+    "ours_chunked": {"ppo": {"logprob_chunk_size": 64}},
 }
 OURS = {  # model.* settings of our arms
     "ours_lean": {"activation_checkpointing": True, "malloc_mmap_threshold": 65536},
@@ -150,7 +154,8 @@ def child(args) -> None:
     elif args.child in PPO011_OURS:
         from benchmarks.ppo011 import run_ours_ppo011
 
-        times, phases = run_ours_ppo011(args.steps, PPO011_OURS[args.child])
+        spec = PPO011_OURS[args.child]
+        times, phases = run_ours_ppo011(args.steps, spec.get("model"), spec.get("ppo"), None, spec.get("generation"))
     else:
         times, phases = run_ours_arm(args, args.child)
     print(json.dumps({"step_s": times, "phases": phases, "peak_rss_mib": peak_rss_mib()}))

@@ -92,11 +92,12 @@ class GenerationArgs:
     """Nucleus filter (1.0 = off)."""
     samples_per_prompt: int = 1
     """Responses sampled for each prompt in a batch."""
-    merge_adapter: bool = True
+    merge_adapter: bool = False
     """Sample from temporary merged weights ``W + scale * B @ A`` (the shared base is never written) instead of
     running the adapter's extra ops at every decoding step (``lit_critic_rl.models.policy.merged_adapter``). Same
     distribution up to float rounding; costs one temporary copy of each adapted weight while sampling. Only fp32
-    bases are merged (a bf16 sum would round small adapter updates away; 4-bit cannot be merged)."""
+    bases are merged (a bf16 sum would round small adapter updates away; 4-bit cannot be merged). Off by default
+    until a quiet-machine run shows it pays (docs/benchmarks.md)."""
 
     def __post_init__(self) -> None:
         check(self.max_new_tokens >= 1, "model.generation.max_new_tokens", "must be >= 1", self.max_new_tokens)
