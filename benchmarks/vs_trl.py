@@ -40,7 +40,7 @@ ARMS = {
 PPO011_ARMS = {
     "trl_ppo011": "TRL 0.11.4 PPOTrainer (ppo_bench.py in its venv), generate batch 8",
     "ours": "lit_critic_rl PPO, library defaults",
-    "ours_fp32": "lit_critic_rl PPO, model.dtype float32 (the defaults before issue 15)",
+    "ours_fp32": "lit_critic_rl PPO, model.dtype float32 (the default, spelled out)",
     "ours_bf16": "lit_critic_rl PPO, model.dtype bfloat16",
     "ours_nf4": "lit_critic_rl PPO, model.quantization nf4 (fp32 compute)",
     "ours_lean": "lit_critic_rl PPO, configs/presets/lean_memory.yaml",
