@@ -151,7 +151,7 @@ def child(args) -> None:
         from benchmarks.ppo011 import run_hf_generate
 
         times, phases = run_hf_generate(args.steps)
-    elif args.child in PPO011_OURS:
+    elif args.peer == "ppo011":
         from benchmarks.ppo011 import run_ours_ppo011
 
         spec = PPO011_OURS[args.child]
@@ -167,7 +167,7 @@ def run_arm(args, arm: str) -> dict:
         from benchmarks.ppo011 import run_trl011
 
         return run_trl011(Path(args.trl011_env), args.steps, args.threads)
-    cmd = [sys.executable, "-m", "benchmarks.vs_trl", "--child", arm, "--steps", str(args.steps)]
+    cmd = [sys.executable, "-m", "benchmarks.vs_trl", "--peer", args.peer, "--child", arm, "--steps", str(args.steps)]
     cmd += ["--prompts", str(args.prompts), "--new-tokens", str(args.new_tokens), "--threads", str(args.threads)]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
@@ -211,9 +211,9 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=4, help="rloo: prompts per iteration (2 samples each)")
     parser.add_argument("--new-tokens", type=int, default=32, help="rloo only (ppo011 is fixed at 32)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--arms", nargs="+", choices=list(ARMS) + list(PPO011_ARMS))
+    parser.add_argument("--arms", nargs="+", choices=sorted(set(ARMS) | set(PPO011_ARMS)), help="of --peer's arms")
     parser.add_argument("--trl011-env", default=None, help="ppo011: the TRL 0.11.4 venv (default: ../trl011-env)")
-    parser.add_argument("--child", choices=list(ARMS) + list(PPO011_ARMS))
+    parser.add_argument("--child", choices=sorted(set(ARMS) | set(PPO011_ARMS)))
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -224,11 +224,17 @@ def main() -> None:
 
         args.trl011_env = args.trl011_env or str(default_trl011_env())
         args.arms = args.arms or list(PPO011_DEFAULT_ARMS)
+        unknown = [a for a in args.arms if a not in PPO011_ARMS]
+        if unknown:
+            parser.error(f"--peer ppo011 has no arm(s) {unknown}; its arms: {list(PPO011_ARMS)}")
         if "trl_ppo011" in args.arms:
             check_trl011_env(Path(args.trl011_env))
         args.new_tokens, tokens = NEW_TOKENS, len(PROMPTS) * NEW_TOKENS
     else:
         args.arms = args.arms or list(ARMS)
+        unknown = [a for a in args.arms if a not in ARMS]
+        if unknown:
+            parser.error(f"--peer rloo has no arm(s) {unknown}; its arms: {list(ARMS)}")
         tokens = 2 * args.prompts * args.new_tokens
     if args.quick:
         args.repeats, args.steps = 1, 2
