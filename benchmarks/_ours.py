@@ -31,9 +31,15 @@ def run_ours(
     model: dict | None = None,
     ppo: dict | None = None,
     critic=None,
+    adapter: dict | None = None,
+    reward=None,
+    prompt_list: list[str] | None = None,
+    callbacks: list | None = None,
+    generation: dict | None = None,
 ) -> tuple[list[float], dict[str, float]]:
-    """``steps`` iterations on the sentiment prompts with a VADER reward; returns the wall time of every iteration
-    and the ``perf/*`` phase times of the last one."""
+    """``steps`` iterations on the sentiment prompts with a VADER reward (or on ``prompt_list``, the same batch every
+    iteration, with ``reward``); returns the wall time of every iteration and the ``perf/*`` phase times of the last
+    one."""
     import lightning as L
     from lightning.pytorch.callbacks import Callback
 
@@ -56,12 +62,15 @@ def run_ours(
     L.seed_everything(0)
     batch = prompts * samples_per_prompt
     module = DenseRewardPPO(
-        reward=VaderSentiment(),
+        reward=reward or VaderSentiment(),
         critic=critic,
         model=ModelArgs(name_or_path=MODEL, **{"value_mode": "shared_trunk", **(model or {})}),
-        adapter=AdapterArgs(**LORA),
+        adapter=AdapterArgs(**(adapter or LORA)),
         generation=GenerationArgs(
-            max_new_tokens=new_tokens, min_new_tokens=new_tokens, samples_per_prompt=samples_per_prompt
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            samples_per_prompt=samples_per_prompt,
+            **(generation or {}),
         ),
         ppo=PPOArgs(
             **{
@@ -86,7 +95,13 @@ def run_ours(
             enable_progress_bar=False,
             enable_model_summary=False,
             default_root_dir=root,
-            callbacks=[timer],
+            callbacks=[timer, *(callbacks or [])],
         )
-        trainer.fit(module, sentiment_data(prompts))
+        if prompt_list is None:
+            trainer.fit(module, sentiment_data(prompts))
+        else:
+            from torch.utils.data import DataLoader
+
+            batches = DataLoader([prompt_list] * steps, batch_size=None, collate_fn=list)
+            trainer.fit(module, train_dataloaders=batches)
     return timer.times, timer.phases

@@ -14,6 +14,12 @@ over repeats. TRL is a benchmark-only dependency: ``pip install -e .[bench]``.
 
     python -m benchmarks.vs_trl            # 3 repeats x 4 steps, 32 new tokens
     python -m benchmarks.vs_trl --quick    # ours_fast and TRL, 1 repeat x 2 steps, 16 new tokens
+
+``--peer ppo011`` compares with TRL 0.11.4's ``PPOTrainer`` instead, in its benchmark's shape (4 PPO epochs, LoRA on
+q, k, v, o; :mod:`benchmarks.ppo011`), next to plain HF ``generate`` of the same model and shape (the rollout's
+floor). TRL 0.11 runs from its own venv (``--trl011-env``, built by ``../shared/bench/trl011/install.sh``)::
+
+    python -m benchmarks.vs_trl --peer ppo011    # TRL PPO, ours (library defaults), plain generate; 3 repeats x 4
 """
 
 from __future__ import annotations
@@ -23,12 +29,34 @@ import json
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 ARMS = {
     "ours_lean": "lit_critic_rl PPO, shared-trunk value, activation checkpointing (TRL's default), malloc threshold",
     "ours_no_ckpt": "lit_critic_rl PPO, shared-trunk value, malloc threshold, no activation checkpointing",
     "ours_fast": "lit_critic_rl PPO, shared-trunk value, library defaults (no checkpointing, no malloc threshold)",
     "trl_rloo": "TRL RLOOTrainer, beta 0.04, PEFT LoRA, its defaults (activation checkpointing on)",
+}
+PPO011_ARMS = {
+    "trl_ppo011": "TRL 0.11.4 PPOTrainer (ppo_bench.py in its venv), generate batch 8",
+    "ours": "lit_critic_rl PPO, library defaults",
+    "ours_fp32": "lit_critic_rl PPO, model.dtype float32 (the default, spelled out)",
+    "ours_bf16": "lit_critic_rl PPO, model.dtype bfloat16",
+    "ours_nf4": "lit_critic_rl PPO, model.quantization nf4 (fp32 compute)",
+    "ours_lean": "lit_critic_rl PPO, configs/presets/lean_memory.yaml",
+    "ours_merged": "lit_critic_rl PPO, generation.merge_adapter (sampling from merged weights)",
+    "ours_chunked": "lit_critic_rl PPO, ppo.logprob_chunk_size 64 (no full-vocabulary logits in the epochs)",
+    "hf_generate": "plain HF generate of the base model, no adapter (the rollout floor)",
+}
+PPO011_DEFAULT_ARMS = ["trl_ppo011", "ours", "hf_generate"]
+PPO011_OURS = {  # ModelArgs / PPOArgs / GenerationArgs overrides of our arms in the PPO peer's shape
+    "ours": {},
+    "ours_fp32": {"model": {"dtype": "float32"}},
+    "ours_bf16": {"model": {"dtype": "bfloat16"}},
+    "ours_nf4": {"model": {"quantization": "nf4", "dtype": "float32"}},
+    "ours_lean": {"model": {"activation_checkpointing": True, "malloc_mmap_threshold": 65536}},
+    "ours_merged": {"generation": {"merge_adapter": True}},
+    "ours_chunked": {"ppo": {"logprob_chunk_size": 64}},
 }
 OURS = {  # model.* settings of our arms
     "ours_lean": {"activation_checkpointing": True, "malloc_mmap_threshold": 65536},
@@ -119,61 +147,128 @@ def child(args) -> None:
     torch.set_num_threads(args.threads)
     if args.child == "trl_rloo":
         times, phases = run_trl(args)
+    elif args.child == "hf_generate":
+        from benchmarks.ppo011 import run_hf_generate
+
+        times, phases = run_hf_generate(args.steps)
+    elif args.peer == "ppo011":
+        from benchmarks.ppo011 import run_ours_ppo011
+
+        spec = PPO011_OURS[args.child]
+        times, phases = run_ours_ppo011(args.steps, spec.get("model"), spec.get("ppo"), None, spec.get("generation"))
     else:
         times, phases = run_ours_arm(args, args.child)
     print(json.dumps({"step_s": times, "phases": phases, "peak_rss_mib": peak_rss_mib()}))
 
 
+def run_arm(args, arm: str) -> dict:
+    """One process of ``arm``: its iteration times, phase times and peak RSS."""
+    if arm == "trl_ppo011":
+        from benchmarks.ppo011 import run_trl011
+
+        return run_trl011(Path(args.trl011_env), args.steps, args.threads)
+    cmd = [sys.executable, "-m", "benchmarks.vs_trl", "--peer", args.peer, "--child", arm, "--steps", str(args.steps)]
+    cmd += ["--prompts", str(args.prompts), "--new-tokens", str(args.new_tokens), "--threads", str(args.threads)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"{arm} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ppo011_table(results: dict[str, dict[str, list]], tokens: int) -> list[str]:
+    """Markdown rows: medians over repeats, speed and memory vs TRL's PPO, generate time vs plain ``generate``."""
+
+    def med(arm: str, key: str) -> float | None:
+        if arm not in results:
+            return None
+        if key == "generate":
+            return statistics.median(p.get("generate", float("nan")) for p in results[arm]["phases"])
+        return statistics.median(results[arm][key])
+
+    trl_step, trl_rss, floor = med("trl_ppo011", "step_s"), med("trl_ppo011", "rss"), med("hf_generate", "generate")
+    lines = [
+        "| arm | s / iteration | completion tokens/s | vs TRL | peak RSS (MiB) | vs TRL | generate (s) | vs plain |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for arm in results:
+        step, rss, gen = med(arm, "step_s"), med(arm, "rss"), med(arm, "generate")
+        speed = f"{trl_step / step:.2f}x" if trl_step and arm != "hf_generate" else ""
+        memory = f"{rss / trl_rss:.2f}x" if trl_rss else ""
+        rollout = f"{gen / floor:.2f}x" if floor else ""
+        lines.append(
+            f"| {arm}: {PPO011_ARMS[arm]} | {step:.2f} | {tokens / step:.1f} | {speed} | {rss:.0f} | {memory} "
+            f"| {gen:.2f} | {rollout} |"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--peer", choices=["rloo", "ppo011"], default="rloo", help="TRL 1.x RLOO or TRL 0.11.4 PPO")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--prompts", type=int, default=4, help="prompts per iteration (2 samples each)")
-    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=4, help="iterations per process; the first is warm-up")
+    parser.add_argument("--prompts", type=int, default=4, help="rloo: prompts per iteration (2 samples each)")
+    parser.add_argument("--new-tokens", type=int, default=32, help="rloo only (ppo011 is fixed at 32)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
-    parser.add_argument("--child", choices=list(ARMS))
+    parser.add_argument("--arms", nargs="+", choices=sorted(set(ARMS) | set(PPO011_ARMS)), help="of --peer's arms")
+    parser.add_argument("--trl011-env", default=None, help="ppo011: the TRL 0.11.4 venv (default: ../trl011-env)")
+    parser.add_argument("--child", choices=sorted(set(ARMS) | set(PPO011_ARMS)))
     args = parser.parse_args()
-    if args.quick:
-        args.repeats, args.steps, args.new_tokens, args.arms = 1, 2, 16, ["ours_fast", "trl_rloo"]
     if args.child:
         child(args)
         return
+    ppo011 = args.peer == "ppo011"
+    if ppo011:
+        from benchmarks.ppo011 import NEW_TOKENS, PROMPTS, check_trl011_env, default_trl011_env
+
+        args.trl011_env = args.trl011_env or str(default_trl011_env())
+        args.arms = args.arms or list(PPO011_DEFAULT_ARMS)
+        unknown = [a for a in args.arms if a not in PPO011_ARMS]
+        if unknown:
+            parser.error(f"--peer ppo011 has no arm(s) {unknown}; its arms: {list(PPO011_ARMS)}")
+        if "trl_ppo011" in args.arms:
+            check_trl011_env(Path(args.trl011_env))
+        args.new_tokens, tokens = NEW_TOKENS, len(PROMPTS) * NEW_TOKENS
+    else:
+        args.arms = args.arms or list(ARMS)
+        unknown = [a for a in args.arms if a not in ARMS]
+        if unknown:
+            parser.error(f"--peer rloo has no arm(s) {unknown}; its arms: {list(ARMS)}")
+        tokens = 2 * args.prompts * args.new_tokens
+    if args.quick:
+        args.repeats, args.steps = 1, 2
+        if not ppo011:
+            args.new_tokens, args.arms = 16, ["ours_fast", "trl_rloo"]
+            tokens = 2 * args.prompts * args.new_tokens
     results: dict[str, dict[str, list]] = {arm: {"step_s": [], "rss": [], "phases": []} for arm in args.arms}
     for repeat in range(args.repeats):
         for arm in args.arms:  # interleaved
-            cmd = [
-                sys.executable,
-                "-m",
-                "benchmarks.vs_trl",
-                "--child",
-                arm,
-                "--steps",
-                str(args.steps),
-                "--prompts",
-                str(args.prompts),
-                "--new-tokens",
-                str(args.new_tokens),
-                "--threads",
-                str(args.threads),
-            ]
-            out = subprocess.run(cmd, capture_output=True, text=True)
-            if out.returncode != 0:
-                sys.exit(f"{arm} failed:\n{out.stderr[-3000:]}")
-            row = json.loads(out.stdout.strip().splitlines()[-1])
+            row = run_arm(args, arm)
             steps = row["step_s"][1:] or row["step_s"]  # the first step is warm-up
             results[arm]["step_s"].append(statistics.median(steps))
             results[arm]["rss"].append(row["peak_rss_mib"])
             results[arm]["phases"].append(row["phases"])
             step = statistics.median(steps)
             print(f"repeat {repeat} {arm}: step {step:.2f} s, peak RSS {row['peak_rss_mib']:.0f} MiB", flush=True)
-    tokens = 2 * args.prompts * args.new_tokens
-    base = "trl_rloo" if "trl_rloo" in results else None
+    completions = tokens // args.new_tokens
     print(
-        f"\n{2 * args.prompts} completions x {args.new_tokens} tokens per iteration, {args.threads} threads, "
+        f"\n{completions} completions x {args.new_tokens} tokens per iteration, {args.threads} threads, "
         f"{args.repeats} interleaved repeats, median step of {args.steps - 1} post-warm-up iterations per process\n"
     )
+    if ppo011:
+        print("\n".join(ppo011_table(results, tokens)))
+    else:
+        print_rloo_table(results, tokens)
+    for arm, r in results.items():
+        if r["phases"][-1]:
+            phases = r["phases"][-1].items()
+            text = ", ".join(f"{k.removeprefix('perf/').removesuffix('_s')} {v:.2f} s" for k, v in phases)
+            print(f"\n{arm}, phases of its last iteration: {text}")
+
+
+def print_rloo_table(results: dict[str, dict[str, list]], tokens: int) -> None:
+    base = "trl_rloo" if "trl_rloo" in results else None
     print("| arm | s / iteration | completion tokens/s | vs TRL | peak RSS (MiB) | vs TRL |")
     print("|---|---:|---:|---:|---:|---:|")
     for arm, r in results.items():
@@ -181,11 +276,6 @@ def main() -> None:
         speed = f"{statistics.median(results[base]['step_s']) / step:.2f}x" if base else "n/a"
         memory = f"{rss / statistics.median(results[base]['rss']):.2f}x" if base else "n/a"
         print(f"| {arm}: {ARMS[arm]} | {step:.2f} | {tokens / step:.1f} | {speed} | {rss:.0f} | {memory} |")
-    for arm, r in results.items():
-        if r["phases"][-1]:
-            phases = r["phases"][-1].items()
-            text = ", ".join(f"{k.removeprefix('perf/').removesuffix('_s')} {v:.2f} s" for k, v in phases)
-            print(f"\n{arm}, phases of its last iteration: {text}")
 
 
 if __name__ == "__main__":

@@ -98,6 +98,12 @@ class GenerationArgs:
     stop_strings: list[str] | None = None
     """A response ends with the first token that completes one of these strings (kept in the response, like EOS),
     e.g. ``["\\n\\n"]`` for one-paragraph answers; decoding of that row stops there."""
+    merge_adapter: bool = False
+    """Sample from temporary merged weights ``W + scale * B @ A`` (the shared base is never written) instead of
+    running the adapter's extra ops at every decoding step (``lit_critic_rl.models.policy.merged_adapter``). Same
+    distribution up to float rounding; costs one temporary copy of each adapted weight while sampling. Only fp32
+    bases are merged (a bf16 sum would round small adapter updates away; 4-bit cannot be merged). Off by default
+    until a quiet-machine run shows it pays (docs/benchmarks.md)."""
 
     def __post_init__(self) -> None:
         check(self.max_new_tokens >= 1, "model.generation.max_new_tokens", "must be >= 1", self.max_new_tokens)
@@ -138,6 +144,11 @@ class PPOArgs:
     """Minibatches whose gradients are summed before one optimizer step."""
     teacher_force_chunk_size: int = 8
     """Samples per teacher-forced (no-grad) pass; smaller chunks hold fewer full-vocabulary logits at once."""
+    logprob_chunk_size: int = 0
+    """Positions per chunk of the LM head in the PPO epochs: > 0 computes the log-probs (and the logged entropy)
+    from the final hidden state a chunk at a time and recomputes each chunk's logits in the backward, so no
+    ``[B, T, vocabulary]`` logits or gradient exist (``lit_critic_rl.ppo.chunked_logprobs``); 0 keeps the full
+    logits. Not used with ``entropy_coef > 0`` or LM heads with logit scaling."""
     fuse_first_forward: bool = True
     """When one minibatch holds the whole rollout and LoRA dropout is 0, take the rollout's log-probs (and
     shared-trunk values) from the first PPO forward instead of a separate teacher-forced pass (identical values, one
@@ -185,6 +196,7 @@ class PPOArgs:
         check(self.learning_rate > 0, f + "learning_rate", "must be > 0", self.learning_rate)
         for name in ("epochs", "minibatch_size", "grad_accumulation", "teacher_force_chunk_size", "kl_horizon"):
             check(getattr(self, name) >= 1, f + name, "must be >= 1", getattr(self, name))
+        check(self.logprob_chunk_size >= 0, f + "logprob_chunk_size", "must be >= 0 (0 = off)", self.logprob_chunk_size)
         check(0.0 <= self.gamma <= 1.0, f + "gamma", "must be in [0, 1]", self.gamma)
         check(0.0 <= self.lam <= 1.0, f + "lam", "must be in [0, 1]", self.lam)
         for name in ("clip_range", "value_clip_range", "target_kl", "rlmec_clip_range"):

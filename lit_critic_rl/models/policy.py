@@ -157,6 +157,32 @@ class PolicyValueModel(nn.Module):
         values = self._values(response_len) if shared else None
         return ForwardOutput(out.logits[:, :-1], values)
 
+    def chunked_logprobs_supported(self) -> bool:
+        """The LM head is a plain bias-free linear map of the final hidden state (no logit scaling or soft-capping),
+        which :meth:`policy_logprobs` reproduces chunk by chunk."""
+        head, config = self.peft.get_output_embeddings(), self.peft.config
+        plain = type(head) is nn.Linear and head.bias is None
+        return plain and not any(getattr(config, k, None) for k in ("final_logit_softcapping", "logit_scale"))
+
+    def policy_logprobs(
+        self, input_ids: Tensor, attention_mask: Tensor, response_ids: Tensor, temperature: float, chunk: int
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Log-probs of ``response_ids`` ``[B, T]`` under the policy, their (detached) entropies ``[B, T]`` and, in
+        shared-trunk mode, values ``[B, T]``, without full-vocabulary logits: the LM head runs ``chunk`` positions at
+        a time on the final hidden state (:func:`lit_critic_rl.ppo.chunked_logprobs.chunked_token_logprobs`)."""
+        from lit_critic_rl.ppo.chunked_logprobs import chunked_token_logprobs
+
+        T = response_ids.shape[1]
+        with self.adapter(POLICY):
+            self._run(input_ids, attention_mask, 1, hidden=True)
+        hidden, self._last_hidden = self._last_hidden[:, -T - 1 : -1], None
+        values = None
+        if self.value_mode == "shared_trunk":
+            values = self.value_head(hidden.to(self.value_head.weight.dtype)).squeeze(-1)
+        head = self.peft.get_output_embeddings().weight
+        logp, entropy = chunked_token_logprobs(hidden, head, response_ids, temperature, chunk)
+        return logp, entropy, values
+
     def value_forward(self, input_ids: Tensor, attention_mask: Tensor, response_len: int) -> Tensor:
         """Values ``[B, T]`` of the states before each of the last ``response_len`` tokens."""
         name = VALUE if self.value_mode == "separate_adapter" else POLICY
@@ -189,9 +215,54 @@ class PolicyValueModel(nn.Module):
         return total
 
     @torch.no_grad()
-    def generate(self, **kwargs) -> Tensor:
-        with self.adapter(POLICY):
-            return self.peft.generate(**kwargs)
+    def generate(self, merged: bool = False, **kwargs) -> Tensor:
+        """HF ``generate`` with the policy adapter; with ``merged``, from merged weights (:func:`merged_adapter`)."""
+        if not merged:
+            with self.adapter(POLICY):
+                return self.peft.generate(**kwargs)
+        try:
+            with merged_adapter(self.peft, POLICY):
+                return self.peft.generate(**kwargs)
+        finally:
+            self._restore_trainable()
+
+
+@contextmanager
+def merged_adapter(peft_model: nn.Module, name: str) -> Iterator[int]:
+    """Run the block with adapter ``name`` merged: each adapted ``nn.Linear`` computes with a temporary weight
+    ``W + scale * B @ A`` and the adapter layers are switched off, so a layer costs one matmul instead of the
+    adapter's extra five ops. ``W`` itself is never written (PEFT's ``merge`` adds and later subtracts in place,
+    which leaves rounding drift in the shared base); it is put back on exit. Only fp32 ``nn.Linear`` bases are merged:
+    a 4-bit base cannot be, and a bf16 one would round small adapter updates away (``|delta| < |W| / 512``), so
+    those keep their unmerged adapter. Yields the number of merged layers.
+
+    The merged sum is rounded once more than the unmerged path, so logits differ by float rounding only (bounded in
+    tests/models/test_policy.py); the PPO ratios use teacher-forced log-probs of the unmerged adapter either way."""
+    from peft.tuners.lora import LoraLayer
+
+    swapped: list[tuple[nn.Module, nn.Module, nn.Parameter]] = []
+    try:
+        for module in peft_model.modules():
+            base = module.get_base_layer() if isinstance(module, LoraLayer) else None
+            if type(base) is not nn.Linear or base.weight.dtype != torch.float32 or name not in module.lora_A:
+                continue
+            weight = base.weight
+            delta = module.get_delta_weight(name).to(weight.dtype)
+            base._parameters["weight"] = nn.Parameter(weight.detach() + delta, requires_grad=False)
+            swapped.append((module, base, weight))
+        previous = peft_model.active_adapter
+        peft_model.set_adapter(name)
+        for module, _, _ in swapped:
+            module._disable_adapters = True
+        try:
+            yield len(swapped)
+        finally:
+            for module, _, _ in swapped:
+                module._disable_adapters = False
+            peft_model.set_adapter(previous)
+    finally:
+        for _, base, weight in swapped:
+            base._parameters["weight"] = weight
 
 
 def adapter_of(parameter_name: str) -> str | None:

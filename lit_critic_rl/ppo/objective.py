@@ -46,6 +46,8 @@ class FirstForward:
     """The forward's live output (logits and, in shared-trunk mode, values), rows in ``order``."""
     logprobs: Tensor
     """``[B, T]`` log-probs of the sampled ids with grad, rows in ``order``."""
+    entropy: Tensor | None = None
+    """``[B, T]`` detached entropies when the log-probs came from the chunked LM head (no logits kept)."""
 
 
 class Objective(ABC):
@@ -89,13 +91,12 @@ class PPOObjective(Objective):
         if self.ppo.minibatch_size < B:
             raise ValueError(f"fused first forward needs ppo.minibatch_size ({self.ppo.minibatch_size}) >= {B}")
         order = torch.randperm(B)
-        out = lm.policy_forward(rollout.input_ids[order], rollout.attention_mask[order], T)
-        logp = token_logprobs(out.logits, rollout.response_ids[order], self.temperature)
+        out, logp, entropy = self._policy(lm, rollout, order)
         inverse = torch.argsort(order)
         filled = {"logprobs": logp.detach()[inverse] * rollout.response_mask}
         if out.values is not None:
             filled["values"] = out.values.detach()[inverse].float() * rollout.response_mask
-        return replace(rollout, **filled), FirstForward(order, out, logp)
+        return replace(rollout, **filled), FirstForward(order, out, logp, entropy)
 
     def advantages(
         self, rollout: Rollout, rewards: TokenRewards, kl_coef: float, reduce: Reduce = no_reduce
@@ -115,17 +116,30 @@ class PPOObjective(Objective):
         for epoch in range(args.epochs):
             order = first.order if first is not None and epoch == 0 else torch.randperm(B)
             for idx in minibatches(order, args.minibatch_size):
-                ids, attn, mask = rollout.input_ids[idx], rollout.attention_mask[idx], rollout.response_mask[idx]
+                mask = rollout.response_mask[idx]
                 if first is not None:
-                    out, logp, first = first.output, first.logprobs, None
+                    out, logp, entropy, first = first.output, first.logprobs, first.entropy, None
                 else:
-                    out = lm.policy_forward(ids, attn, T)
-                    logp = token_logprobs(out.logits, rollout.response_ids[idx], self.temperature)
-                stats = self._minibatch_losses(lm, groups, out, logp, rollout, adv, idx, mask)
+                    out, logp, entropy = self._policy(lm, rollout, idx)
+                stats = self._minibatch_losses(lm, groups, out, logp, entropy, rollout, adv, idx, mask)
                 mean.add(stats)
                 groups.end_minibatch()
         groups.end_group()
         return mean.means()
+
+    def _policy(
+        self, lm: PolicyValueModel, rollout: Rollout, idx: Tensor
+    ) -> tuple[ForwardOutput, Tensor, Tensor | None]:
+        """The policy forward of rows ``idx``: its output, the log-probs of the sampled ids (with grad) and, from the
+        chunked LM head (``ppo.logprob_chunk_size``; not with an entropy bonus, which needs the logits' graph), the
+        detached entropies instead of logits."""
+        ids, attn, targets = rollout.input_ids[idx], rollout.attention_mask[idx], rollout.response_ids[idx]
+        chunk = self.ppo.logprob_chunk_size
+        if chunk and self.ppo.entropy_coef == 0 and lm.chunked_logprobs_supported():
+            logp, entropy, values = lm.policy_logprobs(ids, attn, targets, self.temperature, chunk)
+            return ForwardOutput(None, values), logp, entropy
+        out = lm.policy_forward(ids, attn, rollout.response_len)
+        return out, token_logprobs(out.logits, targets, self.temperature), None
 
     def _minibatch_losses(
         self,
@@ -133,6 +147,7 @@ class PPOObjective(Objective):
         groups: AccumulationGroups,
         out: ForwardOutput,
         logp: Tensor,
+        token_entropy: Tensor | None,
         rollout: Rollout,
         adv: Advantages,
         idx: Tensor,
@@ -140,7 +155,9 @@ class PPOObjective(Objective):
     ) -> dict[str, Tensor]:
         args = self.ppo
         pg = clipped_policy_loss(logp, rollout.logprobs[idx], adv.advantages[idx], mask, args.clip_range)
-        if args.entropy_coef > 0:
+        if token_entropy is not None:
+            entropy = masked_mean(token_entropy, mask)
+        elif args.entropy_coef > 0:
             entropy = masked_mean(entropy_from_logits(out.logits, self.temperature), mask)
         else:
             entropy = masked_mean(entropy_diagnostic(out.logits, self.temperature), mask)

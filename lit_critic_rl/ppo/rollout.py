@@ -94,6 +94,7 @@ def sample(model: PolicyValueModel, tokenizer, prompts: list[str], gen: Generati
         else {}
     )
     out = model.generate(
+        merged=gen.merge_adapter,
         input_ids=query_ids,
         attention_mask=query_mask,
         do_sample=True,

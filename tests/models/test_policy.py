@@ -170,3 +170,47 @@ def test_activation_checkpointing_same_gradients_less_saved_memory(tiny_model_pa
     for name in grads[0]:
         torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-4, atol=1e-6)
     assert saved[1] < 0.5 * saved[0]
+
+
+def test_merged_adapter_gives_the_adapter_logits_and_leaves_the_base_untouched(tiny_model_path, tiny_tokenizer):
+    from lit_critic_rl.models.policy import merged_adapter
+
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8)).eval()
+    _nudge_adapters(lm)
+    base = {n: p.detach().clone() for n, p in lm.peft.named_parameters() if "lora_" not in n}
+    ptrs = {n: p.data_ptr() for n, p in lm.peft.named_parameters()}
+    enc = tiny_tokenizer(["The film opens with", "I watched"], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        with lm.adapter("policy"):
+            unmerged = lm.peft(**enc).logits
+        with merged_adapter(lm.peft, "policy") as n_merged:
+            merged = lm.peft(**enc).logits
+        with lm.reference():
+            reference = lm.peft(**enc).logits
+    assert n_merged == 2 * 7  # every linear of both decoder layers ("all-linear" leaves out the LM head)
+    torch.testing.assert_close(merged, unmerged, atol=1e-5, rtol=1e-5)  # float rounding only
+    assert not torch.allclose(merged, reference, atol=1e-3)  # the adapter does change the output
+    # the shared base is bit-identical afterwards, in the same storage; adapters active and trainable again
+    for name, p in lm.peft.named_parameters():
+        assert p.data_ptr() == ptrs[name]
+        if "lora_" not in name:
+            assert torch.equal(p, base[name])
+        else:
+            assert p.requires_grad
+    with torch.no_grad():
+        with lm.reference():
+            torch.testing.assert_close(lm.peft(**enc).logits, reference)
+        assert lm.peft.active_adapter == "policy"
+        torch.testing.assert_close(lm.peft(**enc).logits, unmerged)
+
+
+def test_merged_sampling_draws_the_same_tokens(tiny_model_path, tiny_tokenizer):
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8)).eval()
+    _nudge_adapters(lm)
+    enc = tiny_tokenizer(["The film opens with", "I watched"], return_tensors="pt", padding=True)
+    kwargs = dict(do_sample=True, max_new_tokens=8, top_k=0, pad_token_id=tiny_tokenizer.pad_token_id)
+    drawn = []
+    for merged in (False, True):
+        torch.manual_seed(3)
+        drawn.append(lm.generate(merged=merged, **enc, **kwargs))
+    assert torch.equal(drawn[0], drawn[1])

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from lit_critic_rl.args import AdapterArgs, GenerationArgs
@@ -13,14 +14,22 @@ def test_response_mask_keeps_first_eos_and_drops_the_rest():
     torch.testing.assert_close(response_mask_from_ids(ids, [2]), expected)
 
 
-def _model(path):
-    return PolicyValueModel(load_causal_lm(path), AdapterArgs(r=4, alpha=8))
+def _model(path, dtype="float32"):
+    return PolicyValueModel(load_causal_lm(path, dtype=dtype), AdapterArgs(r=4, alpha=8))
 
 
-def test_teacher_forced_logprobs_match_generate_scores(tiny_model_path, tiny_tokenizer):
+# bound on |log p(sampled token)| between generate's logits and the teacher-forced pass: fp32 agrees to rounding;
+# a bf16 base rounds every matmul output to 8 mantissa bits, and the KV-cached decode and the full-sequence pass
+# round differently (measured on this tiny model: 9.5e-7 and 9.4e-4 nats; SmolLM2-135M: docs/benchmarks.md)
+MISMATCH_BOUND = {"float32": 1e-5, "bfloat16": 1e-2}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_teacher_forced_logprobs_match_generate_scores(tiny_model_path, tiny_tokenizer, dtype):
     """Left padding + explicit position ids must reproduce generate's raw logits. (Its post-processed scores differ:
     min_new_tokens masks EOS and renormalises, one reason PPO recomputes log-probs.)"""
-    lm = _model(tiny_model_path).eval()
+    lm = _model(tiny_model_path, dtype).eval()
+    _nudge(lm)
     prompts = ["The film opens with", "I watched this movie on a Sunday afternoon and"]
     enc = tiny_tokenizer(prompts, return_tensors="pt", padding=True)
     torch.manual_seed(0)
@@ -38,13 +47,27 @@ def test_teacher_forced_logprobs_match_generate_scores(tiny_model_path, tiny_tok
         )
     response = out.sequences[:, enc["input_ids"].shape[1] :]
     gen_logp = torch.stack(
-        [torch.log_softmax(s, -1).gather(-1, response[:, i : i + 1]).squeeze(-1) for i, s in enumerate(out.logits)], 1
+        [
+            torch.log_softmax(s.float(), -1).gather(-1, response[:, i : i + 1]).squeeze(-1)
+            for i, s in enumerate(out.logits)
+        ],
+        1,
     )
     ids = out.sequences
     attn = torch.cat([enc["attention_mask"], torch.ones_like(response)], 1)
     with torch.no_grad():
         logits = lm.policy_forward(ids, attn, response.shape[1]).logits
-    torch.testing.assert_close(token_logprobs(logits, response), gen_logp, atol=1e-4, rtol=1e-4)
+    mismatch = (token_logprobs(logits, response) - gen_logp).abs().max().item()
+    print(f"{dtype}: max |generate - teacher-forced| log-prob {mismatch:.2e}")
+    assert mismatch < MISMATCH_BOUND[dtype]
+
+
+def _nudge(lm):
+    """Non-zero LoRA B matrices, so the adapters take part in both passes."""
+    with torch.no_grad():
+        for name, p in lm.peft.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.1)
 
 
 def test_sample_and_teacher_force_fill_every_field(tiny_model_path, tiny_tokenizer):
