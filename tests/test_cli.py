@@ -79,7 +79,10 @@ def test_shipped_yaml_instantiates(case, tiny_model_path, tmp_path, monkeypatch)
         with pytest.raises((MisconfigurationException, ValueError), match=hardware):
             main([*case, "--model.model.name_or_path", tiny_model_path], run=False)
         return
-    cli = main([*case, "--model.model.name_or_path", tiny_model_path], run=False)  # run=False: no subcommand
+    extra = []
+    if path.name == "grm.yaml":  # the shipped adapter_path is where `grm fit` writes; give it a real tiny adapter
+        extra = ["--model.critic.init_args.adapter_path", untrained_grm_adapter(tiny_model_path, tmp_path)]
+    cli = main([*case, "--model.model.name_or_path", tiny_model_path, *extra], run=False)  # run=False: no subcommand
     spec = yaml.safe_load(path.read_text()) or {}
     component = _component(cli, path.parent.name)
     if component is not None and "class_path" in spec:  # the file's class reached the run, not the quickstart's
@@ -90,6 +93,15 @@ def test_shipped_yaml_instantiates(case, tiny_model_path, tmp_path, monkeypatch)
             assert type(getattr(cli.model, key)).__name__ == wanted["class_path"].split(".")[-1]
     cli.model.configure_model()  # run=False stops before fit, where Lightning would call it
     assert cli.model.lm.base_parameter_count() == sum(p.numel() for p in load_tiny_base(tiny_model_path).parameters())
+
+
+def untrained_grm_adapter(model_path: str, root: Path) -> str:
+    """A fresh LoRA adapter named ``grm`` on the tiny model, saved as ``grm fit`` saves one."""
+    from peft import LoraConfig, get_peft_model
+
+    peft = get_peft_model(load_tiny_base(model_path), LoraConfig(r=4, target_modules="all-linear"), adapter_name="grm")
+    peft.save_pretrained(str(root / "adapters"))
+    return str(root / "adapters" / "grm")
 
 
 def load_tiny_base(path):
