@@ -53,19 +53,12 @@ class PolicyValueModel(nn.Module):
         activation_checkpointing: bool = False,
     ) -> None:
         super().__init__()
-        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+        from peft import get_peft_model
 
         if value_mode not in ("separate_adapter", "shared_trunk"):
             raise ValueError(f"model.value_mode must be 'separate_adapter' or 'shared_trunk', got '{value_mode}'")
-        if getattr(base, "is_loaded_in_4bit", False) or getattr(base, "is_loaded_in_8bit", False):
-            base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=False)
-        config = LoraConfig(
-            r=adapter.r,
-            lora_alpha=adapter.alpha,
-            lora_dropout=adapter.dropout,
-            target_modules=adapter.target_modules,
-            task_type="CAUSAL_LM",
-        )
+        base = prepare_quantized(base)
+        config = lora_config(adapter)
         self.value_mode = value_mode
         self._checkpointed: list[nn.Module] = []
         if activation_checkpointing:
@@ -263,6 +256,28 @@ def merged_adapter(peft_model: nn.Module, name: str) -> Iterator[int]:
     finally:
         for _, base, weight in swapped:
             base._parameters["weight"] = weight
+
+
+def lora_config(adapter: AdapterArgs):
+    """PEFT's LoRA config for a causal LM from ``model.adapter`` (policy, value and GRM adapters alike)."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=adapter.r,
+        lora_alpha=adapter.alpha,
+        lora_dropout=adapter.dropout,
+        target_modules=adapter.target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def prepare_quantized(base: nn.Module) -> nn.Module:
+    """A 4/8-bit base made ready for adapter training (PEFT's k-bit preparation); other bases unchanged."""
+    if getattr(base, "is_loaded_in_4bit", False) or getattr(base, "is_loaded_in_8bit", False):
+        from peft import prepare_model_for_kbit_training
+
+        return prepare_model_for_kbit_training(base, use_gradient_checkpointing=False)
+    return base
 
 
 def adapter_of(parameter_name: str) -> str | None:

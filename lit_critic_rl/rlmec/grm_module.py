@@ -142,21 +142,14 @@ class GRMFineTuning(LightningModule):
         """Load the base and add the ``grm`` adapter (here, not in ``__init__``, so strategies can defer it)."""
         if self.peft is not None:
             return
-        from peft import LoraConfig, get_peft_model
+        from peft import get_peft_model
 
         from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
+        from lit_critic_rl.models.policy import lora_config, prepare_quantized
 
-        args = self.adapter_args
         self.tokenizer = load_tokenizer(self.model_args.name_or_path)
         base = load_causal_lm(self.model_args.name_or_path, self.model_args.quantization, self.model_args.dtype)
-        config = LoraConfig(
-            r=args.r,
-            lora_alpha=args.alpha,
-            lora_dropout=args.dropout,
-            target_modules=args.target_modules,
-            task_type="CAUSAL_LM",
-        )
-        self.peft = get_peft_model(base, config, adapter_name=GRM)
+        self.peft = get_peft_model(prepare_quantized(base), lora_config(self.adapter_args), adapter_name=GRM)
 
     def configure_optimizers(self):
         return torch.optim.AdamW([p for p in self.peft.parameters() if p.requires_grad], lr=self.learning_rate)
