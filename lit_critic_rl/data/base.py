@@ -219,17 +219,20 @@ class PromptDataModule(LightningDataModule):
         module = self.trainer.lightning_module if self.trainer is not None else None
         return int(getattr(module, "prompts_consumed", 0))
 
+    def train_items(self) -> list:
+        """What the training stream yields, a batch at a time: prompts here (saved samples in ``RolloutReplay``)."""
+        return self.train_prompts
+
     def train_dataloader(self) -> DataLoader:
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        items = self.train_items()
         sampler = PromptStreamSampler(
-            len(self.train_prompts), self.batch_size, self.seed, self._consumed, rank=rank, world_size=world
+            len(items), self.batch_size, self.seed, self._consumed, rank=rank, world_size=world
         )
         # its own generator: creating the loader's iterator must not draw from the global RNG, or a resumed run
         # would sample differently from an uninterrupted one
-        return DataLoader(
-            self.train_prompts, batch_sampler=sampler, collate_fn=_collate, generator=torch.Generator().manual_seed(0)
-        )
+        return DataLoader(items, batch_sampler=sampler, collate_fn=_collate, generator=torch.Generator().manual_seed(0))
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_prompts, batch_size=self.val_batch_size, collate_fn=_collate)

@@ -18,15 +18,11 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader
 
-from lit_critic_rl.data.base import PromptDataModule, PromptStreamSampler, read_table
+from lit_critic_rl.data.base import PromptDataModule, read_table
 from lit_critic_rl.rlmec.rewriter import Rewrite
 from lit_critic_rl.types import Rollout
 
 REWRITE_FIELDS = ("rewrite", "ok", "first_error_step")
-
-
-def _records(batch: list[dict]) -> list[dict]:
-    return list(batch)
 
 
 class RolloutReplay(PromptDataModule):
@@ -63,15 +59,8 @@ class RolloutReplay(PromptDataModule):
         self.setup()
         return self.train_prompts + self.eval_data.all_prompts()
 
-    def train_dataloader(self) -> DataLoader:
-        trainer = self.trainer
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-        sampler = PromptStreamSampler(
-            len(self.records), self.batch_size, self.seed, self._consumed, rank=rank, world_size=world
-        )
-        return DataLoader(
-            self.records, batch_sampler=sampler, collate_fn=_records, generator=torch.Generator().manual_seed(0)
-        )
+    def train_items(self) -> list[dict]:
+        return self.records
 
     def val_dataloader(self) -> DataLoader:
         return self.eval_data.val_dataloader()
