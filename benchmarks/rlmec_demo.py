@@ -28,7 +28,9 @@ from pathlib import Path
 ARMS = ("sparse", "ppo_grm", "rlmec")
 
 
-def arm_args(arm: str, grm: str, iterations: int, batch: int, test_size: int) -> list[str]:
+def arm_args(
+    arm: str, grm: str, iterations: int, batch: int, test_size: int, rlmec_lr: float | None = None
+) -> list[str]:
     experiment = "arith_rlmec" if arm == "rlmec" else "arith_sparse"
     args = [
         "--config", "configs/quickstart.yaml",
@@ -46,6 +48,7 @@ def arm_args(arm: str, grm: str, iterations: int, batch: int, test_size: int) ->
         args += ["--model.critic", "configs/critic/grm.yaml", "--model.critic.init_args.adapter_path", grm]
     if arm == "rlmec":
         args += ["--model.shaping.extrinsic_weight", "0.0"]
+        args += ["--model.ppo.learning_rate", str(rlmec_lr)] if rlmec_lr is not None else []
     return args
 
 
@@ -62,7 +65,9 @@ def child(argv: list[str], train: bool) -> None:
 
 def run(arm: str, seed: int, args: argparse.Namespace) -> dict:
     root = Path(args.out) / arm / f"seed{seed}"
-    argv = arm_args("sparse" if arm == "base" else arm, args.grm, args.iterations, args.batch, args.test_size)
+    argv = arm_args(
+        "sparse" if arm == "base" else arm, args.grm, args.iterations, args.batch, args.test_size, args.rlmec_lr
+    )
     argv += ["--seed_everything", str(seed), "--trainer.default_root_dir", str(root)]
     cmd = [sys.executable, "-m", "benchmarks.rlmec_demo", "--child", "test" if arm == "base" else "fit", "--", *argv]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
@@ -72,9 +77,15 @@ def run(arm: str, seed: int, args: argparse.Namespace) -> dict:
     return {"arm": arm, "seed": seed, **json.loads(result[len("RESULT ") :])}
 
 
+def arms_in(rows: list[dict]) -> list[str]:
+    """The standard arms first, then any others found in the results (e.g. a renamed earlier setting)."""
+    extra = sorted({r["arm"] for r in rows} - {"base", *ARMS})
+    return [a for a in ("base", *ARMS, *extra) if any(r["arm"] == a for r in rows)]
+
+
 def summary(rows: list[dict]) -> str:
     lines = ["| arm | seeds | test accuracy per seed | mean |", "|---|---:|---|---:|"]
-    for arm in ("base", *ARMS):
+    for arm in arms_in(rows):
         acc = [r["test/accuracy"] for r in rows if r["arm"] == arm]
         if acc:
             lines.append(f"| {arm} | {len(acc)} | {', '.join(f'{a:.3f}' for a in acc)} | {statistics.mean(acc):.3f} |")
@@ -87,7 +98,7 @@ def plot(rows: list[dict], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    arms = [a for a in ("base", *ARMS) if any(r["arm"] == a for r in rows)]
+    arms = arms_in(rows)
     fig, ax = plt.subplots(figsize=(5, 3.2))
     for x, arm in enumerate(arms):
         acc = [r["test/accuracy"] for r in rows if r["arm"] == arm]
@@ -113,6 +124,12 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=6, help="PPO/RLMEC iterations per run")
     parser.add_argument("--batch", type=int, default=8, help="prompts per iteration")
     parser.add_argument("--test-size", type=int, default=48)
+    parser.add_argument(
+        "--rlmec-lr",
+        type=float,
+        default=None,
+        help="the rlmec arm's learning rate (default: arith_rlmec.yaml's 5e-5, a tenth of the PPO arms')",
+    )
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--plot", default=None, help="write the plot here (png)")
     args = parser.parse_args()

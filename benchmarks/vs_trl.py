@@ -44,6 +44,8 @@ PPO011_ARMS = {
     "ours_bf16": "lit_critic_rl PPO, model.dtype bfloat16",
     "ours_nf4": "lit_critic_rl PPO, model.quantization nf4 (fp32 compute)",
     "ours_lean": "lit_critic_rl PPO, configs/presets/lean_memory.yaml",
+    "ours_trim": "lit_critic_rl PPO, model.malloc_trim (glibc heap trimmed after each phase)",
+    "ours_nf4_trim": "lit_critic_rl PPO, model.quantization nf4 and model.malloc_trim",
     "ours_merged": "lit_critic_rl PPO, generation.merge_adapter (sampling from merged weights)",
     "ours_chunked": "lit_critic_rl PPO, ppo.logprob_chunk_size 64 (no full-vocabulary logits in the epochs)",
     "hf_generate": "plain HF generate of the base model, no adapter (the rollout floor)",
@@ -55,6 +57,8 @@ PPO011_OURS = {  # ModelArgs / PPOArgs / GenerationArgs overrides of our arms in
     "ours_bf16": {"model": {"dtype": "bfloat16"}},
     "ours_nf4": {"model": {"quantization": "nf4", "dtype": "float32"}},
     "ours_lean": {"model": {"activation_checkpointing": True, "malloc_mmap_threshold": 65536}},
+    "ours_trim": {"model": {"malloc_trim": True}},
+    "ours_nf4_trim": {"model": {"quantization": "nf4", "dtype": "float32", "malloc_trim": True}},
     "ours_merged": {"generation": {"merge_adapter": True}},
     "ours_chunked": {"ppo": {"logprob_chunk_size": 64}},
 }

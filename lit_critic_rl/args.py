@@ -32,6 +32,9 @@ class ModelArgs:
     """Linux/glibc: blocks of at least this many bytes (e.g. 65536) get their own mapping and go back to the OS when
     freed, so peak RSS follows live tensors instead of glibc's heap high-water mark (``lit_critic_rl.memory``).
     Measured on SmolLM2: -430 MiB peak RSS but +1.9 s per PPO update (page faults), hence off (None) by default."""
+    malloc_trim: bool = False
+    """Linux/glibc: hand the heap's free pages back to the OS at the end of each phase of an iteration (generate,
+    teacher-forced pass, update...), so one phase's freed temporaries do not add to the next phase's peak RSS."""
     activation_checkpointing: bool = False
     """Recompute decoder-layer activations in the backward pass instead of storing them: less peak memory in the
     PPO epochs for about one extra forward per minibatch."""

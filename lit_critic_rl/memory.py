@@ -4,7 +4,9 @@ PyTorch's CPU allocator is plain ``malloc``. glibc serves blocks of at least ``M
 mapping (returned to the OS on ``free``) and smaller ones from its heap, where freed memory stays resident. The
 threshold starts at 128 KiB but rises, up to 32 MiB, every time a mapped block is freed, so after the first few
 forward passes a model's multi-megabyte temporaries all live in the heap and peak RSS keeps the high-water mark of
-every freed temporary. Fixing the threshold stops that rise (measured in docs/benchmarks.md).
+every freed temporary. Fixing the threshold stops that rise (measured in docs/benchmarks.md), at the price of a page
+fault on every page of every large tensor. ``trim_malloc`` is the cheaper alternative: called between the phases of
+an iteration, it hands the free pages of the heap back once per phase instead of once per tensor.
 """
 
 from __future__ import annotations
@@ -12,19 +14,30 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+from functools import cache
 
 M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
+
+
+@cache
+def _libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+def trim_malloc() -> bool:
+    """Return the free pages of glibc's heaps to the OS (``malloc_trim(0)``); False where there is no glibc."""
+    trim = getattr(_libc(), "malloc_trim", None)
+    return bool(trim(0)) if trim is not None else False
 
 
 def set_malloc_mmap_threshold(nbytes: int) -> bool:
     """Fix glibc's mmap threshold at ``nbytes`` for this process; False (and no change) where there is no glibc."""
     if nbytes <= 0:
         raise ValueError(f"model.malloc_mmap_threshold must be a positive number of bytes, got {nbytes}")
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # musl and other libcs have no mallopt
-        return False
-    return bool(mallopt(M_MMAP_THRESHOLD, int(nbytes)))
+    mallopt = getattr(_libc(), "mallopt", None)  # musl and other libcs have no mallopt
+    return bool(mallopt(M_MMAP_THRESHOLD, int(nbytes))) if mallopt is not None else False

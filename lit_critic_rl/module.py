@@ -33,7 +33,7 @@ from lit_critic_rl.data.base import PromptDataModule
 from lit_critic_rl.data.replay import RolloutReplay, is_replay, replayed_rollout
 from lit_critic_rl.distributed import AllReduceSum, gather_objects, global_means
 from lit_critic_rl.evaluation import Evaluator
-from lit_critic_rl.memory import set_malloc_mmap_threshold
+from lit_critic_rl.memory import set_malloc_mmap_threshold, trim_malloc
 from lit_critic_rl.metrics.task import TaskMetrics
 from lit_critic_rl.models.loading import check_model_name, load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
@@ -135,7 +135,7 @@ class DenseRewardPPO(LightningModule):
         self.iteration = 0
         self.skipped_updates = 0
         self.last_samples: list[dict] = []
-        self.timer = PhaseTimer()
+        self.timer = PhaseTimer(after=trim_malloc if model.malloc_trim else None)
         self.critic_runner = CriticRunner(critic, self.timer, shaping.gate_threshold) if critic is not None else None
         self.reduce = no_reduce
         """Sum over processes for the batch statistics: the identity in one process, an all-reduce with several
