@@ -116,9 +116,12 @@ def run_ours_ppo011(
     return times, {k.removeprefix("perf/").removesuffix("_s"): v for k, v in phases.items() if k in keep}
 
 
-def run_hf_generate(steps: int, dtype: str = "float32") -> tuple[list[float], dict]:
-    """Plain HF ``generate`` of the base model (no adapter) in the same shape: the rollout's floor."""
+def run_hf_generate(steps: int, dtype: str = "float32", compiled: bool = False) -> tuple[list[float], dict]:
+    """Plain HF ``generate`` of the base model (no adapter) in the same shape: the rollout's floor. ``compiled``:
+    a static KV cache with ``torch.compile`` of the decode step (HF compiles only on accelerators unless told to);
+    the first (warm-up) call then includes the compilation, reported as ``first_call``."""
     import torch
+    from transformers import CompileConfig
 
     from benchmarks._ours import MODEL
     from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
@@ -127,12 +130,14 @@ def run_hf_generate(steps: int, dtype: str = "float32") -> tuple[list[float], di
     tokenizer = load_tokenizer(MODEL)
     model = load_causal_lm(MODEL, dtype=dtype).eval()
     enc = tokenizer(PROMPTS, return_tensors="pt", padding=True)
+    static = {"cache_implementation": "static", "compile_config": CompileConfig(_compile_all_devices=True)}
     times = []
     for _ in range(steps):
         start = time.perf_counter()
         with torch.inference_mode():
             model.generate(
                 **enc,
+                **(static if compiled else {}),
                 do_sample=True,
                 max_new_tokens=NEW_TOKENS,
                 min_new_tokens=NEW_TOKENS,
@@ -141,4 +146,4 @@ def run_hf_generate(steps: int, dtype: str = "float32") -> tuple[list[float], di
                 pad_token_id=tokenizer.pad_token_id,
             )
         times.append(time.perf_counter() - start)
-    return times, {"generate": statistics.median(times[1:] or times)}
+    return times, {"generate": statistics.median(times[1:] or times), "first_call": times[0]}

@@ -49,6 +49,7 @@ PPO011_ARMS = {
     "ours_merged": "lit_critic_rl PPO, generation.merge_adapter (sampling from merged weights)",
     "ours_chunked": "lit_critic_rl PPO, ppo.logprob_chunk_size 64 (no full-vocabulary logits in the epochs)",
     "hf_generate": "plain HF generate of the base model, no adapter (the rollout floor)",
+    "hf_generate_static": "plain HF generate, static KV cache + torch.compile of the decode step",
 }
 PPO011_DEFAULT_ARMS = ["trl_ppo011", "ours", "hf_generate"]
 PPO011_OURS = {  # ModelArgs / PPOArgs / GenerationArgs overrides of our arms in the PPO peer's shape
@@ -151,10 +152,10 @@ def child(args) -> None:
     torch.set_num_threads(args.threads)
     if args.child == "trl_rloo":
         times, phases = run_trl(args)
-    elif args.child == "hf_generate":
+    elif args.child in ("hf_generate", "hf_generate_static"):
         from benchmarks.ppo011 import run_hf_generate
 
-        times, phases = run_hf_generate(args.steps)
+        times, phases = run_hf_generate(args.steps, compiled=args.child == "hf_generate_static")
     elif args.peer == "ppo011":
         from benchmarks.ppo011 import run_ours_ppo011
 
@@ -196,7 +197,7 @@ def ppo011_table(results: dict[str, dict[str, list]], tokens: int) -> list[str]:
     ]
     for arm in results:
         step, rss, gen = med(arm, "step_s"), med(arm, "rss"), med(arm, "generate")
-        speed = f"{trl_step / step:.2f}x" if trl_step and arm != "hf_generate" else ""
+        speed = f"{trl_step / step:.2f}x" if trl_step and not arm.startswith("hf_generate") else ""
         memory = f"{rss / trl_rss:.2f}x" if trl_rss else ""
         rollout = f"{gen / floor:.2f}x" if floor else ""
         lines.append(
