@@ -99,14 +99,14 @@ def plot(rows: list[dict], path: str) -> None:
     import matplotlib.pyplot as plt
 
     arms = arms_in(rows)
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for x, arm in enumerate(arms):
         acc = [r["test/accuracy"] for r in rows if r["arm"] == arm]
         ax.scatter([x] * len(acc), acc, color="tab:blue", alpha=0.7)
         ax.hlines(statistics.mean(acc), x - 0.25, x + 0.25, color="black")
-    ax.set_xticks(range(len(arms)), arms)
+    ax.set_xticks(range(len(arms)), arms, rotation=15)
     ax.set_ylabel("test accuracy (exact answer)")
-    ax.set_title("Arithmetic, SmolLM2-135M: one dot per seed, bar = mean")
+    ax.set_title("Arithmetic, SmolLM2-135M\none dot per seed (overlapping dots are equal), bar = mean", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
