@@ -130,7 +130,9 @@ def run_hf_generate(steps: int, dtype: str = "float32", compiled: bool = False) 
     tokenizer = load_tokenizer(MODEL)
     model = load_causal_lm(MODEL, dtype=dtype).eval()
     enc = tokenizer(PROMPTS, return_tensors="pt", padding=True)
-    static = {"cache_implementation": "static", "compile_config": CompileConfig(_compile_all_devices=True)}
+    compile_config = CompileConfig()
+    compile_config._compile_all_devices = True  # HF's switch to compile on CPU too (a class attribute, not an arg)
+    static = {"cache_implementation": "static", "compile_config": compile_config}
     times = []
     for _ in range(steps):
         start = time.perf_counter()
