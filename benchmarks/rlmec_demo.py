@@ -52,24 +52,34 @@ def arm_args(
     return args
 
 
-def child(argv: list[str], train: bool) -> None:
-    """One run in this process: fit (unless ``train`` is False), then test; prints ``RESULT {json}``."""
+def child(argv: list[str], train: bool, ckpt: str | None = None) -> None:
+    """One run in this process: fit (unless ``train`` is False), then test (the policy of checkpoint ``ckpt`` when
+    given); prints ``RESULT {json}``."""
     from lit_critic_rl.cli import main
 
     cli = main(argv, run=False)
     if train:
         cli.trainer.fit(cli.model, cli.datamodule)
-    (metrics,) = cli.trainer.test(cli.model, cli.datamodule, verbose=False)
+    (metrics,) = cli.trainer.test(cli.model, cli.datamodule, ckpt_path=ckpt, verbose=False)
     print("RESULT " + json.dumps({k: float(v) for k, v in metrics.items()}), flush=True)
 
 
-def run(arm: str, seed: int, args: argparse.Namespace) -> dict:
+def run(arm: str, seed: int, args: argparse.Namespace, retest: int | None = None) -> dict:
+    """Fit and test one arm and seed; with ``retest``, only test its finished run's last checkpoint on ``retest``
+    test problems instead (``base``: the untrained policy)."""
     root = Path(args.out) / arm / f"seed{seed}"
-    argv = arm_args(
-        "sparse" if arm == "base" else arm, args.grm, args.iterations, args.batch, args.test_size, args.rlmec_lr
-    )
+    test_size = retest or args.test_size
+    argv = arm_args("sparse" if arm == "base" else arm, args.grm, args.iterations, args.batch, test_size, args.rlmec_lr)
+    mode = "test" if arm == "base" or retest else "fit"
+    if retest and arm != "base":
+        ckpt = root / "checkpoints" / "last.ckpt"
+        if not ckpt.is_file():
+            raise FileNotFoundError(f"--retest needs {ckpt}: run the demonstration (without --retest) first")
+        mode = f"test:{ckpt}"
+    if retest:
+        root = root / f"retest{retest}"
     argv += ["--seed_everything", str(seed), "--trainer.default_root_dir", str(root)]
-    cmd = [sys.executable, "-m", "benchmarks.rlmec_demo", "--child", "test" if arm == "base" else "fit", "--", *argv]
+    cmd = [sys.executable, "-m", "benchmarks.rlmec_demo", "--child", mode, "--", *argv]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     result = next((line for line in out.stdout.splitlines() if line.startswith("RESULT ")), None)
     if result is None:
@@ -113,8 +123,9 @@ def plot(rows: list[dict], path: str) -> None:
 
 def main() -> None:
     if "--child" in sys.argv:
-        i = sys.argv.index("--child")
-        child(sys.argv[sys.argv.index("--") + 1 :], train=sys.argv[i + 1] == "fit")
+        mode = sys.argv[sys.argv.index("--child") + 1]
+        ckpt = mode.partition(":")[2] or None
+        child(sys.argv[sys.argv.index("--") + 1 :], train=mode == "fit", ckpt=ckpt)
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--grm", required=True, help="GRM adapter folder (adapters/grm of a grm fit run)")
@@ -132,8 +143,15 @@ def main() -> None:
     )
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--plot", default=None, help="write the plot here (png)")
+    parser.add_argument(
+        "--retest",
+        type=int,
+        default=None,
+        metavar="N",
+        help="no training: test every finished run's last checkpoint on N test problems (results_testN.jsonl)",
+    )
     args = parser.parse_args()
-    results = Path(args.out) / "results.jsonl"
+    results = Path(args.out) / ("results.jsonl" if args.retest is None else f"results_test{args.retest}.jsonl")
     results.parent.mkdir(parents=True, exist_ok=True)
     rows = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
     done = {(r["arm"], r["seed"]) for r in rows}
@@ -141,7 +159,7 @@ def main() -> None:
         for arm in args.arms:
             if arm == "base" and seed != args.seeds[0] or (arm, seed) in done:
                 continue  # the untrained policy's test sampling does not depend on the training seed
-            row = run(arm, seed, args)
+            row = run(arm, seed, args, args.retest)
             rows.append(row)
             with results.open("a") as f:
                 f.write(json.dumps(row) + "\n")

@@ -35,3 +35,15 @@ def test_renamed_arms_are_listed_after_the_standard_ones():
     ]
     assert arms_in(rows) == ["base", "rlmec", "rlmec_lr5e-4"]
     assert summary(rows).splitlines()[-1] == "| rlmec_lr5e-4 | 1 | 0.020 | 0.020 |"
+
+
+def test_retest_without_a_finished_run_names_the_missing_checkpoint(tmp_path):
+    import argparse
+
+    import pytest
+
+    from benchmarks.rlmec_demo import run
+
+    args = argparse.Namespace(out=str(tmp_path), grm="g", iterations=6, batch=8, test_size=48, rlmec_lr=None, timeout=5)
+    with pytest.raises(FileNotFoundError, match=r"ppo_grm/seed1/checkpoints/last.ckpt"):
+        run("ppo_grm", 1, args, retest=144)
