@@ -5,13 +5,15 @@ Two views of one process running 2 iterations (the second is the measured one):
 - **RSS by phase.** A thread reads ``/proc/self/statm`` every 5 ms and files each reading under the phase the module
   is in (its ``perf/*`` timer's phase), so the table says which phase sets the process's peak RSS, and how far RSS
   sits above what tensors hold (glibc's heap keeps freed memory).
-- **Live tensors by category at their peak** (``torch.profiler``'s memory profile of the second iteration:
-  parameters, optimizer state, activations kept for backward, gradients, temporaries, inputs), plus the operators
-  that allocated the most.
+- **The operators that keep the most memory** in the second iteration (``torch.profiler``, allocated minus freed
+  by each operator itself), and with ``--categories`` the live tensors by category at their peak (parameters,
+  optimizer state, activations kept for backward, gradients, temporaries): torch's memory-timeline post-processing
+  did not finish in 8 min for one iteration on 2 cores, so it is opt-in.
 
     python -m benchmarks.allocations                          # library defaults
     python -m benchmarks.allocations --model dtype=float32    # any ModelArgs field=value (repeatable)
     python -m benchmarks.allocations --no-profile             # RSS by phase only (the profiler slows the iteration)
+    python -m benchmarks.allocations --categories             # + live tensors by category (slow)
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def label_phases(sampler: RssSampler) -> None:
     perf.PhaseTimer.__call__ = labelled
 
 
-def profiler_callback(result: dict):
+def profiler_callback(result: dict, categories: bool = False):
     """A Lightning callback that profiles memory of the second training batch into ``result``."""
     import torch
     from lightning.pytorch.callbacks import Callback
@@ -90,13 +92,18 @@ def profiler_callback(result: dict):
         def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
             if batch_idx == 1:
                 self.prof.__exit__(None, None, None)
-                result.update(summarise_profile(self.prof))
+                result.update(summarise_profile(self.prof, categories))
 
     return ProfileSecond()
 
 
-def summarise_profile(prof) -> dict:
-    """Bytes per category at the peak of live tensor memory, and the top allocating operators."""
+def summarise_profile(prof, categories: bool = False) -> dict:
+    """The top allocating operators and, with ``categories``, bytes per category at the peak of live tensor memory
+    (torch's memory timeline: its post-processing did not finish in 8 min for one PPO iteration here)."""
+    ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_memory_usage, reverse=True)
+    top = [(e.key, e.self_cpu_memory_usage / 2**20, e.count) for e in ops[:15] if e.self_cpu_memory_usage > 0]
+    if not categories:
+        return {"top_ops": top}
     from torch.profiler._memory_profiler import _CATEGORY_TO_INDEX, MemoryProfileTimeline
 
     times, sizes = MemoryProfileTimeline(prof._memory_profile())._coalesce_timeline("cpu")
@@ -104,8 +111,6 @@ def summarise_profile(prof) -> dict:
     peak = max(range(len(totals)), key=totals.__getitem__)
     names = ["unknown"] + [c.name.lower() if c is not None else "uncategorised" for c in _CATEGORY_TO_INDEX]
     by_category = {names[i]: sizes[peak][i] / 2**20 for i in range(len(names)) if sizes[peak][i]}
-    ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_memory_usage, reverse=True)
-    top = [(e.key, e.self_cpu_memory_usage / 2**20, e.count) for e in ops[:12] if e.self_cpu_memory_usage > 0]
     return {"peak_live_mib": totals[peak] / 2**20, "by_category": by_category, "top_ops": top}
 
 
@@ -129,24 +134,26 @@ def main() -> None:
     parser.add_argument("--model", action="append", default=[], help="ModelArgs field=value")
     parser.add_argument("--ppo", action="append", default=[], help="PPOArgs field=value")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--categories", action="store_true", help="live tensors by category (slow post-processing)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     profile: dict = {}
     with RssSampler() as sampler:
         label_phases(sampler)
-        callbacks = [] if args.no_profile else [profiler_callback(profile)]
+        callbacks = [] if args.no_profile else [profiler_callback(profile, args.categories)]
         run_ours_ppo011(2, parse_overrides(args.model), parse_overrides(args.ppo), callbacks)
     print(f"model {args.model or 'defaults'}, ppo {args.ppo or 'defaults'}: peak RSS {peak_rss_mib():.0f} MiB")
     print("| phase | peak RSS in the phase (MiB) |\n|---|---:|")
     for phase, rss in sampler.peaks.items():
         print(f"| {phase} | {rss:.0f} |")
-    if profile:
+    if "by_category" in profile:
         print(f"\nlive tensors at their peak in iteration 2: {profile['peak_live_mib']:.0f} MiB")
         print("| category | MiB |\n|---|---:|")
         for name, mib in sorted(profile["by_category"].items(), key=lambda kv: -kv[1]):
             print(f"| {name} | {mib:.0f} |")
-        print("\n| operator | MiB allocated (self, summed over calls) | calls |\n|---|---:|---:|")
+    if profile:
+        print("\n| operator | MiB kept by the op itself (allocated - freed), summed | calls |\n|---|---:|---:|")
         for key, mib, count in profile["top_ops"]:
             print(f"| `{key}` | {mib:.0f} | {count} |")
 
