@@ -118,7 +118,7 @@ def test_few_shot_echo_prompt_only_and_boundary_crossing_are_dropped_with_reason
     prompt, response = "The film opens in a quiet harbor town and", " the ending is a triumph"
     text = 'positive: "loved the music"\npositive: "quiet harbor"\npositive: "town and the ending"\n'
     critique = parse_critique(text, response, SENTIMENT, prompt=prompt)
-    assert critique.spans == [] and critique.outcome == "ok"
+    assert critique.spans == [] and critique.outcome == "failed" and critique.error == "AllQuotesDropped"
     assert [d.reason for d in critique.dropped] == ["few_shot_echo", "prompt_only", "crosses_prompt_boundary"]
 
 

@@ -1,0 +1,510 @@
+"""Free-text critic outputs -> ``(label, quote)`` marks, read quote first.
+
+Each line is read on its own, in order. Markup at the line's start (``#`` headers, ``>``, bullets, numbers,
+``[Span 1]:`` items) is removed; markdown emphasis is removed outside quotes only, so a quote keeps its ``*`` and
+``_``. Then every quote on the line is found (:mod:`~lit_critic_rl.critic.quotes`) and every mention of a label
+outside them (:mod:`~lit_critic_rl.critic.labels`), and each quote is attributed to the label that governs it:
+
+1. a label right after it, in brackets or after a dash or colon (``"x" (negative)``, ``"x" — negative``), or in a
+   sentence that names the label after the quotes (``"x" and "y" read as negative``), governs the quotes before it
+   back to the previous label;
+2. else the nearest label before it on the line (``positive: "a", negative: "b"`` gives each its own);
+3. else the heading above (``## Negative``, ``Identified Negative Text Span:``) or the last labelled line;
+4. else, for a one-label template (toxicity), that label.
+
+A line without quotes under a label (``negative: it drags; too long``, ``1. it drags (pacing)``, a bare item under a
+heading, a table cell) holds bare text: it is read as the whole text, else without a trailing explanation, else as a
+``;`` or ``,`` list, taking the first reading all of whose parts occur in the response (when the response is known).
+An unmarked line under a heading is taken only when it occurs in the response (it may be prose).
+
+"None": a bare ``None identified``, ``N/A`` or ``-`` after a label or alone on a line, or a sentence that says
+nothing was found (``Nothing here is negative.``, ``No toxic language found.``) settles the labels it names, else the
+current section, else the whole output.
+
+Failures: an output that ends inside an open quote (``TruncatedCritique``); a heading left with neither items nor
+"none", or a sectioned answer without a section the template asks for (``IncompleteCritique``); nothing
+recognisable (``UnparseableCritique``, ``UnknownLabel`` when only unknown labels were used). Reading stops at a line
+that starts a made-up example (the template's sample lines, e.g. ``Continuation:``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lit_critic_rl.critic import labels as lab
+from lit_critic_rl.critic.quotes import QUOTE_CHARS, Quoted, outside, scan
+from lit_critic_rl.critic.templates import CritiqueTemplate
+
+_MARKUP = re.compile(r"^(?:\s*(?:#{1,6}(?=\s|$)|>))+\s*")
+_BULLET = re.compile(r"^(?:[-*•·+–—]|\(?\d{1,3}[.):]|\(?[a-hA-H][.)])\s+")
+_ITEM = re.compile(r"^\[?\s*(?:span|item)\s*#?\d+\s*\]?\s*[:.)\-–]\s*|^\[\d+\]\s*:?\s*", re.IGNORECASE)
+_EMPHASIS = re.compile(r"\*+|(?<![^\W_])_+|_+(?![^\W_])")
+_SEPARATOR_ROW = re.compile(r"^[\s|:\-–—]+$")
+_CUTS = re.compile(r"\s+\(|\s+[-–—]+\s+|:\s|,\s|\s+(?:because|which|since|as it|as they|where|showing|indicating)\s")
+_AFTER_WORDS = {
+    "is",
+    "are",
+    "as",
+    "label",
+    "labelled",
+    "labeled",
+    "marked",
+    "tagged",
+    "category",
+    "type",
+    "sentiment",
+    "a",
+    "an",
+    "clearly",
+    "very",
+    "rather",
+    "quite",
+    "mildly",
+    "somewhat",
+    "highly",
+    "strongly",
+    "both",
+    "which",
+    "span",
+    "phrase",
+}
+_META = {
+    "explanation",
+    "reason",
+    "reasoning",
+    "note",
+    "notes",
+    "rationale",
+    "analysis",
+    "overall",
+    "summary",
+    "score",
+    "comment",
+    "comments",
+    "justification",
+    "context",
+    "verdict",
+    "conclusion",
+    "assessment",
+    "confidence",
+    "why",
+}
+_TEXT_COLUMNS = {"span", "spans", "text", "phrase", "quote", "excerpt", "segment", "words", "snippet", "passage"}
+_LABEL_COLUMNS = {"label", "sentiment", "type", "category", "polarity", "class", "classification", "toxicity", "issue"}
+
+Fits = Callable[[str], bool]
+_DASHES = ("-", "—", "–")
+
+
+@dataclass
+class Marks:
+    """What an output says, before locating: ``(label, quote)`` pairs and the failure, if any."""
+
+    marks: list[tuple[str, str]] = field(default_factory=list)
+    unknown: list[tuple[str, str]] = field(default_factory=list)
+    """``(label as written, quote)`` under labels the template does not have."""
+    error: str = ""
+    """Failure class name ('' = understood)."""
+
+
+@dataclass
+class _Item:
+    pos: int
+    end: int
+    kind: str  # "quote" or a mention's slot: "prefix", "bracket", "after", "prose"
+    label: str | None = None
+    text: str = ""
+
+
+def demarkdown(text: str) -> str:
+    """``text`` without markdown emphasis marks (``**bold**``, ``*x*``, ``_x_``)."""
+    return _EMPHASIS.sub("", text).strip()
+
+
+def _strip_markup(line: str) -> tuple[str, bool]:
+    """Markup at the start of a line off (header marks, bullets, numbers, span items); True for a list item."""
+    line = _MARKUP.sub("", line.strip())
+    listed = False
+    for _ in range(3):
+        body = re.sub(r"^[*_]+(?=[^\s*_])", "", line) if not line.startswith(("* ", "- ")) else line
+        bullet = _BULLET.match(body)
+        item = _ITEM.match(body[bullet.end() :] if bullet else body)
+        if not bullet and not item:
+            return line, listed
+        body = body[bullet.end() :] if bullet else body
+        body = body[item.end() :] if item else body
+        line, listed = body.strip(), True
+    return line, listed
+
+
+def _blank_emphasis(text: str) -> str:
+    return _EMPHASIS.sub(lambda m: " " * len(m.group()), text)
+
+
+class _Reader:
+    def __init__(self, template: CritiqueTemplate, fits: Fits | None) -> None:
+        self.template, self.labels, self.fits = template, template.labels, fits
+        self.out = Marks()
+        self.sections: dict[str, bool] = {}  # heading label -> settled (items or an explicit none)
+        self.current: str | None = None
+        self.global_none = self.sectioned = self.seen = False
+        self.columns: tuple[int | None, int | None] | None = None  # table (text column, label column)
+
+    # ---- recording -------------------------------------------------------------------------------------------
+
+    def _settle(self, label: str) -> None:
+        if label in self.sections:
+            self.sections[label] = True
+
+    def mark(self, label: str | None, quotes: list[str], name: str = "") -> None:
+        quotes = [q for q in quotes if q.strip()]
+        if not quotes:
+            return
+        if label is None:
+            self.out.unknown += [(name, q) for q in quotes]
+            return
+        self.out.marks += [(label, q) for q in quotes]
+        self.seen = True
+        self._settle(label)
+
+    def none(self, labels: list[str]) -> None:
+        self.seen = True
+        if not labels:
+            if self.current is not None and self.current in self.sections:
+                labels = [self.current]
+            else:
+                self.global_none = True
+                return
+        for label in labels:
+            self.sections[label] = True if label in self.sections else self.sections.get(label, True)
+
+    def heading(self, label: str) -> None:
+        self.current, self.sectioned, self.seen = label, True, True
+        self.sections.setdefault(label, False)
+
+    # ---- choosing among readings -----------------------------------------------------------------------------
+
+    def _fits(self, text: str) -> bool:
+        return self.fits is None or self.fits(text)
+
+    def quote_text(self, text: str) -> str:
+        """A quote as written, or without its markdown emphasis when only that occurs in the response."""
+        text = text.strip()
+        if self.fits is None or self.fits(text):
+            return text
+        plain = demarkdown(text)
+        return plain if plain and self.fits(plain) else text
+
+    def bare(self, text: str, soft: bool = False) -> list[str]:
+        """The quotes a piece of bare text stands for (see the module docstring); [] when ``soft`` and none fits."""
+        text = text.strip().strip("*_").strip()
+        text = re.sub(r"[.;,]+$", "", text) if self.fits is not None and not self._fits(text) else text
+        if not text or lab.is_none_word(text):
+            return []
+        readings = [[text]]
+        readings += [[text[: m.start()].strip()] for m in reversed(list(_CUTS.finditer(text))) if m.start() > 0]
+        for sep in (";", ",", " / ", " and "):
+            if sep in text:
+                parts = [p.strip().strip("*_").strip() for p in text.split(sep)]
+                readings.append([self._cut(p) for p in parts if p])
+        readings = [[self.quote_text(q) for q in r if q] for r in readings]
+        readings = [r for r in readings if r]
+        if self.fits is None:
+            return readings[0] if not soft else []
+        for reading in readings:
+            if all(self.fits(q) for q in reading):
+                return reading
+        best = max(readings, key=lambda r: sum(self.fits(q) for q in r))
+        if any(self.fits(q) for q in best):
+            return best
+        return [] if soft else [text]
+
+    def _cut(self, part: str) -> str:
+        """``part`` without a trailing explanation, when only the shorter text occurs in the response."""
+        if self.fits is None or self.fits(part):
+            return part
+        for m in reversed(list(_CUTS.finditer(part))):
+            if m.start() > 0 and self.fits(part[: m.start()].strip()):
+                return part[: m.start()].strip()
+        return part
+
+    # ---- one line --------------------------------------------------------------------------------------------
+
+    def line(self, raw: str, last: bool) -> bool:
+        """Read one line; False = stop reading."""
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("```"):
+            return True
+        if stripped.startswith("|") and stripped.count("|") >= 2:
+            self.table_row(stripped)
+            return True
+        body, listed = _strip_markup(stripped)
+        if not body:
+            return True
+        if (self.seen or self.sections) and demarkdown(body).lower().startswith(self.template.stop_prefixes):
+            return False
+        quoted = [q for q in scan(body, self.fits) if q.text.strip()]
+        if quoted and quoted[-1].open and last:
+            self.out.error = "TruncatedCritique"
+            return False
+        quoted = self._labels_in_quotes(body, quoted)
+        if quoted:
+            self.quote_line(body, quoted, listed)
+        else:
+            self.bare_line(body, listed)
+        return True
+
+    def _labels_in_quotes(self, body: str, quoted: list[Quoted]) -> list[Quoted]:
+        """Quotes that are only a label's name (``"x" - "negative"``) are mentions, when the line has others."""
+        names = [q for q in quoted if lab.label_of(q.text, self.labels) and _only_label(q.text, self.labels)]
+        return [q for q in quoted if q not in names] if len(names) < len(quoted) else quoted
+
+    def _items(self, body: str, quoted: list[Quoted]) -> tuple[list[_Item], str]:
+        out = _blank_emphasis(outside(body, quoted))
+        items = [_Item(q.start, q.end, "quote", text=q.text) for q in quoted]
+        for m in lab.mentions(out, self.labels, slot=True):
+            if m.negated:
+                continue
+            kind = _slot(out, m, quoted)
+            if m.alias and kind == "prose":
+                continue
+            items.append(_Item(m.start, m.end, kind, m.label))
+        for q in scan(body):  # quotes that were only a label's name
+            if q not in quoted and q.text.strip():
+                label = lab.label_of(q.text, self.labels)
+                kind = "after" if any(o.end <= q.start for o in quoted) else "prefix"
+                items.append(_Item(q.start, q.end, kind, label))
+        return sorted(items, key=lambda i: i.pos), out
+
+    def quote_line(self, body: str, quoted: list[Quoted], listed: bool) -> None:
+        items, out = self._items(body, quoted)
+        quotes = [i for i in items if i.kind == "quote"]
+        self._none_after_prefixes(items, out)
+        for k, item in enumerate(items):
+            if item.kind in ("bracket", "after") or item.kind == "prose" and not self._prefixed(items, k):
+                for prev in reversed(items[:k]):
+                    if prev.kind != "quote":
+                        break
+                    prev.label = prev.label or item.label
+        for k, item in enumerate(items):
+            if item.kind == "quote" and item.label is None:
+                before = [i for i in items[:k] if i.kind in ("prefix", "prose")]
+                item.label = before[-1].label if before else None
+        prefixes = [i for i in items if i.kind == "prefix"]
+        name = _prefix_name(out, quotes[0].pos) if not prefixes else ""
+        if name and _is_meta(name):
+            return
+        unknown = name.strip() if name and lab.labelish(name) else ""
+        starts_quoted = body.lstrip()[0] in QUOTE_CHARS
+        for item in quotes:
+            if item.label is None and not unknown:
+                item.label = self._context_label(listed or starts_quoted)
+        if prefixes:
+            self.current = prefixes[-1].label
+        for item in quotes:
+            if item.label is not None:
+                self.mark(item.label, [self.quote_text(item.text)])
+            elif unknown or listed or starts_quoted:
+                self.mark(None, [item.text.strip()], unknown)
+
+    def _prefixed(self, items: list[_Item], k: int) -> bool:
+        """The quotes just before ``items[k]`` already have a label before them on the line."""
+        j = k - 1
+        while j >= 0 and items[j].kind == "quote":
+            j -= 1
+        return j >= 0 and items[j].kind in ("prefix", "prose", "bracket", "after") and j < k - 1
+
+    def _none_after_prefixes(self, items: list[_Item], out: str) -> None:
+        for k, item in enumerate(items):
+            if item.kind != "prefix":
+                continue
+            nxt = items[k + 1].pos if k + 1 < len(items) else len(out)
+            rest = out[item.end : nxt]
+            rest = rest.split(":", 1)[1] if ":" in rest else rest
+            if lab.is_none_word(rest) or rest.strip() and lab.is_none_sentence(rest):
+                self.none([item.label])
+
+    def _context_label(self, allowed: bool) -> str | None:
+        if self.current is not None:
+            return self.current
+        if allowed and len(self.labels) == 1:
+            return next(iter(self.labels))
+        return None
+
+    def bare_line(self, body: str, listed: bool) -> None:
+        out = _blank_emphasis(body)
+        colon = _first_colon(out)
+        name = out[:colon] if colon is not None else ""
+        rest = body[colon + 1 :].strip() if colon is not None else ""
+        label = lab.is_heading_name(name, self.labels) if name else None
+        if label is not None:
+            rest, _ = _strip_markup(rest)
+            if not rest:
+                self.heading(label)
+            elif (
+                lab.is_none_word(rest) or rest in ("-", "—", "–") or lab.is_none_sentence(rest) and not self._fits(rest)
+            ):
+                self.current = label
+                self.none([label])
+                self.sectioned = self.sectioned or label in self.template.sections
+            else:
+                self.current = label
+                self.mark(label, self.bare(self._strip_trailing_label(rest)[0]))
+            return
+        if name and _is_meta(name):
+            return
+        if lab.is_none_word(body) or lab.is_none_sentence(out) and not (listed and self._fits(body)):
+            said = lab.mentions(out, self.labels, slot=True)
+            negated = [m.label for m in said if m.negated]
+            self.none(sorted(set(negated or [m.label for m in said]), key=list(self.labels).index))
+            return
+        heading = lab.is_heading_name(out.strip().rstrip(":：").strip(), self.labels)
+        if heading is not None and not listed and not re.match(r"^[(\[].*[)\]]\W*$", out.strip()):
+            self.heading(heading)
+            return
+        text, trailing = self._strip_trailing_label(body)
+        if trailing is not None:
+            self.mark(trailing, self.bare(text))
+            return
+        if name and lab.labelish(name) and rest and not listed:
+            self.mark(None, [rest], name.strip())
+            return
+        if listed:
+            target = self._context_label(True)
+            if target is not None:
+                self.mark(target, self.bare(body))
+            return
+        if self.current is not None:
+            self.mark(self.current, self.bare(body, soft=True))
+
+    def _strip_trailing_label(self, text: str) -> tuple[str, str | None]:
+        """``it drags (negative)`` / ``it drags - negative`` / ``x (Label: Irrelevant)`` -> the text and label."""
+        m = re.search(r"\s*[(\[]\s*(?:(?:label|type|category|sentiment)\s*[:=]\s*)?([^()\[\]]+?)\s*[)\]]\W*$", text)
+        if m is None:
+            m = re.search(r"\s+(?:[-–—→=]+|:)\s*(?:(?:label|type|category|sentiment)\s*[:=]\s*)?([\w ]+?)\W*$", text)
+        if m is None:
+            return text, None
+        label = lab.label_of(m.group(1), self.labels)
+        if label is None and re.search(r"label|type|category", m.group(0), re.IGNORECASE):
+            if lab.labelish(m.group(1)):
+                self.mark(None, [text[: m.start()].strip()], m.group(1).strip())
+                return "", None
+        if label is None or not _only_label(m.group(1), self.labels):
+            return text, None
+        return text[: m.start()].strip(), label
+
+    # ---- tables ----------------------------------------------------------------------------------------------
+
+    def table_row(self, row: str) -> None:
+        if _SEPARATOR_ROW.match(row):
+            return
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        plain = [demarkdown(c) for c in cells]
+        labels = [lab.label_of(c, self.labels) if _only_label(c, self.labels) else None for c in plain]
+        has_quotes = any(scan(c) for c in cells)
+        if self.columns is None and not any(labels) and not has_quotes:
+            words = [{w for w, _, _ in lab.words_with_spans(c)} for c in plain]
+            text_col = next((k for k, w in enumerate(words) if w & _TEXT_COLUMNS), None)
+            label_col = next((k for k, w in enumerate(words) if w & _LABEL_COLUMNS), None)
+            if text_col is not None or label_col is not None:
+                self.columns = (text_col, label_col)
+                return
+        text_col, label_col = self.columns or (None, None)
+        if label_col is not None and label_col < len(cells):
+            label = labels[label_col]
+        else:
+            label = next((x for x in labels if x), None)
+            label_col = labels.index(label) if label else None
+        if text_col is None or text_col >= len(cells):
+            text_col = next((k for k in range(len(cells)) if k != label_col and plain[k]), None)
+        if text_col is None:
+            return
+        cell = cells[text_col]
+        quoted = [q for q in scan(cell, self.fits) if q.text.strip()]
+        quotes = [self.quote_text(q.text) for q in quoted] if quoted else self.bare(cell)
+        if label is None:
+            label = self._context_label(True) if not (label_col is not None and plain[label_col]) else None
+            if label is None and label_col is not None and lab.labelish(plain[label_col]):
+                self.mark(None, quotes, plain[label_col])
+                return
+        if label is not None and lab.is_none_word(demarkdown(cell)):
+            self.none([label])
+        elif label is not None:
+            self.mark(label, quotes)
+
+    # ---- the end ---------------------------------------------------------------------------------------------
+
+    def finish(self) -> Marks:
+        out = self.out
+        if out.error:
+            return out
+        if not self.seen:
+            out.error = "UnknownLabel" if out.unknown else "UnparseableCritique"
+        elif any(not done for done in self.sections.values()):
+            out.error = "IncompleteCritique"
+        elif self.sectioned and not self.global_none:
+            answered = {label for label, _ in out.marks} | {s for s, done in self.sections.items() if done}
+            if any(s not in answered for s in self.template.sections):
+                out.error = "IncompleteCritique"
+        return out
+
+
+def _only_label(text: str, labels: dict[str, float]) -> bool:
+    """``text`` is a label's name and filler, nothing else (``Negative``, ``Label: Irrelevant``)."""
+    return lab.is_heading_name(text, labels) is not None and len(lab.words_with_spans(text)) <= 5
+
+
+def _is_meta(name: str) -> bool:
+    words = [w for w, _, _ in lab.words_with_spans(name)]
+    return bool(words) and len(words) <= 3 and any(w in _META for w in words)
+
+
+def _first_colon(text: str) -> int | None:
+    m = re.search(r"[:：]", text)
+    return m.start() if m and m.start() <= 80 else None
+
+
+def _prefix_name(out: str, first_quote: int) -> str:
+    """The ``name:`` before a line's first quote, or ''."""
+    head = out[: max(first_quote - 1, 0)]
+    colon = head.rfind(":")
+    return head[:colon].strip() if colon > 0 and head[colon + 1 :].strip() == "" else ""
+
+
+def _slot(out: str, m: lab.Mention, quoted: list[Quoted]) -> str:
+    """Where a mention stands: ``prefix`` (before a colon or dash that starts quotes), ``bracket``, ``after`` (a dash,
+    colon or 'is' after a quote) or ``prose``."""
+    after = out[m.end :]
+    filler = r"(?:\s*(?:[^\W\d_]+|\d+|[()\[\]#]))*?"
+    head = re.match(filler + r"\s*[:：=]", after)
+    if head and all(w in lab.FILLER or w.isdigit() for w, _, _ in lab.words_with_spans(head.group())):
+        return "prefix"
+    nxt = next((q.start - 1 for q in quoted if q.start > m.end), None)
+    if nxt is not None and re.fullmatch(r"\s*(?:[-–—→>]+|\bspans?\b)?\s*", out[m.end : nxt]):
+        prev_q = [q for q in quoted if q.end < m.start]
+        if not prev_q or out[prev_q[-1].end + 1 : m.start].strip() in ("", ",", ";", "|"):
+            return "prefix"
+    prev = [q for q in quoted if q.end < m.start]
+    segment = out[prev[-1].end + 1 if prev else 0 : m.start]
+    opened = max(segment.rfind("("), segment.rfind("["))
+    if opened > max(segment.rfind(")"), segment.rfind("]")):
+        return "bracket"
+    if prev:
+        words = {w for w, _, _ in lab.words_with_spans(segment)}
+        if words <= _AFTER_WORDS and (words or re.search(r"[-–—:=→]", segment)):
+            return "after"
+    return "prose"
+
+
+def read_free_text(text: str, template: CritiqueTemplate, fits: Fits | None = None) -> Marks:
+    """What a free-text ``text`` says (see the module docstring); ``fits`` tests whether a text occurs in the
+    response, to choose among the readings of ambiguous quotes and bare lists."""
+    reader = _Reader(template, fits)
+    lines = text.splitlines()
+    last = max((k for k, line in enumerate(lines) if line.strip()), default=-1)
+    for k, line in enumerate(lines):
+        if not reader.line(line, k == last):
+            break
+    return reader.finish()
