@@ -34,63 +34,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lit_critic_rl.critic import labels as lab
+from lit_critic_rl.critic.line_parts import (
+    blank_emphasis,
+    demarkdown,
+    first_colon,
+    is_meta,
+    only_label,
+    prefix_name,
+    slot,
+    strip_markup,
+)
 from lit_critic_rl.critic.quotes import QUOTE_CHARS, Quoted, outside, scan
 from lit_critic_rl.critic.templates import CritiqueTemplate
 
-_MARKUP = re.compile(r"^(?:\s*(?:#{1,6}(?=\s|$)|>))+\s*")
-_BULLET = re.compile(r"^(?:[-*•·+–—]|\(?\d{1,3}[.):]|\(?[a-hA-H][.)])\s+")
-_ITEM = re.compile(r"^\[?\s*(?:span|item)\s*#?\d+\s*\]?\s*[:.)\-–]\s*|^\[\d+\]\s*:?\s*", re.IGNORECASE)
-_EMPHASIS = re.compile(r"\*+|(?<![^\W_])_+|_+(?![^\W_])")
 _SEPARATOR_ROW = re.compile(r"^[\s|:\-–—]+$")
 _CUTS = re.compile(r"\s+\(|\s+[-–—]+\s+|:\s|,\s|\s+(?:because|which|since|as it|as they|where|showing|indicating)\s")
-_AFTER_WORDS = {
-    "is",
-    "are",
-    "as",
-    "label",
-    "labelled",
-    "labeled",
-    "marked",
-    "tagged",
-    "category",
-    "type",
-    "sentiment",
-    "a",
-    "an",
-    "clearly",
-    "very",
-    "rather",
-    "quite",
-    "mildly",
-    "somewhat",
-    "highly",
-    "strongly",
-    "both",
-    "which",
-    "span",
-    "phrase",
-}
-_META = {
-    "explanation",
-    "reason",
-    "reasoning",
-    "note",
-    "notes",
-    "rationale",
-    "analysis",
-    "overall",
-    "summary",
-    "score",
-    "comment",
-    "comments",
-    "justification",
-    "context",
-    "verdict",
-    "conclusion",
-    "assessment",
-    "confidence",
-    "why",
-}
 _TEXT_COLUMNS = {"span", "spans", "text", "phrase", "quote", "excerpt", "segment", "words", "snippet", "passage"}
 _LABEL_COLUMNS = {"label", "sentiment", "type", "category", "polarity", "class", "classification", "toxicity", "issue"}
 
@@ -116,31 +74,6 @@ class _Item:
     kind: str  # "quote" or a mention's slot: "prefix", "bracket", "after", "prose"
     label: str | None = None
     text: str = ""
-
-
-def demarkdown(text: str) -> str:
-    """``text`` without markdown emphasis marks (``**bold**``, ``*x*``, ``_x_``)."""
-    return _EMPHASIS.sub("", text).strip()
-
-
-def _strip_markup(line: str) -> tuple[str, bool]:
-    """Markup at the start of a line off (header marks, bullets, numbers, span items); True for a list item."""
-    line = _MARKUP.sub("", line.strip())
-    listed = False
-    for _ in range(3):
-        body = re.sub(r"^[*_]+(?=[^\s*_])", "", line) if not line.startswith(("* ", "- ")) else line
-        bullet = _BULLET.match(body)
-        item = _ITEM.match(body[bullet.end() :] if bullet else body)
-        if not bullet and not item:
-            return line, listed
-        body = body[bullet.end() :] if bullet else body
-        body = body[item.end() :] if item else body
-        line, listed = body.strip(), True
-    return line, listed
-
-
-def _blank_emphasis(text: str) -> str:
-    return _EMPHASIS.sub(lambda m: " " * len(m.group()), text)
 
 
 class _Reader:
@@ -178,7 +111,7 @@ class _Reader:
                 self.global_none = True
                 return
         for label in labels:
-            self.sections[label] = True if label in self.sections else self.sections.get(label, True)
+            self.sections[label] = True
 
     def heading(self, label: str) -> None:
         self.current, self.sectioned, self.seen = label, True, True
@@ -240,7 +173,7 @@ class _Reader:
         if stripped.startswith("|") and stripped.count("|") >= 2:
             self.table_row(stripped)
             return True
-        body, listed = _strip_markup(stripped)
+        body, listed = strip_markup(stripped)
         if not body:
             return True
         if (self.seen or self.sections) and demarkdown(body).lower().startswith(self.template.stop_prefixes):
@@ -249,37 +182,38 @@ class _Reader:
         if quoted and quoted[-1].open and last:
             self.out.error = "TruncatedCritique"
             return False
-        quoted = self._labels_in_quotes(body, quoted)
+        quoted, names = self._split_label_names(quoted)
         if quoted:
-            self.quote_line(body, quoted, listed)
+            self.quote_line(body, quoted, names, listed)
         else:
             self.bare_line(body, listed)
         return True
 
-    def _labels_in_quotes(self, body: str, quoted: list[Quoted]) -> list[Quoted]:
-        """Quotes that are only a label's name (``"x" - "negative"``) are mentions, when the line has others."""
-        names = [q for q in quoted if lab.label_of(q.text, self.labels) and _only_label(q.text, self.labels)]
-        return [q for q in quoted if q not in names] if len(names) < len(quoted) else quoted
+    def _split_label_names(self, quoted: list[Quoted]) -> tuple[list[Quoted], list[Quoted]]:
+        """``(quotes, names)``: quotes that are only a label's name (``"x" - "negative"``) are mentions, when the
+        line has other quotes."""
+        names = [q for q in quoted if only_label(q.text, self.labels)]
+        if len(names) == len(quoted):
+            return quoted, []
+        return [q for q in quoted if q not in names], names
 
-    def _items(self, body: str, quoted: list[Quoted]) -> tuple[list[_Item], str]:
-        out = _blank_emphasis(outside(body, quoted))
+    def _items(self, body: str, quoted: list[Quoted], names: list[Quoted]) -> tuple[list[_Item], str]:
+        out = blank_emphasis(outside(body, quoted + names))
         items = [_Item(q.start, q.end, "quote", text=q.text) for q in quoted]
         for m in lab.mentions(out, self.labels, slot=True):
             if m.negated:
                 continue
-            kind = _slot(out, m, quoted)
+            kind = slot(out, m, quoted)
             if m.alias and kind == "prose":
                 continue
             items.append(_Item(m.start, m.end, kind, m.label))
-        for q in scan(body):  # quotes that were only a label's name
-            if q not in quoted and q.text.strip():
-                label = lab.label_of(q.text, self.labels)
-                kind = "after" if any(o.end <= q.start for o in quoted) else "prefix"
-                items.append(_Item(q.start, q.end, kind, label))
+        for q in names:
+            kind = "after" if any(o.end <= q.start for o in quoted) else "prefix"
+            items.append(_Item(q.start, q.end, kind, lab.label_of(q.text, self.labels)))
         return sorted(items, key=lambda i: i.pos), out
 
-    def quote_line(self, body: str, quoted: list[Quoted], listed: bool) -> None:
-        items, out = self._items(body, quoted)
+    def quote_line(self, body: str, quoted: list[Quoted], names: list[Quoted], listed: bool) -> None:
+        items, out = self._items(body, quoted, names)
         quotes = [i for i in items if i.kind == "quote"]
         self._none_after_prefixes(items, out)
         for k, item in enumerate(items):
@@ -293,8 +227,8 @@ class _Reader:
                 before = [i for i in items[:k] if i.kind in ("prefix", "prose")]
                 item.label = before[-1].label if before else None
         prefixes = [i for i in items if i.kind == "prefix"]
-        name = _prefix_name(out, quotes[0].pos) if not prefixes else ""
-        if name and _is_meta(name):
+        name = prefix_name(out, quotes[0].pos) if not prefixes else ""
+        if name and is_meta(name):
             return
         unknown = name.strip() if name and lab.labelish(name) else ""
         starts_quoted = body.lstrip()[0] in QUOTE_CHARS
@@ -334,13 +268,13 @@ class _Reader:
         return None
 
     def bare_line(self, body: str, listed: bool) -> None:
-        out = _blank_emphasis(body)
-        colon = _first_colon(out)
+        out = blank_emphasis(body)
+        colon = first_colon(out)
         name = out[:colon] if colon is not None else ""
         rest = body[colon + 1 :].strip() if colon is not None else ""
         label = lab.is_heading_name(name, self.labels) if name else None
         if label is not None:
-            rest, _ = _strip_markup(rest)
+            rest, _ = strip_markup(rest)
             if not rest:
                 self.heading(label)
             elif (
@@ -353,7 +287,7 @@ class _Reader:
                 self.current = label
                 self.mark(label, self.bare(self._strip_trailing_label(rest)[0]))
             return
-        if name and _is_meta(name):
+        if name and is_meta(name):
             return
         if lab.is_none_word(body) or lab.is_none_sentence(out) and not (listed and self._fits(body)):
             said = lab.mentions(out, self.labels, slot=True)
@@ -391,7 +325,7 @@ class _Reader:
             if lab.labelish(m.group(1)):
                 self.mark(None, [text[: m.start()].strip()], m.group(1).strip())
                 return "", None
-        if label is None or not _only_label(m.group(1), self.labels):
+        if label is None or not only_label(m.group(1), self.labels):
             return text, None
         return text[: m.start()].strip(), label
 
@@ -402,7 +336,7 @@ class _Reader:
             return
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
         plain = [demarkdown(c) for c in cells]
-        labels = [lab.label_of(c, self.labels) if _only_label(c, self.labels) else None for c in plain]
+        labels = [lab.label_of(c, self.labels) if only_label(c, self.labels) else None for c in plain]
         has_quotes = any(scan(c) for c in cells)
         if self.columns is None and not any(labels) and not has_quotes:
             words = [{w for w, _, _ in lab.words_with_spans(c)} for c in plain]
@@ -449,53 +383,6 @@ class _Reader:
             if any(s not in answered for s in self.template.sections):
                 out.error = "IncompleteCritique"
         return out
-
-
-def _only_label(text: str, labels: dict[str, float]) -> bool:
-    """``text`` is a label's name and filler, nothing else (``Negative``, ``Label: Irrelevant``)."""
-    return lab.is_heading_name(text, labels) is not None and len(lab.words_with_spans(text)) <= 5
-
-
-def _is_meta(name: str) -> bool:
-    words = [w for w, _, _ in lab.words_with_spans(name)]
-    return bool(words) and len(words) <= 3 and any(w in _META for w in words)
-
-
-def _first_colon(text: str) -> int | None:
-    m = re.search(r"[:：]", text)
-    return m.start() if m and m.start() <= 80 else None
-
-
-def _prefix_name(out: str, first_quote: int) -> str:
-    """The ``name:`` before a line's first quote, or ''."""
-    head = out[: max(first_quote - 1, 0)]
-    colon = head.rfind(":")
-    return head[:colon].strip() if colon > 0 and head[colon + 1 :].strip() == "" else ""
-
-
-def _slot(out: str, m: lab.Mention, quoted: list[Quoted]) -> str:
-    """Where a mention stands: ``prefix`` (before a colon or dash that starts quotes), ``bracket``, ``after`` (a dash,
-    colon or 'is' after a quote) or ``prose``."""
-    after = out[m.end :]
-    filler = r"(?:\s*(?:[^\W\d_]+|\d+|[()\[\]#]))*?"
-    head = re.match(filler + r"\s*[:：=]", after)
-    if head and all(w in lab.FILLER or w.isdigit() for w, _, _ in lab.words_with_spans(head.group())):
-        return "prefix"
-    nxt = next((q.start - 1 for q in quoted if q.start > m.end), None)
-    if nxt is not None and re.fullmatch(r"\s*(?:[-–—→>]+|\bspans?\b)?\s*", out[m.end : nxt]):
-        prev_q = [q for q in quoted if q.end < m.start]
-        if not prev_q or out[prev_q[-1].end + 1 : m.start].strip() in ("", ",", ";", "|"):
-            return "prefix"
-    prev = [q for q in quoted if q.end < m.start]
-    segment = out[prev[-1].end + 1 if prev else 0 : m.start]
-    opened = max(segment.rfind("("), segment.rfind("["))
-    if opened > max(segment.rfind(")"), segment.rfind("]")):
-        return "bracket"
-    if prev:
-        words = {w for w, _, _ in lab.words_with_spans(segment)}
-        if words <= _AFTER_WORDS and (words or re.search(r"[-–—:=→]", segment)):
-            return "after"
-    return "prose"
 
 
 def read_free_text(text: str, template: CritiqueTemplate, fits: Fits | None = None) -> Marks:
