@@ -16,13 +16,11 @@ _EMPHASIS = re.compile(r"\*+|(?<![^\W_])_+|_+(?![^\W_])")
 
 _AFTER_WORDS = set(
     "is are as label labelled labeled marked tagged category type sentiment a an clearly very rather "
-    "quite mildly somewhat highly strongly both which span phrase"
-    .split()
+    "quite mildly somewhat highly strongly both which span phrase".split()
 )
 _META = set(
     "explanation reason reasoning note notes rationale analysis overall summary score comment comments "
-    "justification context verdict conclusion assessment confidence why"
-    .split()
+    "justification context verdict conclusion assessment confidence why".split()
 )
 
 
