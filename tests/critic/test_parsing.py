@@ -69,6 +69,23 @@ def test_unparseable_unknown_label_and_too_long_outputs_are_named_failures():
     assert parse_critique("", "x", SENTIMENT).error == "UnparseableCritique"
 
 
+def test_hostile_outputs_are_named_failures_never_crashes():
+    response = "the movie was great but the ending was bad"
+    one_megabyte = 'positive: "great"\n' + "x" * 1_000_000
+    assert parse_critique(one_megabyte, response, SENTIMENT).error == "CritiqueTooLong"
+    for deep in ("[" * 1000 + "]" * 1000, '{"a": ' * 1000 + "1" + "}" * 1000):
+        assert parse_critique(deep, response, SENTIMENT).error == "MalformedJSONCritique"
+    for marks_only in ('"' * 11, "''''“”“”«»"):
+        assert parse_critique(marks_only, response, SENTIMENT).outcome == "failed"
+
+
+def test_a_quote_that_is_the_whole_response_marks_all_of_it():
+    response = "the movie was great but the ending was bad"
+    critique = parse_critique(f'negative: "{response}"', response, SENTIMENT)
+    assert critique.outcome == "ok"
+    assert [(s.label, s.start, s.end) for s in critique.spans] == [("negative", 0, len(response))]
+
+
 def test_an_unknown_label_next_to_known_ones_is_dropped_with_its_reason():
     critique = parse_critique('positive: "fun"\nsarcastic: "oh great"', "fun, oh great", SENTIMENT)
     assert [s.label for s in critique.spans] == ["positive"]
