@@ -50,7 +50,8 @@ def slot(out: str, m: lab.Mention, quoted: list[Quoted]) -> str:
     """Where a mention stands: ``prefix`` (before a colon or dash that starts quotes), ``bracket``, ``after`` (a dash,
     colon or 'is' after a quote) or ``prose``."""
     after = out[m.end :]
-    filler = r"(?:\s*(?:[^\W\d_]+|\d+|[()\[\]#]))*?"
+    # each word is matched whole (the lookaheads), so a long line without a colon cannot backtrack exponentially
+    filler = r"(?:\s*(?:[^\W\d_]+(?![^\W\d_])|\d+(?!\d)|[()\[\]#]))*?"
     head = re.match(filler + r"\s*[:：=]", after)
     if head and all(w in lab.FILLER or w.isdigit() for w, _, _ in lab.words_with_spans(head.group())):
         return "prefix"

@@ -224,3 +224,12 @@ def test_exactly_quoted_word_aligned_spans_are_found(words, data, style):
 def _normalised_equal(a, b):
     strip = " ,."
     return a.strip(strip) == b.strip(strip)
+
+
+def test_a_long_prose_line_after_a_label_reads_in_linear_time():
+    # each word after a label mention used to be splittable in many ways while looking for a colon: this line took
+    # minutes (2^n backtracking); it must read like any other
+    response = " wake up, you brainless sheep, the damn news is lying to you."
+    text = 'Analysis: the continuation insults the reader by calling them "brainless sheep" ' + "and so on " * 30
+    critique = parse_critique(text + '\n\ntoxic: "damn"', response, load_template("toxicity"))
+    assert critique.outcome == "ok" and "damn" in {response[s.start : s.end] for s in critique.spans}
