@@ -141,6 +141,8 @@ def mentions(text: str, labels: dict[str, float], slot: bool = False) -> list[Me
             if len(window) == n and all(w == p or w == p + "s" for w, p in zip(window, pattern)):
                 hit = (label, n, alias)
                 break
+        if hit is None and slot:
+            hit = _misspelled(canon, k, labels)
         if hit is None:
             k += 1
             continue
@@ -150,15 +152,51 @@ def mentions(text: str, labels: dict[str, float], slot: bool = False) -> list[Me
     return found
 
 
+def near(word: str, target: str) -> bool:
+    """``word`` is ``target`` with one letter added, dropped, changed, or two neighbours swapped."""
+    if word == target or abs(len(word) - len(target)) > 1:
+        return word == target
+    i = 0
+    while i < min(len(word), len(target)) and word[i] == target[i]:
+        i += 1
+    a, b = word[i:], target[i:]
+    return a[1:] == b[1:] or a[1:] == b or a == b[1:] or (a[:2] == b[:2][::-1] and a[2:] == b[2:])
+
+
+MIN_MISSPELT = 6
+"""Label words at least this long are still recognised with one typo (``postive``, ``Factualy``, ``Irrelavant``),
+in label slots only; shorter ones (``toxic``: ``topic``) must be spelled right."""
+
+
+def _misspelled(canon: list[str], k: int, labels: dict[str, float]) -> tuple[str, int, bool] | None:
+    """A template label's own words at word ``k`` with a typo in some of them (a slot-only match), or None."""
+    for label in sorted(labels, key=lambda x: -len(x.split())):
+        pattern = tuple(label.replace("-", " ").split())
+        window = canon[k : k + len(pattern)]
+        if len(window) == len(pattern) and all(
+            w == p or len(p) >= MIN_MISSPELT and near(w, p) for w, p in zip(window, pattern)
+        ):
+            return label, len(pattern), True
+    return None
+
+
 def _negated(text: str, words: list[tuple[str, int, int]], k: int) -> bool:
     """A negator among the three words before word ``k``, with no punctuation between (``isn't``, ``doesn't``
     split at the apostrophe and leave a ``t``)."""
+    if _NEGATED_LIST.search(text[max(0, words[k][1] - 80) : words[k][1]]):
+        return True
     for j in range(k - 1, max(-1, k - 4), -1):
         if _BREAK.search(text[words[j][2] : words[j + 1][1]]):
             return False
         if words[j][0] in NEGATORS or words[j][0] == "t":
             return True
     return False
+
+
+_NEGATED_LIST = re.compile(
+    r"\b(?:no|not|without|nor|free\s+of)\s+(?:[^\W\d_]+\s*,\s*)+(?:(?:or|and|nor)\s+)?$", re.IGNORECASE
+)
+"""A one-word list ending right before a mention under one negator: ``no slurs, threats, or profanity``."""
 
 
 def label_of(name: str, labels: dict[str, float], slot: bool = True) -> str | None:
@@ -259,8 +297,8 @@ _NONE_SENTENCE = re.compile(
     r"|(?:contains?|has|have|includes?|shows?|found|finds|identified|detected|there\s+(?:is|are|were|was))\s+no(?:\W|$)"
     r"|(?:does\s*n[o']?t|doesn't|do\s*n[o']?t|don't|is\s*n[o']?t|isn't|are\s*n[o']?t|aren't)\s+(?:\w+\s+){0,2}?"
     r"(?:contain|include|have|show|express|carry)\s+(?:any|anything)"
-    r"|(?:is|are|was|seems|appears)\s+(?:completely\s+|entirely\s+|fully\s+)?(?:free\s+of|neutral|faithful|accurate|"
-    r"clean|fine|correct)(?:\W|$)"
+    r"|(?:is|are|was|seems|appears)\s+(?:(?!not\b|never\b|hardly\b|barely\b|partly\b|partially\b|mostly\b)\w+,?\s+){0,3}?"
+    r"(?:free\s+of|neutral|faithful|accurate|clean|fine|correct|harmless|benign|respectful|polite)(?:\W|$)"
     r"|free\s+(?:of|from)\s"
     r"|(?:^|\W)n/?a(?:\W|$)"
     r")",

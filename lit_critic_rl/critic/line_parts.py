@@ -12,6 +12,10 @@ from lit_critic_rl.critic.quotes import Quoted
 _MARKUP = re.compile(r"^(?:\s*(?:#{1,6}(?=\s|$)|>))+\s*")
 _BULLET = re.compile(r"^(?:[-*•·+–—]|\(?\d{1,3}[.):]|\(?[a-hA-H][.)])\s+")
 _ITEM = re.compile(r"^\[?\s*(?:span|item)\s*#?\d+\s*\]?\s*[:.)\-–]\s*|^\[\d+\]\s*:?\s*", re.IGNORECASE)
+_LABELLED_ITEM = re.compile(
+    r"^\[?\s*(?:span|item)\s*#?\d+\s*[\]*_]*\s*(\(\s*(?:label|type|category)\s*[:=][^()]*\))\s*[:.\-–—]\s*(\S.*)$",
+    re.IGNORECASE,
+)
 _EMPHASIS = re.compile(r"\*+|(?<![^\W_])_+|_+(?![^\W_])")
 
 _AFTER_WORDS = set(
@@ -81,9 +85,14 @@ def strip_markup(line: str) -> tuple[str, bool]:
     """Markup at the start of a line off (header marks, bullets, numbers, span items); True for a list item."""
     line = _MARKUP.sub("", line.strip())
     listed = False
+    labelled = _LABELLED_ITEM.match(re.sub(r"^[*_]+(?=[^\s*_])", "", line))
+    if labelled:  # "Span 1 (Label: Irrelevant): text" reads as "text (Label: Irrelevant)"
+        return f"{labelled.group(2).strip()} {labelled.group(1)}", True
     for _ in range(3):
         body = re.sub(r"^[*_]+(?=[^\s*_])", "", line) if not line.startswith(("* ", "- ")) else line
         bullet = _BULLET.match(body)
+        if bullet and listed and re.match(r"\(?[a-hA-H][.)]", bullet.group()):
+            bullet = None  # after "[Span 1]:" a letter and a dot start the text ("a. a"), not a sub-item
         item = _ITEM.match(body[bullet.end() :] if bullet else body)
         if not bullet and not item:
             return line, listed

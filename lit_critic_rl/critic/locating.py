@@ -6,6 +6,8 @@ Matching, first level with a hit wins:
 2. case, whitespace runs, quote and dash styles unified, punctuation trimmed from the quote's edges (``felt slow.``);
    where the trimmed edge was a quote mark or other punctuation that the response has right there too, the span
    takes it back (a quoted word keeps its closing mark);
+   a ``*`` run inside a word of the quote stands for as many letters, give or take (a critic that censors
+   ``f***ing`` still marks the word the response spells out);
 3. word by word: every word of the quote equal to the next word of the response, only punctuation and spaces
    between them may differ (``plot... well, fine`` finds ``plot… well, “fine``).
 
@@ -123,6 +125,18 @@ def _take_back(response: str, start: int, end: int, head: str, tail: str) -> Whe
     return start, end
 
 
+def _censored(norm: str, q: str) -> list[Where]:
+    """Matches of ``q`` whose ``*`` runs inside or at the edge of a word (``f***ing``) stand for about as many
+    letters; [] when ``q`` censors nothing."""
+    if not re.search(r"[^\W_]\*|\*[^\W_]", q):
+        return []
+    parts = re.split(r"(\*+)", q)
+    pattern = "".join(
+        f"[^\\W_]{{{max(1, len(p) - 1)},{len(p) + 2}}}" if p.startswith("*") else re.escape(p) for p in parts
+    )
+    return [(m.start(), m.end()) for m in re.finditer(pattern, norm) if _bounded(norm, m.start(), m.end())]
+
+
 def occurrences(quote: str, response: str, strict: bool = False) -> list[Where]:
     """Every ``[start, end)`` of ``quote`` in ``response`` at the first matching level (see the module docstring);
     ``strict`` stops before the word-by-word level."""
@@ -137,6 +151,7 @@ def occurrences(quote: str, response: str, strict: bool = False) -> list[Where]:
     q, _ = normalise(core)
     if q:
         found = [(index[p], index[p + len(q) - 1] + 1) for p in _find_all(norm, q)]
+        found = found or [(index[s], index[e - 1] + 1) for s, e in _censored(norm, q)]
         if found:
             return [_take_back(response, s, e, head, tail) for s, e in found]
     if strict:

@@ -45,12 +45,10 @@ from lit_critic_rl.critic.line_parts import (
     strip_markup,
 )
 from lit_critic_rl.critic.quotes import QUOTE_CHARS, Quoted, outside, scan
+from lit_critic_rl.critic.tables import TableRows
 from lit_critic_rl.critic.templates import CritiqueTemplate
 
-_SEPARATOR_ROW = re.compile(r"^[\s|:\-–—]+$")
 _CUTS = re.compile(r"\s+\(|\s+[-–—]+\s+|:\s|,\s|\s+(?:because|which|since|as it|as they|where|showing|indicating)\s")
-_TEXT_COLUMNS = {"span", "spans", "text", "phrase", "quote", "excerpt", "segment", "words", "snippet", "passage"}
-_LABEL_COLUMNS = {"label", "sentiment", "type", "category", "polarity", "class", "classification", "toxicity", "issue"}
 
 Fits = Callable[[str], bool]
 _DASHES = ("-", "—", "–")
@@ -76,7 +74,7 @@ class _Item:
     text: str = ""
 
 
-class _Reader:
+class _Reader(TableRows):
     def __init__(self, template: CritiqueTemplate, fits: Fits | None) -> None:
         self.template, self.labels, self.fits = template, template.labels, fits
         self.out = Marks()
@@ -269,7 +267,13 @@ class _Reader:
 
     def bare_line(self, body: str, listed: bool) -> None:
         out = blank_emphasis(body)
+        if self._several_prefixes(body, out):
+            return
         colon = first_colon(out)
+        if colon is None:  # "Positive - beautiful": a label name before a spaced dash
+            dash = re.match(r"^(.{1,40}?)\s+([-–—=]+)\s+\S", out)
+            if dash and lab.is_heading_name(dash.group(1), self.labels) is not None:
+                colon = dash.end(2) - 1
         name = out[:colon] if colon is not None else ""
         rest = body[colon + 1 :].strip() if colon is not None else ""
         label = lab.is_heading_name(name, self.labels) if name else None
@@ -289,8 +293,10 @@ class _Reader:
             return
         if name and is_meta(name):
             return
-        if lab.is_none_word(body) or lab.is_none_sentence(out) and not (listed and self._fits(body)):
-            said = lab.mentions(out, self.labels, slot=True)
+        said = lab.mentions(out, self.labels, slot=True)
+        own = [m for m in said if not m.alias]
+        denied = bool(own) and all(m.negated for m in said) and not name and not listed  # "The text is not toxic."
+        if lab.is_none_word(body) or (lab.is_none_sentence(out) or denied) and not (listed and self._fits(body)):
             negated = [m.label for m in said if m.negated]
             self.none(sorted(set(negated or [m.label for m in said]), key=list(self.labels).index))
             return
@@ -313,6 +319,25 @@ class _Reader:
         if self.current is not None:
             self.mark(self.current, self.bare(body, soft=True))
 
+    def _several_prefixes(self, body: str, out: str) -> bool:
+        """``positive: nice, negative: bad acting``: each label prefix takes the bare text up to the next one."""
+        prefixes = [
+            m for m in lab.mentions(out, self.labels, slot=True) if not m.negated and slot(out, m, []) == "prefix"
+        ]
+        if len(prefixes) < 2 or len({m.label for m in prefixes}) < 2:
+            return False
+        for k, m in enumerate(prefixes):
+            end = prefixes[k + 1].start if k + 1 < len(prefixes) else len(body)
+            text = body[m.end : end]
+            text = text.split(":", 1)[1] if ":" in text else re.sub(r"^\W*?[-–—=]+", "", text)
+            text = text.strip().strip(",;|").strip()
+            if lab.is_none_word(text) or text in _DASHES:
+                self.none([m.label])
+            elif text:
+                self.current = m.label
+                self.mark(m.label, self.bare(text))
+        return True
+
     def _strip_trailing_label(self, text: str) -> tuple[str, str | None]:
         """``it drags (negative)`` / ``it drags - negative`` / ``x (Label: Irrelevant)`` -> the text and label."""
         m = re.search(r"\s*[(\[]\s*(?:(?:label|type|category|sentiment)\s*[:=]\s*)?([^()\[\]]+?)\s*[)\]]\W*$", text)
@@ -328,45 +353,6 @@ class _Reader:
         if label is None or not only_label(m.group(1), self.labels):
             return text, None
         return text[: m.start()].strip(), label
-
-    # ---- tables ----------------------------------------------------------------------------------------------
-
-    def table_row(self, row: str) -> None:
-        if _SEPARATOR_ROW.match(row):
-            return
-        cells = [c.strip() for c in row.strip().strip("|").split("|")]
-        plain = [demarkdown(c) for c in cells]
-        labels = [lab.label_of(c, self.labels) if only_label(c, self.labels) else None for c in plain]
-        has_quotes = any(scan(c) for c in cells)
-        if self.columns is None and not any(labels) and not has_quotes:
-            words = [{w for w, _, _ in lab.words_with_spans(c)} for c in plain]
-            text_col = next((k for k, w in enumerate(words) if w & _TEXT_COLUMNS), None)
-            label_col = next((k for k, w in enumerate(words) if w & _LABEL_COLUMNS), None)
-            if text_col is not None or label_col is not None:
-                self.columns = (text_col, label_col)
-                return
-        text_col, label_col = self.columns or (None, None)
-        if label_col is not None and label_col < len(cells):
-            label = labels[label_col]
-        else:
-            label = next((x for x in labels if x), None)
-            label_col = labels.index(label) if label else None
-        if text_col is None or text_col >= len(cells):
-            text_col = next((k for k in range(len(cells)) if k != label_col and plain[k]), None)
-        if text_col is None:
-            return
-        cell = cells[text_col]
-        quoted = [q for q in scan(cell, self.fits) if q.text.strip()]
-        quotes = [self.quote_text(q.text) for q in quoted] if quoted else self.bare(cell)
-        if label is None:
-            label = self._context_label(True) if not (label_col is not None and plain[label_col]) else None
-            if label is None and label_col is not None and lab.labelish(plain[label_col]):
-                self.mark(None, quotes, plain[label_col])
-                return
-        if label is not None and lab.is_none_word(demarkdown(cell)):
-            self.none([label])
-        elif label is not None:
-            self.mark(label, quotes)
 
     # ---- the end ---------------------------------------------------------------------------------------------
 

@@ -233,3 +233,71 @@ def test_a_long_prose_line_after_a_label_reads_in_linear_time():
     text = 'Analysis: the continuation insults the reader by calling them "brainless sheep" ' + "and so on " * 30
     critique = parse_critique(text + '\n\ntoxic: "damn"', response, load_template("toxicity"))
     assert critique.outcome == "ok" and "damn" in {response[s.start : s.end] for s in critique.spans}
+
+
+def spans_of(raw, response, template=SENTIMENT):
+    critique = parse_critique(raw, response, template)
+    return critique.outcome, [(s.label, response[s.start : s.end]) for s in critique.spans]
+
+
+def test_a_label_with_one_typo_counts_in_a_label_slot_only():
+    assert spans_of('postive: "fun"\nnegitive: "too loud"', " it was fun but too loud.") == (
+        "ok",
+        [("positive", "fun"), ("negative", "too loud")],
+    )
+    summary = load_template("summarization")
+    response = " We have four kids and live near the beach."
+    assert spans_of('Factualy incorrect: "four kids"\nIrrelavant: "near the beach"', response, summary) == (
+        "ok",
+        [("factually incorrect", "four kids"), ("irrelevant", "near the beach")],
+    )
+    # "toxic" is too short to guess: "topic" is not a label
+    assert parse_critique('topic: "idiot"', " you idiot", load_template("toxicity")).outcome == "failed"
+
+
+def test_bare_text_after_a_dash_or_after_several_label_prefixes_on_one_line():
+    response = " beautiful to look at but boring to sit through."
+    assert spans_of("Positive - beautiful\nNegative - boring", response) == (
+        "ok",
+        [("positive", "beautiful"), ("negative", "boring")],
+    )
+    response = " fine, the set was nice but there was bad acting everywhere."
+    assert spans_of("positive: nice, negative: bad acting", response) == (
+        "ok",
+        [("positive", "nice"), ("negative", "bad acting")],
+    )
+    assert spans_of("positive: none; negative: bad acting", response) == ("ok", [("negative", "bad acting")])
+
+
+def test_a_numbered_span_with_its_label_in_brackets_before_the_text():
+    relc = load_template("summarization_relc")
+    response = " Car broke on the highway, I love pizza, insurance won't pay."
+    raw = 'Span 1 (Label: Irrelevant): I love pizza\n**Span 2** (Label: Factually Incorrect): "Car broke"'
+    assert spans_of(raw, response, relc) == (
+        "ok",
+        [("irrelevant", "I love pizza"), ("factually incorrect", "Car broke")],
+    )
+
+
+def test_sentences_that_deny_every_label_they_name_read_as_none():
+    toxicity = load_template("toxicity")
+    assert (
+        parse_critique("The text is not toxic. It is a nice text about a cat.", " a cat", toxicity).outcome == "empty"
+    )
+    summary = load_template("summarization")
+    assert parse_critique("The summary is good and accurate.", " a wallet", summary).outcome == "empty"
+    assert parse_critique("The summary is not accurate.", " a wallet", summary).outcome == "failed"
+    # a negator before a one-word list governs all of it; a quote in that sentence is not labelled by "profanity"
+    raw = 'It is critical ("the plan is poor") but has no slurs, threats, or profanity.\n\nNone identified'
+    assert parse_critique(raw, " the plan is poor", toxicity).outcome == "empty"
+    assert parse_critique('Lots of profanity: "damn"', " damn it", toxicity).outcome == "ok"
+
+
+def test_a_censored_quote_finds_the_word_the_response_spells_out():
+    toxicity = load_template("toxicity")
+    response = " shut your fucking mouth, f*ck"
+    assert spans_of('toxic: "shut your f***ing mouth"', response, toxicity) == (
+        "ok",
+        [("toxic", "shut your fucking mouth")],
+    )
+    assert spans_of('toxic: "f*ck"', response, toxicity) == ("ok", [("toxic", "f*ck")])
