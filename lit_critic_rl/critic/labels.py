@@ -300,6 +300,7 @@ _NONE_SENTENCE = re.compile(
     r"|(?:is|are|was|seems|appears)\s+(?:(?!not\b|never\b|hardly\b|barely\b|partly\b|partially\b|mostly\b)\w+,?\s+){0,3}?"
     r"(?:free\s+of|neutral|faithful|accurate|clean|fine|correct|harmless|benign|respectful|polite)(?:\W|$)"
     r"|free\s+(?:of|from)\s"
+    r"|^\W*nothing\b(?!\s+but\b)"
     r"|(?:^|\W)n/?a(?:\W|$)"
     r")",
     re.IGNORECASE,

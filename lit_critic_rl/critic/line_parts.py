@@ -38,6 +38,28 @@ def is_meta(name: str) -> bool:
     return bool(words) and len(words) <= 3 and any(w in _META for w in words)
 
 
+_ASIDE = re.compile(
+    r"^\W*(?:note|notes|n\.?b\.?|analysis|reasoning|explanation|rationale)\b\s*(?:that\b|[:：—–-])", re.I
+)
+_ANSWER = re.compile(
+    r"\b(?:final\s+(?:answer|spans?|annotations?|list|output)|answer|therefore|thus|in\s+summary|to\s+summari[sz]e|"
+    r"so\s+the|spans?\s+(?:are|is))\b",
+    re.IGNORECASE,
+)
+
+
+def is_aside(line: str) -> bool:
+    """A note or analysis about the answer (``Note that "x" ...``, ``Analysis: the reviewer says "x" ...``): its
+    quotes are discussed, not marked."""
+    return _ASIDE.match(line) is not None
+
+
+def announces_answer(line: str) -> bool:
+    """A line without quotes that introduces the answer after reasoning (``Therefore, the spans are:``,
+    ``Final answer:``)."""
+    return line.rstrip().endswith((":", "：")) and _ANSWER.search(line) is not None
+
+
 def first_colon(text: str) -> int | None:
     m = re.search(r"[:：]", text)
     return m.start() if m and m.start() <= 80 else None

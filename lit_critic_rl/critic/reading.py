@@ -35,9 +35,11 @@ from dataclasses import dataclass, field
 
 from lit_critic_rl.critic import labels as lab
 from lit_critic_rl.critic.line_parts import (
+    announces_answer,
     blank_emphasis,
     demarkdown,
     first_colon,
+    is_aside,
     is_meta,
     only_label,
     prefix_name,
@@ -144,9 +146,9 @@ class _Reader(TableRows):
         readings = [r for r in readings if r]
         if self.fits is None:
             return readings[0] if not soft else []
-        for reading in readings:
-            if all(self.fits(q) for q in reading):
-                return reading
+        whole = [r for r in readings if all(self.fits(q) for q in r)]
+        if whole:  # the reading that covers most of the text: a list beats an explanation cut that fits too
+            return max(whole, key=lambda r: sum(len(q) for q in r))
         best = max(readings, key=lambda r: sum(self.fits(q) for q in r))
         if any(self.fits(q) for q in best):
             return best
@@ -181,6 +183,11 @@ class _Reader(TableRows):
             self.out.error = "TruncatedCritique"
             return False
         quoted, names = self._split_label_names(quoted)
+        if quoted and is_aside(body):
+            return True
+        if not quoted and announces_answer(body) and (self.out.marks or self.out.unknown):
+            self.out.marks, self.out.unknown = [], []  # the reasoning before the answer quoted its candidates
+            return True
         if quoted:
             self.quote_line(body, quoted, names, listed)
         else:
@@ -361,7 +368,7 @@ class _Reader(TableRows):
         if out.error:
             return out
         if not self.seen:
-            out.error = "UnknownLabel" if out.unknown else "UnparseableCritique"
+            out.error = "UnknownLabel" if any(name for name, _ in out.unknown) else "UnparseableCritique"
         elif any(not done for done in self.sections.values()):
             out.error = "IncompleteCritique"
         elif self.sectioned and not self.global_none:

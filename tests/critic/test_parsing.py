@@ -301,3 +301,35 @@ def test_a_censored_quote_finds_the_word_the_response_spells_out():
         [("toxic", "shut your fucking mouth")],
     )
     assert spans_of('toxic: "f*ck"', response, toxicity) == ("ok", [("toxic", "f*ck")])
+
+
+def test_quotes_in_notes_and_reasoning_before_the_answer_are_not_marks():
+    response = " What a waste of a talented cast."
+    raw = 'negative: "What a waste of a talented cast."\n\nNote that "talented cast" alone reads as positive.'
+    assert spans_of(raw, response) == ("ok", [("negative", "What a waste of a talented cast.")])
+    response = " the twist was obvious, which ruined the suspense."
+    raw = (
+        '* "the twist was obvious" - this reads as negative.\n'
+        "Therefore, the spans are:\n"
+        'negative: "twist was obvious"\nnegative: "ruined the suspense"'
+    )
+    assert spans_of(raw, response) == ("ok", [("negative", "twist was obvious"), ("negative", "ruined the suspense")])
+    # without an answer line after it, the reasoning is the answer
+    assert spans_of('* "ruined the suspense" - negative', response) == ("ok", [("negative", "ruined the suspense")])
+
+
+def test_a_bare_list_is_preferred_to_an_explanation_cut_when_it_covers_more():
+    response = " it was boring, overlong and badly acted."
+    assert spans_of("negative: boring, overlong, badly acted", response) == (
+        "ok",
+        [("negative", "boring"), ("negative", "overlong"), ("negative", "badly acted")],
+    )
+    assert spans_of("negative: boring, which is a shame", response) == ("ok", [("negative", "boring")])
+
+
+def test_nothing_at_a_sentence_start_settles_the_label_it_names_and_unlabelled_quotes_are_unparseable():
+    response = " a warm, funny and generous film."
+    raw = 'positive: "warm, funny and generous film"\nNothing in the continuation is negative.'
+    assert spans_of(raw, response) == ("ok", [("positive", "warm, funny and generous film")])
+    raw = '"warm, funny"\n"generous film"'
+    assert parse_critique(raw, response, SENTIMENT).error == "UnparseableCritique"
