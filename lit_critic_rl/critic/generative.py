@@ -66,7 +66,9 @@ class GenerativeCritic(CriticBackend):
         return self.generate(texts)
 
     def stats(self) -> dict[str, float]:
-        return {"critic_calls": float(self.calls), "critic_cache_hits": float(self.cache_hits)}
+        """Counters since the critic was built: generated outputs and cache hits (``train/critic_calls`` is the
+        per-iteration count of samples asked)."""
+        return {"critic_generated_total": float(self.calls), "critic_cache_hits_total": float(self.cache_hits)}
 
     def setup(self, context: CriticSetup) -> None:
         """Cache in ``critic_cache.sqlite`` under the run directory unless ``cache_path`` was given."""

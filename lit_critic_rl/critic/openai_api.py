@@ -37,7 +37,7 @@ import time
 from collections import deque
 from typing import Literal
 
-from lit_critic_rl.critic.base import Critique, CriticSetup
+from lit_critic_rl.critic.base import CriticSetup, Critique
 from lit_critic_rl.critic.generative import GenerativeCritic
 from lit_critic_rl.critic.structured import MODES, StructuredMode, output_instruction, response_format
 from lit_critic_rl.critic.templates import InputMode

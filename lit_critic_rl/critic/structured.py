@@ -86,5 +86,5 @@ def output_instruction(template: CritiqueTemplate, mode: StructuredMode) -> str:
     example = json.dumps({"spans": [{"quote": f"exact words from the {sample}", "label": next(iter(template.labels))}]})
     return (
         f"{INSTRUCTION_START}. Return only a JSON object like {example}: one item per span, the quote copied exactly "
-        f"from the {sample}, the label one of {labels}. If there is nothing to mark, return {{\"spans\": []}}."
+        f'from the {sample}, the label one of {labels}. If there is nothing to mark, return {{"spans": []}}.'
     )

@@ -112,7 +112,11 @@ def test_schema_request_is_answered_and_read_as_spans(tmp_path):
     assert marked(out, RESPONSES)[0] == [("loved", "positive"), ("dull", "negative")]
     assert body["response_format"] == response_format(critic.template, "json_schema")
     assert body["messages"][-1]["content"].rstrip().endswith('return {"spans": []}.')
-    assert critic.stats() == {"critic_calls": 4.0, "critic_cache_hits": 0.0, "critic_structured_fallbacks": 0.0}
+    assert critic.stats() == {
+        "critic_generated_total": 4.0,
+        "critic_cache_hits_total": 0.0,
+        "critic_structured_fallbacks": 0.0,
+    }
 
 
 def test_a_structured_only_server_refuses_free_text_requests(tmp_path):
