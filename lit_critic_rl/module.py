@@ -301,7 +301,8 @@ class DenseRewardPPO(LightningModule):
         self.samples_seen += n_samples
         self.iteration += 1
         self.skipped_updates += stepper.skipped_updates
-        self.log_iteration(rollout, scores, rewards, {**stats, **rewrite_stats}, seq_kl, kl_coef, adv)
+        critic_stats = self.critic.stats() if self.critic is not None else {}
+        self.log_iteration(rollout, scores, rewards, {**stats, **rewrite_stats, **critic_stats}, seq_kl, kl_coef, adv)
         records = sample_records(self.iteration, rollout, scores, rewards, critiques, ranges)
         if self.trainer.world_size > 1:  # the rank-0 samples file holds the global batch, in rank order
             records = [r for part in gather_objects(records) for r in part]

@@ -237,6 +237,45 @@ def test_fit_with_each_critic_is_a_yaml_change(name, tiny_model_path, tmp_path, 
             assert not path.is_file() or secret.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.parametrize(("server_kind", "fallbacks"), [("structured_only", 0.0), ("reject_response_format", 1.0)])
+def test_fit_with_a_structured_critic_on_both_kinds_of_server(server_kind, fallbacks, tiny_model_path, tmp_path):
+    """A server that answers only JSON-schema requests gives no failures; one that rejects response_format costs one
+    fallback, logged, and the run trains on free-text critiques."""
+    import csv
+
+    from lit_critic_rl.testing.chat_server import ChatServer
+
+    with ChatServer(**{server_kind: True}) as server:
+        main(
+            [
+                "fit",
+                "--config",
+                QUICKSTART,
+                "--config",
+                FAST,
+                "--model.model.name_or_path",
+                tiny_model_path,
+                "--model.critic",
+                str(CONFIGS / "critic" / "openai_loopback_structured.yaml"),
+                "--model.critic.init_args.base_url",
+                server.base_url,
+                "--trainer.default_root_dir",
+                str(tmp_path),
+            ]
+        )
+        formats = list(server.formats)
+    rows = [
+        r for r in csv.DictReader((tmp_path / "csv" / "version_0" / "metrics.csv").open()) if r.get("train/iteration")
+    ]
+    assert [float(r["train/critic_failures"]) for r in rows] == [0.0, 0.0]
+    assert [float(r["train/critic_structured_fallbacks"]) for r in rows] == [fallbacks, fallbacks]
+    assert [float(r["train/critic_generated_total"]) for r in rows] == ([4.0, 8.0] if not fallbacks else [8.0, 12.0])
+    if not fallbacks:
+        assert formats == ["json_schema"] * 8
+    else:  # the first batch's requests in flight together are rejected (1 to 4 of them), then 4 + 4 in free text
+        assert 1 <= formats.count("json_schema") <= 4 and formats.count(None) == 8 and formats[-4:] == [None] * 4
+
+
 TASKS = {
     "sentiment_sparse": ["val/percent_positive"],
     "detox_sparse": ["val/expected_max_toxicity", "val/toxicity_probability"],

@@ -123,6 +123,11 @@ class CriticBackend(ABC):
     def close(self) -> None:
         """Release connections, threads and files."""
 
+    def stats(self) -> dict[str, float]:
+        """Counters of the critic's life so far (calls, cache hits, fallbacks...), logged as ``train/<name>`` each
+        iteration (averaged over ranks). The same keys on every rank; none by default."""
+        return {}
+
     def state_dict(self) -> dict:
         """What a checkpoint keeps of the critic (plain types only)."""
         return {}

@@ -55,6 +55,21 @@ class GenerativeCritic(CriticBackend):
     def generate(self, texts: list[str]) -> list[str | BaseException]:
         """Raw critic outputs, one per rendered prompt; an exception instance where a call failed for good."""
 
+    @property
+    def output_instruction(self) -> str:
+        """Text appended to every rendered prompt to say what to return ('' = the template's own format)."""
+        return ""
+
+    def generate_critiques(self, texts: list[str]) -> list[str | BaseException]:
+        """Raw outputs for rendered critique prompts: :meth:`generate` unless the backend asks for a structured
+        answer (``generate`` itself stays plain text generation, which other users such as ``LLMRewriter`` call)."""
+        return self.generate(texts)
+
+    def stats(self) -> dict[str, float]:
+        """Counters since the critic was built: generated outputs and cache hits (``train/critic_calls`` is the
+        per-iteration count of samples asked)."""
+        return {"critic_generated_total": float(self.calls), "critic_cache_hits_total": float(self.cache_hits)}
+
     def setup(self, context: CriticSetup) -> None:
         """Cache in ``critic_cache.sqlite`` under the run directory unless ``cache_path`` was given."""
         if self.cache_path is None:
@@ -80,14 +95,15 @@ class GenerativeCritic(CriticBackend):
 
     def critique(self, prompts: list[str], responses: list[str], scores: list[float] | None = None) -> list[Critique]:
         scale = [score_to_scale(s, *self.score_range) for s in scores] if scores is not None else [None] * len(prompts)
-        rendered = [self.template.render(p, r, s) for p, r, s in zip(prompts, responses, scale)]
+        instruction = self.output_instruction
+        rendered = [self.template.render(p, r, s, instruction) for p, r, s in zip(prompts, responses, scale)]
         keys = [cache_key(self.identity, self.template.name, self.template.version, t) for t in rendered]
         raws: dict[str, str] = self.cache.get_many(keys) if self.cache is not None else {}
         self.cache_hits += sum(k in raws for k in keys)
         todo = [i for i, k in enumerate(keys) if k not in raws]
         failures: dict[int, BaseException] = {}
         if todo:
-            outputs = self.generate([rendered[i] for i in todo])
+            outputs = self.generate_critiques([rendered[i] for i in todo])
             if len(outputs) != len(todo):
                 raise RuntimeError(f"{type(self).__name__}.generate returned {len(outputs)} outputs for {len(todo)}")
             self.calls += len(todo)

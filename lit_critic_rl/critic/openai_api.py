@@ -14,6 +14,15 @@ into integer shares that sum to the configured totals (the first ranks take the 
 per rank), and ``requests_per_minute`` / ``tokens_per_minute`` are divided by ``W``. A rank that spends its share
 stops calling even if another rank has some left: the split is static, with no traffic between ranks.
 
+Structured outputs (``structured``): critique requests carry a ``response_format`` asking for JSON in the template's
+labels (:mod:`~lit_critic_rl.critic.structured`), and the prompt ends with an instruction saying so. A server that
+rejects the parameter (HTTP 400 or 422 naming ``response_format``, or any 400/422 before a structured request has
+ever succeeded) costs one retry per rejected sample, with the template's own prompt and no ``response_format``; from
+then on the critic stays in free text (``structured_fallbacks`` counts the switch, logged as
+``train/critic_structured_fallbacks``, with one warning). A server that ignores the parameter and answers prose is read
+as free text. The mode is part of the cache key (free text keeps the key it always had). :meth:`generate` itself is
+plain text generation, as other users of the backend (``LLMRewriter``) expect.
+
 One event loop (in a daemon thread) and one SDK client serve every batch of a critic, so kept-alive connections are
 reused: a fresh client per batch cost 50-100 ms on a 2-core CPU, which capped concurrency-16 throughput.
 """
@@ -26,9 +35,11 @@ import os
 import threading
 import time
 from collections import deque
+from typing import Literal
 
-from lit_critic_rl.critic.base import CriticSetup
+from lit_critic_rl.critic.base import CriticSetup, Critique
 from lit_critic_rl.critic.generative import GenerativeCritic
+from lit_critic_rl.critic.structured import MODES, StructuredMode, output_instruction, response_format
 from lit_critic_rl.critic.templates import InputMode
 from lit_critic_rl.distributed import rank_share
 
@@ -37,6 +48,19 @@ log = logging.getLogger(__name__)
 
 class BudgetExhausted(RuntimeError):
     """The critic's request or token budget is spent."""
+
+
+class StructuredOutputRejected(RuntimeError):
+    """The server refused a structured request (or it was not sent after another was refused): retried as free text."""
+
+
+def rejects_structured(err: BaseException, structured_ever_ok: bool) -> bool:
+    """Whether a failed request says the server does not take ``response_format``: a 400/422 that names it, or any
+    400/422 while no structured request has succeeded yet."""
+    status = getattr(err, "status_code", None)
+    if status not in (400, 422):
+        return False
+    return not structured_ever_ok or "response_format" in str(err).lower()
 
 
 class RateLimiter:
@@ -93,6 +117,7 @@ class OpenAICritic(GenerativeCritic):
         cache_path: str | None = None,
         score_range: tuple[float, float] = (0.0, 1.0),
         template_input: InputMode | None = None,
+        structured: Literal["json_schema", "json_object", "none"] = "json_schema",
     ) -> None:
         """
         Args:
@@ -113,8 +138,13 @@ class OpenAICritic(GenerativeCritic):
             cache_path: sqlite cache file; None = ``critic_cache.sqlite`` in the trainer's root dir.
             score_range: Range of the extrinsic score, mapped onto the template's 1-10 ``{score}``.
             template_input: 'separate' or 'joined' prompt and response; None = the template's own ``# input:``.
+            structured: Ask for JSON in the template's labels through ``response_format``: ``json_schema`` (a strict
+                schema; OpenAI, vLLM, SGLang), ``json_object`` (any JSON object; the prompt gives the shape) or
+                ``none`` (the template's free-text format). A server that rejects it falls back to ``none`` once.
         """
         super().__init__(template, cache_path, score_range, template_input)
+        if structured not in MODES:
+            raise ValueError(f"critic.structured must be one of {MODES}, got '{structured}'")
         if concurrency < 1:
             raise ValueError(f"critic.concurrency must be >= 1, got {concurrency}")
         if api_key_env is not None and not os.environ.get(api_key_env):
@@ -132,6 +162,10 @@ class OpenAICritic(GenerativeCritic):
             "max_total_tokens": max_total_tokens,
         }
         """The configured limits of the whole run; the attributes above hold this rank's share after setup."""
+        self.structured: StructuredMode = structured
+        """The mode asked for now: the configured one until a server rejects it, then ``none``."""
+        self.structured_fallbacks = 0
+        self._structured_ok = False
         self.requests_made = 0
         self.tokens_used = 0
         self._warned_budget = False
@@ -141,7 +175,15 @@ class OpenAICritic(GenerativeCritic):
 
     @property
     def identity(self) -> str:
-        return f"openai|{self.base_url}|{self.model}|{self.max_new_tokens}|{self.temperature}"
+        base = f"openai|{self.base_url}|{self.model}|{self.max_new_tokens}|{self.temperature}"
+        return base if self.structured == "none" else f"{base}|{self.structured}"
+
+    @property
+    def output_instruction(self) -> str:
+        return output_instruction(self.template, self.structured)
+
+    def stats(self) -> dict[str, float]:
+        return {**super().stats(), "critic_structured_fallbacks": float(self.structured_fallbacks)}
 
     def __repr__(self) -> str:
         return f"OpenAICritic(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
@@ -158,7 +200,43 @@ class OpenAICritic(GenerativeCritic):
         return self.max_total_tokens is None or self.tokens_used < self.max_total_tokens
 
     def generate(self, texts: list[str]) -> list[str | BaseException]:
-        return asyncio.run_coroutine_threadsafe(self._generate_all(texts), self._event_loop()).result()
+        """Plain completions of ``texts`` (no ``response_format``)."""
+        return self._run(texts, "none")
+
+    def generate_critiques(self, texts: list[str]) -> list[str | BaseException]:
+        return self._run(texts, self.structured)
+
+    def _run(self, texts: list[str], mode: StructuredMode) -> list[str | BaseException]:
+        return asyncio.run_coroutine_threadsafe(self._generate_all(texts, mode), self._event_loop()).result()
+
+    def critique(self, prompts: list[str], responses: list[str], scores: list[float] | None = None) -> list[Critique]:
+        """As :meth:`GenerativeCritic.critique`; samples whose structured request was rejected are asked once more
+        in free text (the critic has fallen back by then)."""
+        out = super().critique(prompts, responses, scores)
+        redo = [i for i, c in enumerate(out) if c.error == StructuredOutputRejected.__name__]
+        if redo:
+            again = super().critique(
+                [prompts[i] for i in redo],
+                [responses[i] for i in redo],
+                [scores[i] for i in redo] if scores is not None else None,
+            )
+            for i, critique in zip(redo, again):
+                out[i] = critique
+        return out
+
+    def _fall_back(self, mode: StructuredMode, err: BaseException) -> None:
+        """Switch to free text for the rest of the run (once): count it and warn without the server's message."""
+        if self.structured == "none":
+            return
+        self.structured = "none"
+        self.structured_fallbacks += 1
+        log.warning(
+            "critic: the server rejected response_format (%s) with %s (HTTP %s); retrying as free text and "
+            "staying in free text for the rest of the run",
+            mode,
+            type(err).__name__,
+            getattr(err, "status_code", "?"),
+        )
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
@@ -182,7 +260,7 @@ class OpenAICritic(GenerativeCritic):
         state["_loop"] = state["_client"] = state["_limiter"] = None  # the client holds the key; none pickles
         return state
 
-    async def _generate_all(self, texts: list[str]) -> list[str | BaseException]:
+    async def _generate_all(self, texts: list[str], mode: StructuredMode) -> list[str | BaseException]:
         import openai
 
         if self._client is None:
@@ -195,9 +273,13 @@ class OpenAICritic(GenerativeCritic):
         if self._limiter is None:  # one limiter for the critic's life, so rate caps hold across batches too
             self._limiter = RateLimiter(self.requests_per_minute, self.tokens_per_minute)
         limiter = self._limiter
+        fmt = response_format(self.template, mode)
+        extra = {"response_format": fmt} if fmt is not None else {}
 
         async def one(text: str) -> str | BaseException:
             async with gate:
+                if mode != "none" and self.structured == "none":  # another request of the batch was rejected
+                    return StructuredOutputRejected("not sent: the server rejected response_format")
                 if not self.budget_left():
                     if not self._warned_budget:
                         log.warning(
@@ -216,9 +298,15 @@ class OpenAICritic(GenerativeCritic):
                         messages=[{"role": "user", "content": text}],
                         max_tokens=self.max_new_tokens,
                         temperature=self.temperature,
+                        **extra,
                     )
                 except Exception as err:  # the SDK has retried already; the failure is data, not a crash
+                    if mode != "none" and rejects_structured(err, self._structured_ok):
+                        self._fall_back(mode, err)
+                        return StructuredOutputRejected(type(err).__name__)
                     return err
+                if mode != "none":
+                    self._structured_ok = True
                 tokens = reply.usage.total_tokens if reply.usage is not None else 0
                 self.tokens_used += tokens
                 limiter.record(tokens)

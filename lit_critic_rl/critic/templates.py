@@ -48,15 +48,18 @@ class CritiqueTemplate:
     sections: tuple[str, ...] = ()
     """Labels a sectioned answer must resolve (spans or an explicit none each)."""
 
-    def render(self, prompt: str, response: str, score: int | None = None) -> str:
+    def render(self, prompt: str, response: str, score: int | None = None, instruction: str = "") -> str:
+        """The prompt for one sample; a non-empty ``instruction`` (what to return, e.g. JSON) follows it after a
+        blank line."""
         text = self.body
         if self.input == "joined":
             text = text.replace("{text}", join_input(prompt, response)[0])
-        return (
+        text = (
             text.replace("{prompt}", prompt)
             .replace("{response}", response)
             .replace("{score}", "" if score is None else str(score))
         )
+        return f"{text}\n{instruction}\n" if instruction else text
 
     @property
     def examples(self) -> str:
