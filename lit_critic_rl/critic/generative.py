@@ -55,6 +55,12 @@ class GenerativeCritic(CriticBackend):
     def generate(self, texts: list[str]) -> list[str | BaseException]:
         """Raw critic outputs, one per rendered prompt; an exception instance where a call failed for good."""
 
+    def generate_for_critique(self, texts: list[str], responses: list[str]) -> list[str | BaseException]:
+        """``generate`` with the responses under critique alongside their rendered prompts, for backends whose
+        decoding depends on them (a grammar that only lets the critic quote its response); by default the
+        responses are not needed."""
+        return self.generate(texts)
+
     def setup(self, context: CriticSetup) -> None:
         """Cache in ``critic_cache.sqlite`` under the run directory unless ``cache_path`` was given."""
         if self.cache_path is None:
@@ -87,7 +93,7 @@ class GenerativeCritic(CriticBackend):
         todo = [i for i, k in enumerate(keys) if k not in raws]
         failures: dict[int, BaseException] = {}
         if todo:
-            outputs = self.generate([rendered[i] for i in todo])
+            outputs = self.generate_for_critique([rendered[i] for i in todo], [responses[i] for i in todo])
             if len(outputs) != len(todo):
                 raise RuntimeError(f"{type(self).__name__}.generate returned {len(outputs)} outputs for {len(todo)}")
             self.calls += len(todo)
