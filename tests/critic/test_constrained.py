@@ -159,6 +159,19 @@ def _assert_every_quote_located(critiques, responses, max_spans: int) -> None:
             assert span.text == response[span.start : span.end] and span.text in allowed
 
 
+@pytest.mark.parametrize("template", ["sentiment", "sentiment_relc", "summarization_relc"])
+def test_every_line_the_grammar_allows_parses_to_exactly_its_quote(template):
+    """Without a model: each allowed line, for every quote of 20 random responses and every label, reads back as
+    one span of that label and text (label words, "None", emphasis marks and quote marks inside quotes included)."""
+    t = load_template(template)
+    responses = [*_random_responses(20, seed=3), "None here. *so* _very_ positive: none [x] (y)"]
+    for response in responses:
+        for quote in quotes(response):
+            for label in t.labels:
+                critique = parse_critique(f'{label}: "{quote}"', response, t)
+                assert critique.ok and [(s.label, s.text) for s in critique.spans] == [(label, quote)], critique
+
+
 def test_tiny_model_under_the_constraint_always_writes_located_quotes(tiny_model_path, tmp_path):
     """A property test: 20 random responses (quotes, apostrophes, newlines, backslashes, emoji, CJK, label words)
     critiqued by a random-weight model; every critique must parse with every quote located."""
