@@ -60,9 +60,10 @@ class GenerativeCritic(CriticBackend):
         """Text appended to every rendered prompt to say what to return ('' = the template's own format)."""
         return ""
 
-    def generate_critiques(self, texts: list[str]) -> list[str | BaseException]:
-        """Raw outputs for rendered critique prompts: :meth:`generate` unless the backend asks for a structured
-        answer (``generate`` itself stays plain text generation, which other users such as ``LLMRewriter`` call)."""
+    def generate_for_critique(self, texts: list[str], responses: list[str]) -> list[str | BaseException]:
+        """Raw outputs for rendered critique prompts, with the responses under critique alongside: :meth:`generate`
+        unless the backend asks for a structured answer or constrains decoding to quotes of the response
+        (``generate`` itself stays plain text generation, which other users such as ``LLMRewriter`` call)."""
         return self.generate(texts)
 
     def stats(self) -> dict[str, float]:
@@ -103,7 +104,7 @@ class GenerativeCritic(CriticBackend):
         todo = [i for i, k in enumerate(keys) if k not in raws]
         failures: dict[int, BaseException] = {}
         if todo:
-            outputs = self.generate_critiques([rendered[i] for i in todo])
+            outputs = self.generate_for_critique([rendered[i] for i in todo], [responses[i] for i in todo])
             if len(outputs) != len(todo):
                 raise RuntimeError(f"{type(self).__name__}.generate returned {len(outputs)} outputs for {len(todo)}")
             self.calls += len(todo)

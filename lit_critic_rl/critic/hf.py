@@ -19,6 +19,7 @@ from typing import Literal
 
 import torch
 
+from lit_critic_rl.critic.constrained import complete_lines, critique_grammar
 from lit_critic_rl.critic.generative import GenerativeCritic
 from lit_critic_rl.critic.templates import InputMode
 
@@ -34,8 +35,11 @@ def generate_critiques(
     batch_size: int,
     stop_strings: list[str] | None,
     prompt_format: PromptFormat = "completion",
+    grammars: list[str] | None = None,
 ) -> list[str]:
-    """Greedy completions of ``texts`` (left-padded batches), cut at the first blank line after content."""
+    """Greedy completions of ``texts`` (left-padded batches), cut at the first blank line after content. With
+    ``grammars`` (EBNF text, one per text) each completion is decoded under its grammar (xgrammar) and loses the
+    line the token limit cut off."""
     chat = prompt_format == "chat" and getattr(tokenizer, "chat_template", None) is not None
     if chat:
         texts = [
@@ -50,6 +54,9 @@ def generate_critiques(
                 texts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=not chat
             )
             enc = {k: v.to(model.device) for k, v in enc.items()}
+            constraint = {}
+            if grammars is not None:
+                constraint = _constraint(model, tokenizer, grammars[start : start + batch_size])
             out = model.generate(
                 **enc,
                 do_sample=False,
@@ -57,12 +64,29 @@ def generate_critiques(
                 pad_token_id=tokenizer.pad_token_id,
                 stop_strings=stop_strings or None,
                 tokenizer=tokenizer if stop_strings else None,
+                **constraint,
             )
             new = out[:, enc["input_ids"].shape[1] :]
-            outputs += tokenizer.batch_decode(new, skip_special_tokens=True)
+            if grammars is None:
+                outputs += tokenizer.batch_decode(new, skip_special_tokens=True)
+            else:  # decoded as written: no clean-up of spaces before punctuation, which would edit the quotes
+                texts_ = tokenizer.batch_decode(new, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+                done = constraint["logits_processor"][0].terminated
+                outputs += [complete_lines(t, d) for t, d in zip(texts_, done)]
     finally:
         tokenizer.padding_side = side
     return [cut_at_blank_line(o) for o in outputs]
+
+
+def _constraint(model, tokenizer, grammars: list[str]) -> dict:
+    """``generate`` keywords that decode each row under its grammar and end it at the grammar's stop tokens."""
+    from transformers import LogitsProcessorList
+
+    from lit_critic_rl.critic.grammar_decoding import GrammarLogitsProcessor, compiler_for
+
+    compiler = compiler_for(model, tokenizer)
+    processor = GrammarLogitsProcessor(compiler, grammars)
+    return {"logits_processor": LogitsProcessorList([processor]), "eos_token_id": compiler.stop_ids}
 
 
 def cut_at_blank_line(text: str) -> str:
@@ -85,6 +109,8 @@ class HFCritic(GenerativeCritic):
         template_input: InputMode | None = None,
         prompt_format: PromptFormat = "completion",
         device: str | None = None,
+        constrained: bool = False,
+        max_spans: int = 4,
     ) -> None:
         """
         Args:
@@ -101,13 +127,19 @@ class HFCritic(GenerativeCritic):
             prompt_format: 'completion' (plain text, the paper's self-critique) or 'chat' (the model's chat template).
             device: Where the critic model lives, e.g. ``cuda:1`` next to a policy on ``cuda:0`` (None = the CPU,
                 where it loads). Under bitsandbytes NF4 the weights are placed at load time on that device.
+            constrained: Decode under a per-sample grammar (xgrammar, the ``constrained`` extra): only
+                ``label: "quote"`` lines whose quotes are word-aligned pieces of the response, or ``None
+                identified``, so every critique parses and every quote is located (docs/critics.md).
+            max_spans: Most lines a constrained critique may write.
         """
         from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
 
         if prompt_format not in ("chat", "completion"):
             raise ValueError(f"critic.prompt_format must be 'chat' or 'completion', got '{prompt_format}'")
+        check_constraint(constrained, max_spans)
         super().__init__(template, cache_path, score_range, template_input)
         self.prompt_format = prompt_format
+        self.constrained, self.max_spans = constrained, max_spans
         self.name_or_path, self.max_new_tokens, self.batch_size = name_or_path, max_new_tokens, batch_size
         self.stop_strings = stop_strings
         field = "model.critic.init_args.name_or_path"
@@ -117,9 +149,10 @@ class HFCritic(GenerativeCritic):
 
     @property
     def identity(self) -> str:
-        return f"hf|{self.name_or_path}|{self.max_new_tokens}|{self.prompt_format}"
+        tail = f"|constrained{self.max_spans}" if self.constrained else ""
+        return f"hf|{self.name_or_path}|{self.max_new_tokens}|{self.prompt_format}{tail}"
 
-    def generate(self, texts: list[str]) -> list[str | BaseException]:
+    def generate(self, texts: list[str], grammars: list[str] | None = None) -> list[str | BaseException]:
         return generate_critiques(
             self.model,
             self.tokenizer,
@@ -128,4 +161,25 @@ class HFCritic(GenerativeCritic):
             self.batch_size,
             self.stop_strings,
             self.prompt_format,
+            grammars,
         )
+
+    def generate_for_critique(self, texts: list[str], responses: list[str]) -> list[str | BaseException]:
+        return self.generate(texts, grammars_for(self, responses))
+
+
+def check_constraint(constrained: bool, max_spans: int) -> None:
+    """Config-time checks of ``constrained``/``max_spans``: a clear error before any model loads."""
+    if max_spans < 1:
+        raise ValueError(f"critic.max_spans must be at least 1, got {max_spans}")
+    if constrained:
+        from lit_critic_rl.critic.grammar_decoding import require_xgrammar
+
+        require_xgrammar()
+
+
+def grammars_for(critic, responses: list[str]) -> list[str] | None:
+    """The per-response grammars of a constrained critic (``constrained``, ``max_spans``, ``template``), else None."""
+    if not critic.constrained:
+        return None
+    return [critique_grammar(r, critic.template, critic.max_spans) for r in responses]

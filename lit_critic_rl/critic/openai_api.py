@@ -203,7 +203,7 @@ class OpenAICritic(GenerativeCritic):
         """Plain completions of ``texts`` (no ``response_format``)."""
         return self._run(texts, "none")
 
-    def generate_critiques(self, texts: list[str]) -> list[str | BaseException]:
+    def generate_for_critique(self, texts: list[str], responses: list[str]) -> list[str | BaseException]:
         return self._run(texts, self.structured)
 
     def _run(self, texts: list[str], mode: StructuredMode) -> list[str | BaseException]:

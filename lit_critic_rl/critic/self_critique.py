@@ -11,7 +11,7 @@ from contextlib import nullcontext
 
 from lit_critic_rl.critic.base import CriticSetup
 from lit_critic_rl.critic.generative import GenerativeCritic
-from lit_critic_rl.critic.hf import PromptFormat, generate_critiques
+from lit_critic_rl.critic.hf import PromptFormat, check_constraint, generate_critiques, grammars_for
 from lit_critic_rl.critic.templates import InputMode
 
 
@@ -27,6 +27,8 @@ class SelfCritique(GenerativeCritic):
         score_range: tuple[float, float] = (0.0, 1.0),
         template_input: InputMode | None = None,
         prompt_format: PromptFormat = "completion",
+        constrained: bool = False,
+        max_spans: int = 4,
     ) -> None:
         """
         Args:
@@ -39,11 +41,17 @@ class SelfCritique(GenerativeCritic):
             score_range: Range of the extrinsic score, mapped onto the template's 1-10 ``{score}``.
             template_input: 'separate' or 'joined' prompt and response; None = the template's own ``# input:``.
             prompt_format: 'completion' (plain text, as the paper's self-critique) or 'chat' (the chat template).
+            constrained: Decode under a per-sample grammar (xgrammar, the ``constrained`` extra): only
+                ``label: "quote"`` lines whose quotes are word-aligned pieces of the response, or ``None
+                identified``, so every critique parses and every quote is located (docs/critics.md).
+            max_spans: Most lines a constrained critique may write.
         """
         if prompt_format not in ("chat", "completion"):
             raise ValueError(f"critic.prompt_format must be 'chat' or 'completion', got '{prompt_format}'")
+        check_constraint(constrained, max_spans)
         super().__init__(template, cache_path, score_range, template_input)
         self.prompt_format = prompt_format
+        self.constrained, self.max_spans = constrained, max_spans
         self.use_current_policy, self.max_new_tokens = use_current_policy, max_new_tokens
         self.batch_size, self.stop_strings = batch_size, stop_strings
         self.lm = None
@@ -59,9 +67,13 @@ class SelfCritique(GenerativeCritic):
 
     @property
     def identity(self) -> str:
-        return f"self|{self.model_name}|{self.max_new_tokens}|{self.prompt_format}"
+        tail = f"|constrained{self.max_spans}" if self.constrained else ""
+        return f"self|{self.model_name}|{self.max_new_tokens}|{self.prompt_format}{tail}"
 
-    def generate(self, texts: list[str]) -> list[str | BaseException]:
+    def generate_for_critique(self, texts: list[str], responses: list[str]) -> list[str | BaseException]:
+        return self.generate(texts, grammars_for(self, responses))
+
+    def generate(self, texts: list[str], grammars: list[str] | None = None) -> list[str | BaseException]:
         if self.lm is None:
             raise RuntimeError("SelfCritique has no model: use it as the PPO module's critic (setup attaches it)")
         was_training = self.lm.training
@@ -77,6 +89,7 @@ class SelfCritique(GenerativeCritic):
                     self.batch_size,
                     self.stop_strings,
                     self.prompt_format,
+                    grammars,
                 )
         finally:
             self.lm.train(was_training)
