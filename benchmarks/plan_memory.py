@@ -50,7 +50,7 @@ def measure(name: str) -> dict:
     from lit_critic_rl.models.policy import PolicyValueModel
     from lit_critic_rl.ppo.objective import PPOObjective
     from lit_critic_rl.ppo.rollout import sample, teacher_force
-    from lit_critic_rl.ppo.update import OptimizerStepper
+    from lit_critic_rl.rl.update import OptimizerStepper
     from lit_critic_rl.types import TokenRewards
 
     shape = SHAPES[name]

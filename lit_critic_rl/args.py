@@ -152,7 +152,7 @@ class PPOArgs:
     logprob_chunk_size: int = 0
     """Positions per chunk of the LM head in the PPO epochs: > 0 computes the log-probs (and the logged entropy)
     from the final hidden state a chunk at a time and recomputes each chunk's logits in the backward, so no
-    ``[B, T, vocabulary]`` logits or gradient exist (``lit_critic_rl.ppo.chunked_logprobs``); 0 keeps the full
+    ``[B, T, vocabulary]`` logits or gradient exist (``lit_critic_rl.rl.chunked_logprobs``); 0 keeps the full
     logits. Not used with ``entropy_coef > 0`` or LM heads with logit scaling."""
     fuse_first_forward: bool = True
     """When one minibatch holds the whole rollout and LoRA dropout is 0, take the rollout's log-probs (and

@@ -41,15 +41,15 @@ from lit_critic_rl.objectives import make_objective
 from lit_critic_rl.optim import OptimizerFactory, build_optimizer, check_optimizer_runs
 from lit_critic_rl.perf import PhaseTimer
 from lit_critic_rl.ppo.advantages import mean_sequence_kl
-from lit_critic_rl.ppo.batch_stats import advantage_stats, sample_means
 from lit_critic_rl.ppo.kl_control import AdaptiveKLController, FixedKLController
-from lit_critic_rl.ppo.masked import no_reduce
 from lit_critic_rl.ppo.rollout import sample, teacher_force
 from lit_critic_rl.ppo.score_scaling import RunningMoments
 from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ranges, scale_rewards
-from lit_critic_rl.ppo.update import OptimizerStepper
 from lit_critic_rl.rewards.base import ExtrinsicReward, Reward, score_samples
 from lit_critic_rl.rewards.references import UsesReferences
+from lit_critic_rl.rl.batch_stats import advantage_stats, sample_means
+from lit_critic_rl.rl.masked import no_reduce
+from lit_critic_rl.rl.update import OptimizerStepper
 from lit_critic_rl.rlmec.rewriter import Rewriter
 from lit_critic_rl.rlmec.rounds import SampleRounds
 from lit_critic_rl.rlmec.targets import rewrite_targets

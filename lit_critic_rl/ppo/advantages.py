@@ -10,11 +10,9 @@ import torch
 from torch import Tensor
 
 from lit_critic_rl.args import PPOArgs
-from lit_critic_rl.ppo.losses import kl_estimate, kl_penalized_rewards
-from lit_critic_rl.ppo.masked import Reduce, masked_mean, masked_var, masked_whiten, no_reduce
+from lit_critic_rl.rl.kl import kl_estimate, kl_penalized_rewards
+from lit_critic_rl.rl.masked import Reduce, masked_whiten, no_reduce
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
-
-__all__ = ["Reduce", "compute_advantages", "gae", "masked_mean", "masked_var", "masked_whiten", "mean_sequence_kl"]
 
 
 def gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float, lam: float) -> tuple[Tensor, Tensor]:

@@ -2,7 +2,7 @@
 
 An :class:`Objective` declares which rollout fields it needs (``needs_values``, ``needs_reference``,
 ``needs_targets``), turns token rewards into what its loss reads (:meth:`Objective.advantages`), and runs its update
-through a :class:`~lit_critic_rl.ppo.update.Stepper`. ``model.ppo.objective`` selects one by name
+through a :class:`~lit_critic_rl.rl.update.Stepper`. ``model.ppo.objective`` selects one by name
 (``lit_critic_rl.objectives.OBJECTIVES``). :class:`PPOObjective` is the clipped PPO policy loss plus the clipped value
 loss, ``ppo.epochs`` passes over shuffled minibatches.
 
@@ -24,15 +24,10 @@ from torch import Tensor
 from lit_critic_rl.args import PPOArgs
 from lit_critic_rl.models.policy import ForwardOutput, PolicyValueModel
 from lit_critic_rl.ppo.advantages import compute_advantages
-from lit_critic_rl.ppo.losses import (
-    clipped_policy_loss,
-    clipped_value_loss,
-    entropy_diagnostic,
-    entropy_from_logits,
-    token_logprobs,
-)
-from lit_critic_rl.ppo.masked import Reduce, masked_mean, no_reduce
-from lit_critic_rl.ppo.update import AccumulationGroups, MeanStats, Stepper, minibatches
+from lit_critic_rl.ppo.losses import clipped_policy_loss, clipped_value_loss
+from lit_critic_rl.rl.logprobs import entropy_diagnostic, entropy_from_logits, token_logprobs
+from lit_critic_rl.rl.masked import Reduce, masked_mean, no_reduce
+from lit_critic_rl.rl.update import AccumulationGroups, MeanStats, Stepper, minibatches
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
 
 

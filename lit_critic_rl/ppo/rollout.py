@@ -15,7 +15,7 @@ from torch import Tensor
 
 from lit_critic_rl.args import GenerationArgs
 from lit_critic_rl.models.policy import PolicyValueModel
-from lit_critic_rl.ppo.losses import token_logprobs
+from lit_critic_rl.rl.logprobs import token_logprobs
 from lit_critic_rl.types import Rollout
 
 

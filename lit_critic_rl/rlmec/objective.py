@@ -22,10 +22,11 @@ import torch
 
 from lit_critic_rl.args import PPOArgs
 from lit_critic_rl.models.policy import PolicyValueModel
-from lit_critic_rl.ppo.losses import entropy_diagnostic, kl_estimate, token_logprobs
-from lit_critic_rl.ppo.masked import Reduce, masked_mean, no_reduce
 from lit_critic_rl.ppo.objective import FirstForward, Objective
-from lit_critic_rl.ppo.update import AccumulationGroups, MeanStats, Stepper, minibatches
+from lit_critic_rl.rl.kl import kl_estimate
+from lit_critic_rl.rl.logprobs import entropy_diagnostic, token_logprobs
+from lit_critic_rl.rl.masked import Reduce, masked_mean, no_reduce
+from lit_critic_rl.rl.update import AccumulationGroups, MeanStats, Stepper, minibatches
 from lit_critic_rl.rlmec.losses import imitation_loss, rlmec_policy_loss
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
 

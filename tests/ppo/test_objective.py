@@ -11,7 +11,7 @@ from lit_critic_rl.objectives import make_objective
 from lit_critic_rl.ppo.objective import PPOObjective
 from lit_critic_rl.ppo.rollout import sample, teacher_force
 from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ranges
-from lit_critic_rl.ppo.update import OptimizerStepper
+from lit_critic_rl.rl.update import OptimizerStepper
 
 
 def _setup(path, value_mode="separate_adapter", **ppo):

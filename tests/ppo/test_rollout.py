@@ -4,8 +4,8 @@ import torch
 from lit_critic_rl.args import AdapterArgs, GenerationArgs
 from lit_critic_rl.models.loading import load_causal_lm
 from lit_critic_rl.models.policy import PolicyValueModel
-from lit_critic_rl.ppo.losses import token_logprobs
 from lit_critic_rl.ppo.rollout import response_mask_from_ids, sample, teacher_force
+from lit_critic_rl.rl.logprobs import token_logprobs
 
 
 def test_response_mask_keeps_first_eos_and_drops_the_rest():

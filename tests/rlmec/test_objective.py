@@ -14,9 +14,9 @@ from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.module import DenseRewardPPO
 from lit_critic_rl.objectives import make_objective
-from lit_critic_rl.ppo.losses import token_logprobs
 from lit_critic_rl.ppo.rollout import sample, teacher_force
-from lit_critic_rl.ppo.update import OptimizerStepper
+from lit_critic_rl.rl.logprobs import token_logprobs
+from lit_critic_rl.rl.update import OptimizerStepper
 from lit_critic_rl.rlmec.objective import RLMECObjective
 from lit_critic_rl.types import TokenRewards
 

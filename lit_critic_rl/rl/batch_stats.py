@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from lit_critic_rl.ppo.masked import Reduce, no_reduce
+from lit_critic_rl.rl.masked import Reduce, no_reduce
 from lit_critic_rl.types import Advantages
 
 
