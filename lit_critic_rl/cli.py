@@ -17,6 +17,7 @@ import sys
 from lightning.pytorch.cli import LightningCLI
 
 from lit_critic_rl.module import DenseRewardPPO
+from lit_critic_rl.moved_keys import check_argv
 
 DOCS_HINT = (
     "lit_critic_rl: PPO with dense rewards from LLM critics. Guides in docs/ (design.md, critics.md, benchmarks.md); "
@@ -74,6 +75,7 @@ def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
         from lit_critic_rl.rlmec.grm_module import GRMData, GRMFineTuning
 
         return LightningCLI(GRMFineTuning, GRMData, save_config_kwargs={"overwrite": True}, args=argv[1:], run=run)
+    check_argv(argv)  # keys moved to model.objective: one message naming the new key, not jsonargparse's
     return CLI(
         DenseRewardPPO,
         PromptDataModule,

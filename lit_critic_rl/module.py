@@ -6,10 +6,10 @@ One iteration (``training_step`` on a batch of prompts)::
     scores   = score_samples(reward, prompts, responses)                   # rewards/base.py
     pending  = critic_runner.start(prompts, responses, scores)              # critic/runner.py (maybe off-thread)
     rollout  = teacher_force(lm, rollout, ...)                              # ppo/rollout.py (no grad)
-    rollout, first = objective.first_forward(lm, rollout)   # only when fused  ppo/objective.py
+    rollout, first = update_loop.first_forward(objective, lm, rollout)   # only when fused  rl/loop.py
     rewards  = assemble_rewards(scores, pending.wait(), rollout, ...)      # ppo/token_rewards.py
-    adv      = objective.advantages(rollout, rewards, kl_coef, reduce)      # ppo/advantages.py
-    stats    = objective.update(lm, stepper, rollout, adv, first)          # ppo/objective.py + ppo/update.py
+    adv      = objective.advantages(rollout, rewards, kl, kl_coef)         # e.g. ppo/objective.py
+    stats    = update_loop.run(objective, lm, stepper, rollout, adv, first) # rl/loop.py, objective's minibatch loss
 
 Optimization is manual, so Lightning's ``global_step`` counts optimizer steps (several per iteration); iterations
 are batches of the train loader (``train/iteration``).
@@ -37,7 +37,7 @@ from lit_critic_rl.memory import set_malloc_mmap_threshold, trim_malloc
 from lit_critic_rl.metrics.task import TaskMetrics
 from lit_critic_rl.models.loading import check_model_name, load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
-from lit_critic_rl.objectives import make_objective
+from lit_critic_rl.objectives import Objective, PPOObjective, RunContext
 from lit_critic_rl.optim import OptimizerFactory, build_optimizer, check_optimizer_runs
 from lit_critic_rl.perf import PhaseTimer
 from lit_critic_rl.ppo.advantages import mean_sequence_kl
@@ -48,6 +48,8 @@ from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ran
 from lit_critic_rl.rewards.base import ExtrinsicReward, Reward, score_samples
 from lit_critic_rl.rewards.references import UsesReferences
 from lit_critic_rl.rl.batch_stats import advantage_stats, sample_means
+from lit_critic_rl.rl.kl import rollout_kl
+from lit_critic_rl.rl.loop import UpdateLoop
 from lit_critic_rl.rl.masked import no_reduce
 from lit_critic_rl.rl.update import OptimizerStepper
 from lit_critic_rl.rlmec.rewriter import Rewriter
@@ -73,6 +75,7 @@ class DenseRewardPPO(LightningModule):
         val_seed: int = 1234,
         rewriter: Rewriter | None = None,
         optimizer: OptimizerFactory | None = None,
+        objective: Objective | None = None,
     ) -> None:
         """
         Args:
@@ -81,16 +84,19 @@ class DenseRewardPPO(LightningModule):
             model: Base model and how the value function shares it.
             adapter: LoRA settings of the policy and value adapters.
             generation: Sampling settings of rollouts and validation.
-            ppo: PPO and KL-control hyperparameters.
+            ppo: The update loop (epochs, minibatches, learning rate) and the KL control, shared by every objective.
             shaping: How critic spans become token rewards.
             metrics: The task's own evaluation metrics (e.g. SentimentMetrics); None = generic metrics only.
             evaluation: Samples per prompt, perplexity scoring model and sample files of validate/test.
             val_seed: Seed of validation sampling, so every evaluation sees the same sampling noise.
-            rewriter: Minimum-edit teacher whose rewrites become the imitation targets of the ``rlmec`` objective
-                (e.g. ``lit_critic_rl.rlmec.ArithmeticRewriter``); None = no imitation term.
+            rewriter: Minimum-edit teacher whose rewrites become the imitation targets of an objective that reads
+                them (``RLMECObjective``; e.g. ``lit_critic_rl.rlmec.ArithmeticRewriter``); None = no imitation term.
             optimizer: Optimizer of the adapters and the value head by ``class_path`` (e.g.
                 ``bitsandbytes.optim.PagedAdamW8bit`` on CUDA); its ``lr`` is ``ppo.learning_rate``. None = AdamW.
+            objective: What the update optimises, by ``class_path`` (presets: ``configs/objective/``); None = PPO with
+                its defaults (``lit_critic_rl.objectives.PPOObjective``).
         """
+        objective = objective if objective is not None else PPOObjective()
         super().__init__()
         # plain dicts, so checkpoints load with torch.load(weights_only=True) (Lightning's default)
         self.save_hyperparameters(
@@ -102,6 +108,7 @@ class DenseRewardPPO(LightningModule):
                 "shaping": asdict(shaping),
                 "evaluation": asdict(evaluation),
                 "val_seed": val_seed,
+                "objective": {"class_path": objective.class_path(), "init_args": objective.settings()},
             }
         )
         self.automatic_optimization = False
@@ -112,10 +119,17 @@ class DenseRewardPPO(LightningModule):
         self.val_seed = val_seed
         if model.malloc_mmap_threshold is not None:
             set_malloc_mmap_threshold(model.malloc_mmap_threshold)
-        self.objective = make_objective(ppo, generation.temperature, adapter.dropout)
-        if rewriter is not None and not self.objective.needs_targets:
+        self.objective, self.update_loop = objective, UpdateLoop(ppo)
+        objective.connect(
+            RunContext(generation.temperature, adapter.dropout, generation.samples_per_prompt, self.sum_over_ranks)
+        )
+        name = type(objective).__name__
+        if rewriter is not None and not objective.needs_targets:
+            raise ValueError(f"model.rewriter is read only by an objective with rewrite targets (RLMEC), not {name}")
+        if ppo.regenerate_every > 1 and not objective.off_policy:
             raise ValueError(
-                f"model.rewriter is read only by an objective with rewrite targets (rlmec), not '{ppo.objective}'"
+                f"model.ppo.regenerate_every must be 1 for the on-policy {name} (reusing old samples is for an "
+                f"objective that trains off-policy, e.g. RLMECObjective), got {ppo.regenerate_every}"
             )
         self.rewriter = rewriter
         self.optimizer_factory = optimizer
@@ -139,9 +153,13 @@ class DenseRewardPPO(LightningModule):
         self.critic_runner = CriticRunner(critic, self.timer, shaping.gate_threshold) if critic is not None else None
         self.reduce = no_reduce
         """Sum over processes for the batch statistics: the identity in one process, an all-reduce with several
-        (set in :meth:`setup`)."""
+        (set in :meth:`setup`); the objective reaches it through :meth:`sum_over_ranks`."""
         self.evaluator = Evaluator(evaluation, metrics)
         self._pending_rng: dict | None = None
+
+    def sum_over_ranks(self, x: torch.Tensor) -> torch.Tensor:
+        """The run's reduce hook as the objective sees it (:class:`~lit_critic_rl.rl.objective.RunContext`)."""
+        return self.reduce(x)
 
     # ------------------------------------------------------------------ setup
     def configure_model(self) -> None:
@@ -181,10 +199,10 @@ class DenseRewardPPO(LightningModule):
             check_distributed_sampler(self.trainer)
             self.reduce = AllReduceSum(self.trainer.strategy.root_device)
         datamodule = getattr(self.trainer, "datamodule", None)
-        if isinstance(datamodule, RolloutReplay) and stage == "fit" and not self.objective.needs_targets:
+        if isinstance(datamodule, RolloutReplay) and stage == "fit" and not self.objective.off_policy:
             raise ValueError(
-                f"data: RolloutReplay trains on saved, off-policy samples; only model.ppo.objective 'rlmec' trains "
-                f"offline, not '{self.ppo.objective}'"
+                f"data: RolloutReplay trains on saved, off-policy samples; only an objective that trains off-policy "
+                f"(model.objective: RLMECObjective) trains offline, not {type(self.objective).__name__}"
             )
         if isinstance(datamodule, PromptDataModule):
             self.hand_over_references(datamodule.references())
@@ -246,7 +264,7 @@ class DenseRewardPPO(LightningModule):
         )
 
     def training_step(self, batch: list[str] | list[dict], batch_idx: int) -> None:
-        objective, timer = self.objective, self.timer
+        objective, loop, timer = self.objective, self.update_loop, self.timer
         self.lm.eval()
         rewrites, fresh = None, False
         with timer("generate"):
@@ -267,7 +285,7 @@ class DenseRewardPPO(LightningModule):
         if fresh:
             self.rounds.keep(rollout, rewrites)
         pending = self.critic_runner.start(rollout.prompts, rollout.responses, scores) if self.critic_runner else None
-        fused = objective.fuses_first_forward(len(rollout))
+        fused = loop.fuses(objective, len(rollout))
         with timer("teacher_forced"):
             rollout = teacher_force(
                 self.lm,
@@ -282,17 +300,17 @@ class DenseRewardPPO(LightningModule):
         with timer("update"):
             self.lm.train(self.adapter_args.dropout > 0)
             if fused:
-                rollout, first = objective.first_forward(self.lm, rollout)
+                rollout, first = loop.first_forward(objective, self.lm, rollout)
         critiques = pending.wait() if pending is not None else [None] * len(rollout)
         ranges = response_token_ranges(rollout, self.tokenizer)
         rewards = assemble_rewards(scores, critiques, rollout, ranges, self.shaping, self.tokenizer)
         if self.ppo.score_scaling:
             rewards = scale_rewards(rewards, rollout.response_mask.cpu(), self.reward_moments, self.reduce)
         kl_coef = self.kl_ctl.value
-        adv = objective.advantages(rollout, rewards, kl_coef, self.reduce)
+        adv = objective.advantages(rollout, rewards, rollout_kl(rollout, self.ppo.kl_estimator), kl_coef)
         stepper = self.stepper()
         with timer("update"):
-            stats = objective.update(self.lm, stepper, rollout, adv, first)
+            stats = loop.run(objective, self.lm, stepper, rollout, adv, first)
             self.lm.eval()
         seq_kl = mean_sequence_kl(adv.kl, self.reduce)
         n_samples = int(self.reduce(torch.tensor(float(len(rollout)))))  # the global batch

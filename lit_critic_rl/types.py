@@ -80,7 +80,7 @@ class Advantages:
     """``[B, T]`` per-token KL estimate between the rollout policy and the reference (0 on padding)."""
     advantages: Tensor
     """``[B, T]`` (whitened) advantages, 0 on padding."""
-    returns: Tensor
-    """``[B, T]`` value targets, 0 on padding."""
+    returns: Tensor | None
+    """``[B, T]`` value targets, 0 on padding; None for an objective without a value function."""
     rewards: Tensor
     """``[B, T]`` the KL-penalised token rewards the advantages were computed from."""

@@ -17,6 +17,7 @@ FAST = str(CONFIGS / "debug" / "fast.yaml")
 COMPONENT_FLAGS = {
     "reward": "--model.reward",
     "critic": "--model.critic",
+    "objective": "--model.objective",
     "shaping": "--model.shaping",
     "data": "--data",
     "trainer": "--trainer",

@@ -131,7 +131,7 @@ def teacher_force(
     full-vocabulary logits held at once).
 
     With ``policy=False`` the policy log-probs come later, from the update's first forward (the fused path, see
-    :mod:`lit_critic_rl.ppo.objective`); in shared-trunk mode the values then come from there too, while a separate
+    :mod:`lit_critic_rl.rl.loop`); in shared-trunk mode the values then come from there too, while a separate
     value adapter still needs its own pass here.
     """
     logprobs, ref_logprobs, value_rows = [], [], []

@@ -38,9 +38,12 @@ def masked_moments(x: Tensor, mask: Tensor, reduce: Reduce = no_reduce) -> tuple
 
 
 def advantage_stats(adv: Advantages, mask: Tensor, reduce: Reduce = no_reduce) -> dict[str, float]:
-    """Global mean and std of the advantages the update trains on and of the value targets (returns)."""
+    """Global mean and std of the advantages the update trains on and, for an objective with a value function, of
+    its value targets (returns)."""
     stats = {}
     for name, x in (("advantages", adv.advantages), ("returns", adv.returns)):
+        if x is None:
+            continue
         mean, std = masked_moments(x, mask, reduce)
         stats[f"train/{name}_mean"], stats[f"train/{name}_std"] = mean, std
     return stats

@@ -7,6 +7,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from lit_critic_rl.types import Rollout
+
 
 def kl_estimate(logp: Tensor, ref_logp: Tensor, estimator: Literal["k1", "k3"] = "k1") -> Tensor:
     """Per-token estimate of KL(pi || pi_ref) from samples of pi.
@@ -25,3 +27,9 @@ def kl_estimate(logp: Tensor, ref_logp: Tensor, estimator: Literal["k1", "k3"] =
 def kl_penalized_rewards(score_rewards: Tensor, kl: Tensor, kl_coef: float, mask: Tensor) -> Tensor:
     """Per-token reward ``r_t = score_t - kl_coef * kl_t`` on response tokens, 0 on padding."""
     return (score_rewards - kl_coef * kl) * mask
+
+
+def rollout_kl(rollout: Rollout, estimator: Literal["k1", "k3"] = "k1") -> Tensor:
+    """``[B, T]`` per-token KL of the rollout policy to the reference (0 on padding): what the KL controller tracks,
+    the reward penalty of PPO-style objectives and a logged diagnostic of the others."""
+    return kl_estimate(rollout.logprobs, rollout.ref_logprobs, estimator) * rollout.response_mask
