@@ -2,7 +2,7 @@
 
 One iteration (``training_step`` on a batch of prompts)::
 
-    rollout  = sample(lm, tokenizer, prompts, generation)                  # ppo/rollout.py
+    rollout  = sample_groups(lm, tokenizer, prompts, generation)           # ppo/rollout.py, Rollout.group
     scores   = score_samples(reward, prompts, responses)                   # rewards/base.py
     pending  = critic_runner.start(prompts, responses, scores)              # critic/runner.py (maybe off-thread)
     rollout  = teacher_force(lm, rollout, ...)                              # ppo/rollout.py (no grad)
@@ -42,12 +42,12 @@ from lit_critic_rl.optim import OptimizerFactory, build_optimizer, check_optimiz
 from lit_critic_rl.perf import PhaseTimer
 from lit_critic_rl.ppo.advantages import mean_sequence_kl
 from lit_critic_rl.ppo.kl_control import AdaptiveKLController, FixedKLController
-from lit_critic_rl.ppo.rollout import sample, teacher_force
+from lit_critic_rl.ppo.rollout import sample_groups, teacher_force
 from lit_critic_rl.ppo.score_scaling import RunningMoments
 from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ranges, scale_rewards
 from lit_critic_rl.rewards.base import ExtrinsicReward, Reward, score_samples
 from lit_critic_rl.rewards.references import UsesReferences
-from lit_critic_rl.rl.batch_stats import advantage_stats, sample_means
+from lit_critic_rl.rl.batch_stats import advantage_stats, group_stats, sample_means
 from lit_critic_rl.rl.kl import rollout_kl
 from lit_critic_rl.rl.loop import UpdateLoop
 from lit_critic_rl.rl.masked import no_reduce
@@ -272,8 +272,7 @@ class DenseRewardPPO(LightningModule):
                 records = batch if is_replay(batch) else self.rounds.records
                 rollout, rewrites = replayed_rollout(records, self.tokenizer, self.lm.value_head.weight.device)
             else:
-                prompts = [p for p in batch for _ in range(self.generation.samples_per_prompt)]
-                rollout, fresh = sample(self.lm, self.tokenizer, prompts, self.generation), True
+                rollout, fresh = sample_groups(self.lm, self.tokenizer, batch, self.generation), True
         with timer("reward"):
             scores = score_samples(self.reward, rollout.prompts, rollout.responses)
         rewrite_stats: dict[str, float] = {}
@@ -345,6 +344,7 @@ class DenseRewardPPO(LightningModule):
         }
         metrics = sample_means(per_sample, self.reduce)
         metrics.update(advantage_stats(adv, rollout.response_mask, self.reduce))
+        metrics.update(group_stats(scores, rollout.group, self.reduce))
         averaged = {**{f"train/{k}": v for k, v in {**stats, **rewards.stats}.items()}, **self.timer.pop()}
         metrics.update(global_means(averaged, self.reduce if self.trainer.world_size > 1 else None))
         metrics.update(

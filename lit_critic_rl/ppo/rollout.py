@@ -15,6 +15,7 @@ from torch import Tensor
 
 from lit_critic_rl.args import GenerationArgs
 from lit_critic_rl.models.policy import PolicyValueModel
+from lit_critic_rl.rl.groups import repeat_prompts
 from lit_critic_rl.rl.logprobs import token_logprobs
 from lit_critic_rl.types import Rollout
 
@@ -114,6 +115,13 @@ def sample(model: PolicyValueModel, tokenizer, prompts: list[str], gen: Generati
     response_ids = torch.where(mask.bool(), response_ids, torch.full_like(response_ids, tokenizer.pad_token_id))
     responses = [tokenizer.decode(ids[: int(m.sum())], skip_special_tokens=True) for ids, m in zip(response_ids, mask)]
     return Rollout(list(prompts), responses, query_ids, query_mask, response_ids, mask)
+
+
+def sample_groups(model: PolicyValueModel, tokenizer, prompts: list[str], gen: GenerationArgs) -> Rollout:
+    """``gen.samples_per_prompt`` responses to each prompt, one group per prompt (``Rollout.group``)."""
+    repeated, group = repeat_prompts(prompts, gen.samples_per_prompt)
+    rollout = sample(model, tokenizer, repeated, gen)
+    return replace(rollout, group=group.to(rollout.response_ids.device))
 
 
 @torch.inference_mode()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lit_critic_rl.rl.groups import group_sizes, group_std
 from lit_critic_rl.rl.masked import Reduce, no_reduce
 from lit_critic_rl.types import Advantages
 
@@ -47,3 +48,19 @@ def advantage_stats(adv: Advantages, mask: Tensor, reduce: Reduce = no_reduce) -
         mean, std = masked_moments(x, mask, reduce)
         stats[f"train/{name}_mean"], stats[f"train/{name}_std"] = mean, std
     return stats
+
+
+def group_stats(scores: Tensor, group: Tensor | None, reduce: Reduce = no_reduce) -> dict[str, float]:
+    """``train/groups``: the number of groups over every rank; ``train/flat_groups``: the share of the groups of more
+    than one sample whose extrinsic scores are all equal, which a group baseline gives no signal (logged only when
+    some group has more than one sample)."""
+    if group is None:
+        return {}
+    group, scores = group.cpu(), scores.detach().double().cpu()
+    ids = group.tolist()
+    first = torch.tensor([ids.index(g) == i for i, g in enumerate(ids)])  # one row per group
+    several = first & (group_sizes(group) > 1)
+    flat = several & (group_std(scores, group) == 0)
+    total = reduce(torch.tensor([float(first.sum()), float(several.sum()), float(flat.sum())], dtype=torch.float64))
+    n, multi, n_flat = (float(v) for v in total)
+    return {"train/groups": n} | ({"train/flat_groups": n_flat / multi} if multi else {})

@@ -44,6 +44,12 @@ def test_replayed_rollout_rebuilds_tokens_and_rewrites(tiny_tokenizer, tmp_path)
     assert replayed_rollout(data.records[:2], tiny_tokenizer, "cpu")[1] is None
 
 
+def test_replayed_samples_of_one_prompt_form_a_group(tiny_tokenizer):
+    records = [{"prompt": p, "response": "1 + 1 = 2"} for p in ("a?", "b?", "a?", "c?", "b?")]
+    rollout, _ = replayed_rollout(records, tiny_tokenizer, "cpu")
+    assert rollout.group.tolist() == [0, 1, 0, 2, 1]
+
+
 def _module(path, objective=None):
     return DenseRewardPPO(
         reward=ArithmeticReward(),
