@@ -18,7 +18,7 @@ are batches of the train loader (``train/iteration``).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -120,9 +120,10 @@ class DenseRewardPPO(LightningModule):
         if model.malloc_mmap_threshold is not None:
             set_malloc_mmap_threshold(model.malloc_mmap_threshold)
         self.objective, self.update_loop = objective, UpdateLoop(ppo)
-        objective.connect(
-            RunContext(generation.temperature, adapter.dropout, generation.samples_per_prompt, self.sum_over_ranks)
+        context = RunContext(
+            generation.temperature, adapter.dropout, generation.samples_per_prompt, generation.max_new_tokens
         )
+        objective.connect(replace(context, reduce=self.sum_over_ranks))
         name = type(objective).__name__
         if rewriter is not None and not objective.needs_targets:
             raise ValueError(f"model.rewriter is read only by an objective with rewrite targets (RLMEC), not {name}")

@@ -37,6 +37,8 @@ class RunContext:
     """LoRA dropout of the adapters (``model.adapter.dropout``), active in the update only."""
     samples_per_prompt: int = 1
     """Responses sampled per prompt (``model.generation.samples_per_prompt``): the size of a fresh group."""
+    max_new_tokens: int = 16
+    """Longest response (``model.generation.max_new_tokens``), the constant normaliser of Dr. GRPO's loss."""
     reduce: Reduce = no_reduce
     """Sum of a tensor over every process of the run (the identity in one process)."""
 
