@@ -62,8 +62,6 @@ def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
 
     argv = sys.argv[1:] if args is None else list(args)
     if argv[:1] == ["plan-memory"]:
-        from lit_critic_rl.plan_memory import plan_main
-
         plan_main(argv[1:])
         return None
     if argv[:1] == ["report"]:
@@ -85,6 +83,20 @@ def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
         args=args,
         run=run,
     )
+
+
+def plan_main(argv: list[str]) -> None:
+    """``plan-memory --config X.yaml [--config Y.yaml] [overrides]``: print the plan without loading weights; exit
+    status 1 when it does not fit this machine's device memory."""
+    from lit_critic_rl.plan_memory import plan_for_trainer
+
+    cli = main(argv, run=False)
+    cli.datamodule.setup()
+    text, fits, advice = plan_for_trainer(cli.model, cli.datamodule, cli.trainer)
+    print(text)
+    if not fits:
+        print("does NOT fit; knobs: " + "; ".join(advice), file=sys.stderr)
+        raise SystemExit(1)
 
 
 DEBUG_ENV = "LIT_CRITIC_RL_DEBUG"

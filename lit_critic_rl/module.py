@@ -17,7 +17,6 @@ are batches of the train loader (``train/iteration``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -26,12 +25,12 @@ from lightning.pytorch import LightningModule
 
 from lit_critic_rl.args import AdapterArgs, EvalArgs, GenerationArgs, ModelArgs, PPOArgs, ShapingArgs
 from lit_critic_rl.callbacks import run_dir
-from lit_critic_rl.checks import check_distributed_sampler, check_prompt_lengths
+from lit_critic_rl.checks import check_distributed_sampler, check_objective, check_offline, check_prompt_lengths
 from lit_critic_rl.critic.base import CriticBackend, CriticSetup
 from lit_critic_rl.critic.runner import CriticRunner
 from lit_critic_rl.data.base import PromptDataModule
 from lit_critic_rl.data.replay import RolloutReplay, is_replay, replayed_rollout
-from lit_critic_rl.distributed import AllReduceSum, gather_objects, global_means
+from lit_critic_rl.distributed import AllReduceSum, gather_objects
 from lit_critic_rl.evaluation import Evaluator
 from lit_critic_rl.memory import set_malloc_mmap_threshold, trim_malloc
 from lit_critic_rl.metrics.task import TaskMetrics
@@ -46,8 +45,8 @@ from lit_critic_rl.ppo.rollout import sample_groups, teacher_force
 from lit_critic_rl.ppo.score_scaling import RunningMoments
 from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ranges, scale_rewards
 from lit_critic_rl.rewards.base import ExtrinsicReward, Reward, score_samples
-from lit_critic_rl.rewards.references import UsesReferences
-from lit_critic_rl.rl.batch_stats import advantage_stats, group_stats, sample_means
+from lit_critic_rl.rewards.references import hand_over_references
+from lit_critic_rl.rl.batch_stats import iteration_metrics
 from lit_critic_rl.rl.kl import rollout_kl
 from lit_critic_rl.rl.loop import UpdateLoop
 from lit_critic_rl.rl.masked import no_reduce
@@ -124,14 +123,7 @@ class DenseRewardPPO(LightningModule):
             generation.temperature, adapter.dropout, generation.samples_per_prompt, generation.max_new_tokens
         )
         objective.connect(replace(context, reduce=self.sum_over_ranks))
-        name = type(objective).__name__
-        if rewriter is not None and not objective.needs_targets:
-            raise ValueError(f"model.rewriter is read only by an objective with rewrite targets (RLMEC), not {name}")
-        if ppo.regenerate_every > 1 and not objective.off_policy:
-            raise ValueError(
-                f"model.ppo.regenerate_every must be 1 for the on-policy {name} (reusing old samples is for an "
-                f"objective that trains off-policy, e.g. RLMECObjective), got {ppo.regenerate_every}"
-            )
+        check_objective(objective, rewriter, ppo.regenerate_every)
         self.rewriter = rewriter
         self.optimizer_factory = optimizer
         check_model_name(model.name_or_path)  # a missing folder fails here; the weights load in configure_model
@@ -200,13 +192,12 @@ class DenseRewardPPO(LightningModule):
             check_distributed_sampler(self.trainer)
             self.reduce = AllReduceSum(self.trainer.strategy.root_device)
         datamodule = getattr(self.trainer, "datamodule", None)
-        if isinstance(datamodule, RolloutReplay) and stage == "fit" and not self.objective.off_policy:
-            raise ValueError(
-                f"data: RolloutReplay trains on saved, off-policy samples; only an objective that trains off-policy "
-                f"(model.objective: RLMECObjective) trains offline, not {type(self.objective).__name__}"
-            )
+        if isinstance(datamodule, RolloutReplay) and stage == "fit":
+            check_offline(self.objective)
         if isinstance(datamodule, PromptDataModule):
-            self.hand_over_references(datamodule.references())
+            hand_over_references(
+                datamodule.references(), {"model.reward": self.reward, "model.metrics": self.evaluator.metrics}
+            )
             prompts = datamodule.all_prompts()
             evaluation = self.evaluator.args.generation or self.generation
             new_tokens = max(self.generation.max_new_tokens, evaluation.max_new_tokens)
@@ -216,18 +207,6 @@ class DenseRewardPPO(LightningModule):
                 from lit_critic_rl.plan_memory import check_fit
 
                 check_fit(self, datamodule, self.trainer)  # before configure_model loads anything
-
-    def hand_over_references(self, references: dict[str, str]) -> None:
-        """The datamodule is the one source of references: give them to the reward and metrics that compare."""
-        for field, component in (("model.reward", self.reward), ("model.metrics", self.evaluator.metrics)):
-            if not isinstance(component, UsesReferences):
-                continue
-            if not references:
-                raise ValueError(
-                    f"{field} ({type(component).__name__}) compares responses with references, but the datamodule "
-                    f"has none: use a task datamodule with references or set data.init_args.reference_field"
-                )
-            component.set_references(references)
 
     # --------------------------------------------------------------- training
     def on_train_start(self) -> None:
@@ -243,13 +222,8 @@ class DenseRewardPPO(LightningModule):
         limit = self.trainer.limit_val_batches
         if datamodule is None or not limit:
             return
-        loader = datamodule.val_dataloader()
-        n_batches = limit if isinstance(limit, int) else math.ceil(limit * len(loader))
-        self.evaluator.reset()
-        for batch_idx, batch in zip(range(n_batches), loader):
-            self.evaluator.step(self, batch, batch_idx)
-        if self.evaluator.rewards:
-            metrics = {f"val/{k}": v for k, v in self.evaluator.compute().items()}
+        metrics = self.evaluator.run(self, datamodule.val_dataloader(), limit)
+        if metrics:
             for logger in self.loggers:
                 logger.log_metrics(metrics, step=0)
 
@@ -335,19 +309,10 @@ class DenseRewardPPO(LightningModule):
         kl_coef: float,
         adv: Advantages,
     ) -> None:
-        """Log global metrics: sample means over every rank's samples (``reduce``), per-rank statistics of the
-        update and timers averaged over the ranks, counters as they are (already global)."""
-        per_sample = {
-            "train/reward_extrinsic": scores.float(),
-            "train/reward_intrinsic": rewards.intrinsic.sum(1),
-            "train/reward_total": rewards.total.sum(1),
-            "train/response_len": rollout.response_mask.sum(1).float().cpu(),
-        }
-        metrics = sample_means(per_sample, self.reduce)
-        metrics.update(advantage_stats(adv, rollout.response_mask, self.reduce))
-        metrics.update(group_stats(scores, rollout.group, self.reduce))
+        """Log global metrics (:func:`~lit_critic_rl.rl.batch_stats.iteration_metrics`) and the counters as they
+        are (already global)."""
         averaged = {**{f"train/{k}": v for k, v in {**stats, **rewards.stats}.items()}, **self.timer.pop()}
-        metrics.update(global_means(averaged, self.reduce if self.trainer.world_size > 1 else None))
+        metrics = iteration_metrics(rollout, scores, rewards, adv, averaged, self.reduce, self.trainer.world_size > 1)
         metrics.update(
             {
                 "train/kl": seq_kl,

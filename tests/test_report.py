@@ -7,7 +7,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from lit_critic_rl.report import find_run_dir, pick_iterations, series, token_colour, write_report
+from lit_critic_rl.report import find_run_dir, series, write_report
+from lit_critic_rl.report_samples import pick_iterations, token_colour
 
 RESPONSE = "a great film, awful end"
 # tokens: "a" " great" " film" "," " awful" " end"

@@ -9,9 +9,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lit_critic_rl.distributed import global_means
 from lit_critic_rl.rl.groups import group_sizes, group_std
 from lit_critic_rl.rl.masked import Reduce, no_reduce
-from lit_critic_rl.types import Advantages
+from lit_critic_rl.types import Advantages, Rollout, TokenRewards
 
 
 def sample_means(per_sample: dict[str, Tensor], reduce: Reduce = no_reduce) -> dict[str, float]:
@@ -64,3 +65,28 @@ def group_stats(scores: Tensor, group: Tensor | None, reduce: Reduce = no_reduce
     total = reduce(torch.tensor([float(first.sum()), float(several.sum()), float(flat.sum())], dtype=torch.float64))
     n, multi, n_flat = (float(v) for v in total)
     return {"train/groups": n} | ({"train/flat_groups": n_flat / multi} if multi else {})
+
+
+def iteration_metrics(
+    rollout: Rollout,
+    scores: Tensor,
+    rewards: TokenRewards,
+    adv: Advantages,
+    averaged: dict[str, float],
+    reduce: Reduce = no_reduce,
+    several_ranks: bool = False,
+) -> dict[str, float]:
+    """The logged metrics of one iteration: sample means over every rank's samples (rewards, response length), the
+    advantage, return and group statistics of the global batch, and ``averaged`` (per-rank statistics of the
+    update, timers) averaged over the ranks."""
+    per_sample = {
+        "train/reward_extrinsic": scores.float(),
+        "train/reward_intrinsic": rewards.intrinsic.sum(1),
+        "train/reward_total": rewards.total.sum(1),
+        "train/response_len": rollout.response_mask.sum(1).float().cpu(),
+    }
+    metrics = sample_means(per_sample, reduce)
+    metrics.update(advantage_stats(adv, rollout.response_mask, reduce))
+    metrics.update(group_stats(scores, rollout.group, reduce))
+    metrics.update(global_means(averaged, reduce if several_ranks else None))
+    return metrics
