@@ -90,7 +90,8 @@ class Objective(ABC):
 
     def settings(self) -> dict[str, object]:
         """The constructor arguments, for the checkpoint's hyperparameters."""
-        return {k: v for k, v in vars(self).items() if k != "context" and isinstance(v, (bool, int, float, str))}
+        plain = (bool, int, float, str, type(None))
+        return {k: v for k, v in vars(self).items() if k != "context" and isinstance(v, plain)}
 
     @abstractmethod
     def advantages(self, rollout: Rollout, rewards: TokenRewards, kl: Tensor, kl_coef: float) -> Advantages:
