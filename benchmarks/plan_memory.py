@@ -48,9 +48,11 @@ def measure(name: str) -> dict:
     from lit_critic_rl.memory import set_malloc_mmap_threshold
     from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
     from lit_critic_rl.models.policy import PolicyValueModel
-    from lit_critic_rl.ppo.objective import PPOObjective
+    from lit_critic_rl.objectives import PPOObjective
     from lit_critic_rl.ppo.rollout import sample, teacher_force
-    from lit_critic_rl.ppo.update import OptimizerStepper
+    from lit_critic_rl.rl.kl import rollout_kl
+    from lit_critic_rl.rl.loop import UpdateLoop
+    from lit_critic_rl.rl.update import OptimizerStepper
     from lit_critic_rl.types import TokenRewards
 
     shape = SHAPES[name]
@@ -68,20 +70,21 @@ def measure(name: str) -> dict:
     n, new = shape["samples"], shape["new"]
     ppo = PPOArgs(epochs=1, minibatch_size=n, teacher_force_chunk_size=8)
     lm = PolicyValueModel(base, AdapterArgs(r=16, alpha=32), shape["value_mode"], shape["ckpt"])
-    objective = PPOObjective(ppo)
+    objective, loop = PPOObjective(), UpdateLoop(ppo)
     stepper = OptimizerStepper(torch.optim.AdamW(lm.trainable_parameters(), lr=1e-4), 1.0)
     for _ in range(2):  # the second iteration runs with AdamW's moments allocated: the steady state of a run
         lm.eval()
         rollout = sample(lm, tokenizer, [PROMPT] * n, GenerationArgs(max_new_tokens=new, min_new_tokens=new))
-        fused = objective.fuses_first_forward(n)
+        fused = loop.fuses(objective, n)
         rollout = teacher_force(lm, rollout, 1.0, ppo.teacher_force_chunk_size, policy=not fused)
         first = None
         if fused:
-            rollout, first = objective.first_forward(lm, rollout)
+            rollout, first = loop.first_forward(objective, lm, rollout)
         extrinsic = torch.zeros_like(rollout.response_mask)
         extrinsic[:, -1] = torch.randn(n)
-        adv = objective.advantages(rollout, TokenRewards(extrinsic, torch.zeros_like(extrinsic)), 0.2)
-        objective.update(lm, stepper, rollout, adv, first)
+        rewards = TokenRewards(extrinsic, torch.zeros_like(extrinsic))
+        adv = objective.advantages(rollout, rewards, rollout_kl(rollout), 0.2)
+        loop.run(objective, lm, stepper, rollout, adv, first)
         del rollout, first, adv
     measured = (status_kib("VmHWM") - start) * 1024
     prompt_tokens = len(tokenizer(PROMPT)["input_ids"])

@@ -1,8 +1,8 @@
-"""Typed argument groups of the PPO module. Each field's docstring is its ``--help`` text.
+"""Typed argument groups of the module. Each field's docstring is its ``--help`` text.
 
-Defaults follow the dense-reward paper's released code (Cao et al. 2024) where it sets them: GAE gamma 1.0 and
-lambda 0.95, clip 0.2, value clip 0.2 with coefficient 0.1, adaptive KL from 0.2 towards 6 nats over a horizon of
-10,000 samples, 4 PPO epochs per batch.
+Defaults follow the dense-reward paper's released code (Cao et al. 2024) where it sets them: adaptive KL from 0.2
+towards 6 nats over a horizon of 10,000 samples, 4 epochs per batch. The loss's own settings (clip ranges, GAE,
+value coefficient...) belong to the objective component (``model.objective``, ``lit_critic_rl.objectives``).
 """
 
 from __future__ import annotations
@@ -134,11 +134,9 @@ class GenerationArgs:
 
 @dataclass
 class PPOArgs:
-    objective: Literal["ppo", "rlmec"] = "ppo"
-    """The loss of the update (``lit_critic_rl.objectives.OBJECTIVES``): 'ppo' = clipped policy loss plus
-    clipped value loss over GAE advantages; 'rlmec' = RLMEC's token-level clipped objective on the token rewards,
-    plus imitation of rewrites when the rollout has them (no value function, no KL reward;
-    ``lit_critic_rl.rlmec.objective``)."""
+    """The update loop every objective shares (epochs, minibatches, accumulation, optimizer), the teacher-forced
+    passes, and the KL control of the reward."""
+
     learning_rate: float = 1e-4
     """AdamW learning rate for the adapters and the value head."""
     epochs: int = 4
@@ -152,26 +150,12 @@ class PPOArgs:
     logprob_chunk_size: int = 0
     """Positions per chunk of the LM head in the PPO epochs: > 0 computes the log-probs (and the logged entropy)
     from the final hidden state a chunk at a time and recomputes each chunk's logits in the backward, so no
-    ``[B, T, vocabulary]`` logits or gradient exist (``lit_critic_rl.ppo.chunked_logprobs``); 0 keeps the full
-    logits. Not used with ``entropy_coef > 0`` or LM heads with logit scaling."""
+    ``[B, T, vocabulary]`` logits or gradient exist (``lit_critic_rl.rl.chunked_logprobs``); 0 keeps the full
+    logits. Not used when the loss needs the logits (an entropy bonus) or with LM heads with logit scaling."""
     fuse_first_forward: bool = True
     """When one minibatch holds the whole rollout and LoRA dropout is 0, take the rollout's log-probs (and
     shared-trunk values) from the first PPO forward instead of a separate teacher-forced pass (identical values, one
     forward fewer per iteration)."""
-    gamma: float = 1.0
-    """GAE discount."""
-    lam: float = 0.95
-    """GAE lambda."""
-    clip_range: float = 0.2
-    """Policy ratio clip epsilon."""
-    value_clip_range: float = 0.2
-    """Value clip around the rollout's values."""
-    value_coef: float = 0.1
-    """Weight of the value loss."""
-    entropy_coef: float = 0.0
-    """Weight of the entropy bonus (0 = off)."""
-    whiten_advantages: bool = True
-    """Normalize advantages to zero mean and unit variance over the batch's response tokens."""
     max_grad_norm: float = 1.0
     """Gradient clipping norm (0 = off)."""
     kl_coef: float = 0.2
@@ -184,38 +168,25 @@ class PPOArgs:
     """Horizon (samples) of the adaptive controller."""
     kl_estimator: Literal["k1", "k3"] = "k1"
     """Per-token KL estimator in the reward penalty: k1 = log-ratio, k3 = (r - 1) - log r (non-negative)."""
-    rlmec_clip_range: float = 0.3
-    """RLMEC objective: clip range epsilon of the ratio to the reference (the paper: 0.3)."""
-    imitation_coef: float = 1.0
-    """RLMEC objective: weight lambda of the imitation loss on rewrites (the paper: 1.0)."""
     regenerate_every: int = 1
-    """RLMEC objective, iterated data rounds: sample (and rewrite) fresh solutions every N iterations and train on the
-    last round's samples in between; 1 = every iteration (online). One offline round: ``data: RolloutReplay``."""
+    """Iterated data rounds, for an objective that trains off-policy (RLMEC): sample (and rewrite) fresh solutions
+    every N iterations and train on the last round's samples in between; 1 = every iteration (online). One offline
+    round: ``data: RolloutReplay``."""
     score_scaling: bool = False
     """Divide the token rewards (before the KL penalty) by the running standard deviation of all token rewards seen
     so far, as TRL's ``use_score_scaling`` (the dense-reward paper's summarization runs)."""
 
     def __post_init__(self) -> None:
         f = "model.ppo."
-        check(self.objective in ("ppo", "rlmec"), f + "objective", "must be 'ppo' or 'rlmec'", self.objective)
         check(self.learning_rate > 0, f + "learning_rate", "must be > 0", self.learning_rate)
         for name in ("epochs", "minibatch_size", "grad_accumulation", "teacher_force_chunk_size", "kl_horizon"):
             check(getattr(self, name) >= 1, f + name, "must be >= 1", getattr(self, name))
         check(self.logprob_chunk_size >= 0, f + "logprob_chunk_size", "must be >= 0 (0 = off)", self.logprob_chunk_size)
-        check(0.0 <= self.gamma <= 1.0, f + "gamma", "must be in [0, 1]", self.gamma)
-        check(0.0 <= self.lam <= 1.0, f + "lam", "must be in [0, 1]", self.lam)
-        for name in ("clip_range", "value_clip_range", "target_kl", "rlmec_clip_range"):
-            check(getattr(self, name) > 0, f + name, "must be > 0", getattr(self, name))
-        for name in ("value_coef", "entropy_coef", "max_grad_norm", "kl_coef", "imitation_coef"):
+        check(self.target_kl > 0, f + "target_kl", "must be > 0", self.target_kl)
+        for name in ("max_grad_norm", "kl_coef"):
             check(getattr(self, name) >= 0, f + name, "must be >= 0", getattr(self, name))
         check(self.kl_estimator in ("k1", "k3"), f + "kl_estimator", "must be 'k1' or 'k3'", self.kl_estimator)
         check(self.regenerate_every >= 1, f + "regenerate_every", "must be >= 1", self.regenerate_every)
-        check(
-            self.regenerate_every == 1 or self.objective == "rlmec",
-            f + "regenerate_every",
-            "must be 1 for the on-policy 'ppo' objective (reusing old samples is for 'rlmec')",
-            self.regenerate_every,
-        )
 
 
 @dataclass

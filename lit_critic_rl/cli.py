@@ -17,6 +17,7 @@ import sys
 from lightning.pytorch.cli import LightningCLI
 
 from lit_critic_rl.module import DenseRewardPPO
+from lit_critic_rl.moved_keys import check_argv
 
 DOCS_HINT = (
     "lit_critic_rl: PPO with dense rewards from LLM critics. Guides in docs/ (design.md, critics.md, benchmarks.md); "
@@ -61,8 +62,6 @@ def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
 
     argv = sys.argv[1:] if args is None else list(args)
     if argv[:1] == ["plan-memory"]:
-        from lit_critic_rl.plan_memory import plan_main
-
         plan_main(argv[1:])
         return None
     if argv[:1] == ["report"]:
@@ -74,6 +73,7 @@ def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
         from lit_critic_rl.rlmec.grm_module import GRMData, GRMFineTuning
 
         return LightningCLI(GRMFineTuning, GRMData, save_config_kwargs={"overwrite": True}, args=argv[1:], run=run)
+    check_argv(argv)  # keys moved to model.objective: one message naming the new key, not jsonargparse's
     return CLI(
         DenseRewardPPO,
         PromptDataModule,
@@ -83,6 +83,20 @@ def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
         args=args,
         run=run,
     )
+
+
+def plan_main(argv: list[str]) -> None:
+    """``plan-memory --config X.yaml [--config Y.yaml] [overrides]``: print the plan without loading weights; exit
+    status 1 when it does not fit this machine's device memory."""
+    from lit_critic_rl.plan_memory import plan_for_trainer
+
+    cli = main(argv, run=False)
+    cli.datamodule.setup()
+    text, fits, advice = plan_for_trainer(cli.model, cli.datamodule, cli.trainer)
+    print(text)
+    if not fits:
+        print("does NOT fit; knobs: " + "; ".join(advice), file=sys.stderr)
+        raise SystemExit(1)
 
 
 DEBUG_ENV = "LIT_CRITIC_RL_DEBUG"

@@ -1,7 +1,7 @@
 """What the PPO module needs from ``torch.distributed`` when a run has several processes (Lightning's ``ddp``,
 ``fsdp`` and ``deepspeed`` strategies), and nothing when it has one.
 
-- :class:`AllReduceSum` is the module's ``reduce`` hook (``lit_critic_rl.ppo.masked.Reduce``): the elementwise sum of
+- :class:`AllReduceSum` is the module's ``reduce`` hook (``lit_critic_rl.rl.masked.Reduce``): the elementwise sum of
   a tensor over every rank, so whitening, reward scaling and the KL controller see the statistics of the global batch.
 - :func:`global_means` averages a dict of per-rank scalars over the ranks in one collective (logged metrics).
 - :func:`gather_objects` collects a picklable object from every rank (samples for the rank-0 samples file, RNG states

@@ -8,6 +8,7 @@ token-weighted ones (``lit_critic_rl.metrics``)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -93,6 +94,15 @@ class Evaluator:
             for p, r, s in zip(rollout.prompts, rollout.responses, scores)
         ]
         return scores
+
+    def run(self, module, loader, limit: int | float) -> dict[str, float]:
+        """Evaluate the first ``limit`` batches of ``loader`` (a count, or a fraction of its length, as Lightning's
+        ``limit_val_batches``) outside Lightning's loop; the ``val/`` metrics, empty when nothing was evaluated."""
+        n_batches = limit if isinstance(limit, int) else math.ceil(limit * len(loader))
+        self.reset()
+        for batch_idx, batch in zip(range(n_batches), loader):
+            self.step(module, batch, batch_idx)
+        return {f"val/{k}": v for k, v in self.compute().items()} if self.rewards else {}
 
     def compute(self) -> dict[str, float]:
         out = {"reward": sum(self.rewards) / max(len(self.rewards), 1), "perplexity": float(self.perplexity.compute())}

@@ -2,14 +2,14 @@
 
 One iteration (``training_step`` on a batch of prompts)::
 
-    rollout  = sample(lm, tokenizer, prompts, generation)                  # ppo/rollout.py
+    rollout  = sample_groups(lm, tokenizer, prompts, generation)           # ppo/rollout.py, Rollout.group
     scores   = score_samples(reward, prompts, responses)                   # rewards/base.py
     pending  = critic_runner.start(prompts, responses, scores)              # critic/runner.py (maybe off-thread)
     rollout  = teacher_force(lm, rollout, ...)                              # ppo/rollout.py (no grad)
-    rollout, first = objective.first_forward(lm, rollout)   # only when fused  ppo/objective.py
+    rollout, first = update_loop.first_forward(objective, lm, rollout)   # only when fused  rl/loop.py
     rewards  = assemble_rewards(scores, pending.wait(), rollout, ...)      # ppo/token_rewards.py
-    adv      = objective.advantages(rollout, rewards, kl_coef, reduce)      # ppo/advantages.py
-    stats    = objective.update(lm, stepper, rollout, adv, first)          # ppo/objective.py + ppo/update.py
+    adv      = objective.advantages(rollout, rewards, kl, kl_coef)         # e.g. ppo/objective.py
+    stats    = update_loop.run(objective, lm, stepper, rollout, adv, first) # rl/loop.py, objective's minibatch loss
 
 Optimization is manual, so Lightning's ``global_step`` counts optimizer steps (several per iteration); iterations
 are batches of the train loader (``train/iteration``).
@@ -17,8 +17,7 @@ are batches of the train loader (``train/iteration``).
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -26,30 +25,32 @@ from lightning.pytorch import LightningModule
 
 from lit_critic_rl.args import AdapterArgs, EvalArgs, GenerationArgs, ModelArgs, PPOArgs, ShapingArgs
 from lit_critic_rl.callbacks import run_dir
-from lit_critic_rl.checks import check_distributed_sampler, check_prompt_lengths
+from lit_critic_rl.checks import check_distributed_sampler, check_objective, check_offline, check_prompt_lengths
 from lit_critic_rl.critic.base import CriticBackend, CriticSetup
 from lit_critic_rl.critic.runner import CriticRunner
 from lit_critic_rl.data.base import PromptDataModule
 from lit_critic_rl.data.replay import RolloutReplay, is_replay, replayed_rollout
-from lit_critic_rl.distributed import AllReduceSum, gather_objects, global_means
+from lit_critic_rl.distributed import AllReduceSum, gather_objects
 from lit_critic_rl.evaluation import Evaluator
 from lit_critic_rl.memory import set_malloc_mmap_threshold, trim_malloc
 from lit_critic_rl.metrics.task import TaskMetrics
 from lit_critic_rl.models.loading import check_model_name, load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
-from lit_critic_rl.objectives import make_objective
+from lit_critic_rl.objectives import Objective, PPOObjective, RunContext
 from lit_critic_rl.optim import OptimizerFactory, build_optimizer, check_optimizer_runs
 from lit_critic_rl.perf import PhaseTimer
 from lit_critic_rl.ppo.advantages import mean_sequence_kl
-from lit_critic_rl.ppo.batch_stats import advantage_stats, sample_means
 from lit_critic_rl.ppo.kl_control import AdaptiveKLController, FixedKLController
-from lit_critic_rl.ppo.masked import no_reduce
-from lit_critic_rl.ppo.rollout import sample, teacher_force
+from lit_critic_rl.ppo.rollout import sample_groups, teacher_force
 from lit_critic_rl.ppo.score_scaling import RunningMoments
 from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ranges, scale_rewards
-from lit_critic_rl.ppo.update import OptimizerStepper
 from lit_critic_rl.rewards.base import ExtrinsicReward, Reward, score_samples
-from lit_critic_rl.rewards.references import UsesReferences
+from lit_critic_rl.rewards.references import hand_over_references
+from lit_critic_rl.rl.batch_stats import iteration_metrics
+from lit_critic_rl.rl.kl import rollout_kl
+from lit_critic_rl.rl.loop import UpdateLoop
+from lit_critic_rl.rl.masked import no_reduce
+from lit_critic_rl.rl.update import OptimizerStepper
 from lit_critic_rl.rlmec.rewriter import Rewriter
 from lit_critic_rl.rlmec.rounds import SampleRounds
 from lit_critic_rl.rlmec.targets import rewrite_targets
@@ -73,6 +74,7 @@ class DenseRewardPPO(LightningModule):
         val_seed: int = 1234,
         rewriter: Rewriter | None = None,
         optimizer: OptimizerFactory | None = None,
+        objective: Objective | None = None,
     ) -> None:
         """
         Args:
@@ -81,16 +83,19 @@ class DenseRewardPPO(LightningModule):
             model: Base model and how the value function shares it.
             adapter: LoRA settings of the policy and value adapters.
             generation: Sampling settings of rollouts and validation.
-            ppo: PPO and KL-control hyperparameters.
+            ppo: The update loop (epochs, minibatches, learning rate) and the KL control, shared by every objective.
             shaping: How critic spans become token rewards.
             metrics: The task's own evaluation metrics (e.g. SentimentMetrics); None = generic metrics only.
             evaluation: Samples per prompt, perplexity scoring model and sample files of validate/test.
             val_seed: Seed of validation sampling, so every evaluation sees the same sampling noise.
-            rewriter: Minimum-edit teacher whose rewrites become the imitation targets of the ``rlmec`` objective
-                (e.g. ``lit_critic_rl.rlmec.ArithmeticRewriter``); None = no imitation term.
+            rewriter: Minimum-edit teacher whose rewrites become the imitation targets of an objective that reads
+                them (``RLMECObjective``; e.g. ``lit_critic_rl.rlmec.ArithmeticRewriter``); None = no imitation term.
             optimizer: Optimizer of the adapters and the value head by ``class_path`` (e.g.
                 ``bitsandbytes.optim.PagedAdamW8bit`` on CUDA); its ``lr`` is ``ppo.learning_rate``. None = AdamW.
+            objective: What the update optimises, by ``class_path`` (presets: ``configs/objective/``); None = PPO with
+                its defaults (``lit_critic_rl.objectives.PPOObjective``).
         """
+        objective = objective if objective is not None else PPOObjective()
         super().__init__()
         # plain dicts, so checkpoints load with torch.load(weights_only=True) (Lightning's default)
         self.save_hyperparameters(
@@ -102,6 +107,7 @@ class DenseRewardPPO(LightningModule):
                 "shaping": asdict(shaping),
                 "evaluation": asdict(evaluation),
                 "val_seed": val_seed,
+                "objective": {"class_path": objective.class_path(), "init_args": objective.settings()},
             }
         )
         self.automatic_optimization = False
@@ -112,11 +118,12 @@ class DenseRewardPPO(LightningModule):
         self.val_seed = val_seed
         if model.malloc_mmap_threshold is not None:
             set_malloc_mmap_threshold(model.malloc_mmap_threshold)
-        self.objective = make_objective(ppo, generation.temperature, adapter.dropout)
-        if rewriter is not None and not self.objective.needs_targets:
-            raise ValueError(
-                f"model.rewriter is read only by an objective with rewrite targets (rlmec), not '{ppo.objective}'"
-            )
+        self.objective, self.update_loop = objective, UpdateLoop(ppo)
+        context = RunContext(
+            generation.temperature, adapter.dropout, generation.samples_per_prompt, generation.max_new_tokens
+        )
+        objective.connect(replace(context, reduce=self.sum_over_ranks))
+        check_objective(objective, rewriter, ppo.regenerate_every)
         self.rewriter = rewriter
         self.optimizer_factory = optimizer
         check_model_name(model.name_or_path)  # a missing folder fails here; the weights load in configure_model
@@ -139,9 +146,13 @@ class DenseRewardPPO(LightningModule):
         self.critic_runner = CriticRunner(critic, self.timer, shaping.gate_threshold) if critic is not None else None
         self.reduce = no_reduce
         """Sum over processes for the batch statistics: the identity in one process, an all-reduce with several
-        (set in :meth:`setup`)."""
+        (set in :meth:`setup`); the objective reaches it through :meth:`sum_over_ranks`."""
         self.evaluator = Evaluator(evaluation, metrics)
         self._pending_rng: dict | None = None
+
+    def sum_over_ranks(self, x: torch.Tensor) -> torch.Tensor:
+        """The run's reduce hook as the objective sees it (:class:`~lit_critic_rl.rl.objective.RunContext`)."""
+        return self.reduce(x)
 
     # ------------------------------------------------------------------ setup
     def configure_model(self) -> None:
@@ -181,13 +192,12 @@ class DenseRewardPPO(LightningModule):
             check_distributed_sampler(self.trainer)
             self.reduce = AllReduceSum(self.trainer.strategy.root_device)
         datamodule = getattr(self.trainer, "datamodule", None)
-        if isinstance(datamodule, RolloutReplay) and stage == "fit" and not self.objective.needs_targets:
-            raise ValueError(
-                f"data: RolloutReplay trains on saved, off-policy samples; only model.ppo.objective 'rlmec' trains "
-                f"offline, not '{self.ppo.objective}'"
-            )
+        if isinstance(datamodule, RolloutReplay) and stage == "fit":
+            check_offline(self.objective)
         if isinstance(datamodule, PromptDataModule):
-            self.hand_over_references(datamodule.references())
+            hand_over_references(
+                datamodule.references(), {"model.reward": self.reward, "model.metrics": self.evaluator.metrics}
+            )
             prompts = datamodule.all_prompts()
             evaluation = self.evaluator.args.generation or self.generation
             new_tokens = max(self.generation.max_new_tokens, evaluation.max_new_tokens)
@@ -197,18 +207,6 @@ class DenseRewardPPO(LightningModule):
                 from lit_critic_rl.plan_memory import check_fit
 
                 check_fit(self, datamodule, self.trainer)  # before configure_model loads anything
-
-    def hand_over_references(self, references: dict[str, str]) -> None:
-        """The datamodule is the one source of references: give them to the reward and metrics that compare."""
-        for field, component in (("model.reward", self.reward), ("model.metrics", self.evaluator.metrics)):
-            if not isinstance(component, UsesReferences):
-                continue
-            if not references:
-                raise ValueError(
-                    f"{field} ({type(component).__name__}) compares responses with references, but the datamodule "
-                    f"has none: use a task datamodule with references or set data.init_args.reference_field"
-                )
-            component.set_references(references)
 
     # --------------------------------------------------------------- training
     def on_train_start(self) -> None:
@@ -224,13 +222,8 @@ class DenseRewardPPO(LightningModule):
         limit = self.trainer.limit_val_batches
         if datamodule is None or not limit:
             return
-        loader = datamodule.val_dataloader()
-        n_batches = limit if isinstance(limit, int) else math.ceil(limit * len(loader))
-        self.evaluator.reset()
-        for batch_idx, batch in zip(range(n_batches), loader):
-            self.evaluator.step(self, batch, batch_idx)
-        if self.evaluator.rewards:
-            metrics = {f"val/{k}": v for k, v in self.evaluator.compute().items()}
+        metrics = self.evaluator.run(self, datamodule.val_dataloader(), limit)
+        if metrics:
             for logger in self.loggers:
                 logger.log_metrics(metrics, step=0)
 
@@ -246,7 +239,7 @@ class DenseRewardPPO(LightningModule):
         )
 
     def training_step(self, batch: list[str] | list[dict], batch_idx: int) -> None:
-        objective, timer = self.objective, self.timer
+        objective, loop, timer = self.objective, self.update_loop, self.timer
         self.lm.eval()
         rewrites, fresh = None, False
         with timer("generate"):
@@ -254,8 +247,7 @@ class DenseRewardPPO(LightningModule):
                 records = batch if is_replay(batch) else self.rounds.records
                 rollout, rewrites = replayed_rollout(records, self.tokenizer, self.lm.value_head.weight.device)
             else:
-                prompts = [p for p in batch for _ in range(self.generation.samples_per_prompt)]
-                rollout, fresh = sample(self.lm, self.tokenizer, prompts, self.generation), True
+                rollout, fresh = sample_groups(self.lm, self.tokenizer, batch, self.generation), True
         with timer("reward"):
             scores = score_samples(self.reward, rollout.prompts, rollout.responses)
         rewrite_stats: dict[str, float] = {}
@@ -267,7 +259,7 @@ class DenseRewardPPO(LightningModule):
         if fresh:
             self.rounds.keep(rollout, rewrites)
         pending = self.critic_runner.start(rollout.prompts, rollout.responses, scores) if self.critic_runner else None
-        fused = objective.fuses_first_forward(len(rollout))
+        fused = loop.fuses(objective, len(rollout))
         with timer("teacher_forced"):
             rollout = teacher_force(
                 self.lm,
@@ -282,17 +274,17 @@ class DenseRewardPPO(LightningModule):
         with timer("update"):
             self.lm.train(self.adapter_args.dropout > 0)
             if fused:
-                rollout, first = objective.first_forward(self.lm, rollout)
+                rollout, first = loop.first_forward(objective, self.lm, rollout)
         critiques = pending.wait() if pending is not None else [None] * len(rollout)
         ranges = response_token_ranges(rollout, self.tokenizer)
         rewards = assemble_rewards(scores, critiques, rollout, ranges, self.shaping, self.tokenizer)
         if self.ppo.score_scaling:
             rewards = scale_rewards(rewards, rollout.response_mask.cpu(), self.reward_moments, self.reduce)
         kl_coef = self.kl_ctl.value
-        adv = objective.advantages(rollout, rewards, kl_coef, self.reduce)
+        adv = objective.advantages(rollout, rewards, rollout_kl(rollout, self.ppo.kl_estimator), kl_coef)
         stepper = self.stepper()
         with timer("update"):
-            stats = objective.update(self.lm, stepper, rollout, adv, first)
+            stats = loop.run(objective, self.lm, stepper, rollout, adv, first)
             self.lm.eval()
         seq_kl = mean_sequence_kl(adv.kl, self.reduce)
         n_samples = int(self.reduce(torch.tensor(float(len(rollout)))))  # the global batch
@@ -318,18 +310,10 @@ class DenseRewardPPO(LightningModule):
         kl_coef: float,
         adv: Advantages,
     ) -> None:
-        """Log global metrics: sample means over every rank's samples (``reduce``), per-rank statistics of the
-        update and timers averaged over the ranks, counters as they are (already global)."""
-        per_sample = {
-            "train/reward_extrinsic": scores.float(),
-            "train/reward_intrinsic": rewards.intrinsic.sum(1),
-            "train/reward_total": rewards.total.sum(1),
-            "train/response_len": rollout.response_mask.sum(1).float().cpu(),
-        }
-        metrics = sample_means(per_sample, self.reduce)
-        metrics.update(advantage_stats(adv, rollout.response_mask, self.reduce))
+        """Log global metrics (:func:`~lit_critic_rl.rl.batch_stats.iteration_metrics`) and the counters as they
+        are (already global)."""
         averaged = {**{f"train/{k}": v for k, v in {**stats, **rewards.stats}.items()}, **self.timer.pop()}
-        metrics.update(global_means(averaged, self.reduce if self.trainer.world_size > 1 else None))
+        metrics = iteration_metrics(rollout, scores, rewards, adv, averaged, self.reduce, self.trainer.world_size > 1)
         metrics.update(
             {
                 "train/kl": seq_kl,

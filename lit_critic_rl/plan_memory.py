@@ -1,5 +1,6 @@
-"""``lit-critic-rl plan-memory --config X.yaml``: the memory plan of a run's config, before anything loads; and the
-check ``fit`` runs first (print the plan, stop with the knobs to turn when it does not fit the device).
+"""The memory plan of a run's config, before anything loads (``lit-critic-rl plan-memory --config X.yaml``, in
+:mod:`lit_critic_rl.cli`); and the check ``fit`` runs first (print the plan, stop with the knobs to turn when it
+does not fit the device).
 
 The plan's maths is in :mod:`lit_critic_rl.memory_plan`; this module reads shapes from configs: the model's
 ``config.json`` (``AutoConfig``, no weights), the module's argument groups, the datamodule's prompts and the trainer's
@@ -9,7 +10,6 @@ devices.
 from __future__ import annotations
 
 import math
-import sys
 
 from lit_critic_rl.memory_plan import CriticShape, MemoryPlan, ModelShape, RunShape, knobs, plan
 
@@ -116,21 +116,3 @@ def check_fit(module, datamodule, trainer) -> None:
             "model: the planned peak memory per process exceeds the device memory available (plan above); "
             f"try: {'; '.join(advice) or 'a larger device'} (or model.model.check_memory: false to skip this check)"
         )
-
-
-def plan_main(argv: list[str]) -> None:
-    """``plan-memory --config X.yaml [--config Y.yaml] [overrides]``: print the plan without loading weights; exit
-    status 1 when it does not fit this machine's device memory."""
-    from lit_critic_rl.cli import main
-
-    cli = main(argv, run=False)
-    cli.datamodule.setup()
-    text, fits, advice = plan_for_trainer(cli.model, cli.datamodule, cli.trainer)
-    print(text)
-    if not fits:
-        print("does NOT fit; knobs: " + "; ".join(advice), file=sys.stderr)
-        raise SystemExit(1)
-
-
-if __name__ == "__main__":
-    plan_main(sys.argv[1:])

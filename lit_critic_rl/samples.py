@@ -33,6 +33,8 @@ def sample_records(
                 "critique": critique_record(critiques[b]),
             }
         )
+        if rollout.group is not None:
+            records[-1]["group"] = int(rollout.group[b])
     return records
 
 

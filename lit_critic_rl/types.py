@@ -25,6 +25,10 @@ class Rollout:
     """``[B, T]`` sampled ids; padding after the first EOS."""
     response_mask: Tensor
     """``[B, T]`` float, 1.0 up to and including the first EOS."""
+    group: Tensor | None = None
+    """``[B]`` long group id: samples answering the same prompt share one (``lit_critic_rl.rl.groups``). Set by
+    sampling (each prompt repeated ``samples_per_prompt`` times) and by replay (identical prompts); local to a
+    process, since a group never spans ranks."""
     logprobs: Tensor | None = None
     """``[B, T]`` log-probs of the sampled ids under the policy that sampled them (teacher-forced)."""
     ref_logprobs: Tensor | None = None
@@ -80,7 +84,7 @@ class Advantages:
     """``[B, T]`` per-token KL estimate between the rollout policy and the reference (0 on padding)."""
     advantages: Tensor
     """``[B, T]`` (whitened) advantages, 0 on padding."""
-    returns: Tensor
-    """``[B, T]`` value targets, 0 on padding."""
+    returns: Tensor | None
+    """``[B, T]`` value targets, 0 on padding; None for an objective without a value function."""
     rewards: Tensor
     """``[B, T]`` the KL-penalised token rewards the advantages were computed from."""

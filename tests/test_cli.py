@@ -17,6 +17,7 @@ FAST = str(CONFIGS / "debug" / "fast.yaml")
 COMPONENT_FLAGS = {
     "reward": "--model.reward",
     "critic": "--model.critic",
+    "objective": "--model.objective",
     "shaping": "--model.shaping",
     "data": "--data",
     "trainer": "--trainer",
@@ -29,6 +30,10 @@ def yaml_cases() -> list[list[str]]:
         group = path.parent.name
         if path.name.endswith("_grm_sft.yaml"):  # RLMEC's reward model trains through `cli.py grm`
             cases.append(["grm", "--config", str(path)])
+        elif group == "objective":  # the group-baseline objectives need several samples per prompt
+            cases.append(
+                ["--config", QUICKSTART, "--model.generation.samples_per_prompt", "2", "--model.objective", str(path)]
+            )
         elif group in COMPONENT_FLAGS:
             cases.append(["--config", QUICKSTART, COMPONENT_FLAGS[group], str(path)])
         elif group in ("debug", "eval", "experiment", "presets"):
@@ -46,7 +51,8 @@ def test_every_shipped_yaml_is_in_a_known_group():
 
 
 def _component(cli, group: str):
-    return {"reward": cli.model.reward, "critic": cli.model.critic, "data": cli.datamodule}.get(group)
+    components = {"reward": cli.model.reward, "critic": cli.model.critic, "objective": cli.model.objective}
+    return {**components, "data": cli.datamodule}.get(group)
 
 
 def needs_missing_hardware(path: Path) -> str | None:

@@ -11,9 +11,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from lit_critic_rl.distributed import AllReduceSum, gather_objects, global_means, rank_share
-from lit_critic_rl.ppo.batch_stats import masked_moments, sample_means
-from lit_critic_rl.ppo.masked import masked_whiten
 from lit_critic_rl.ppo.score_scaling import RunningMoments
+from lit_critic_rl.rl.batch_stats import masked_moments, sample_means
+from lit_critic_rl.rl.masked import masked_whiten
 
 
 def batch() -> tuple[torch.Tensor, torch.Tensor]:

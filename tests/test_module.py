@@ -263,7 +263,7 @@ def test_fused_first_forward_matches_a_separate_teacher_forced_pass(tiny_model_p
         module = make_module(
             tiny_model_path, value_mode=value_mode, fuse_first_forward=fuse, teacher_force_chunk_size=3
         )
-        assert module.objective.fuses_first_forward(4) is fuse
+        assert module.update_loop.fuses(module.objective, 4) is fuse
         trainer = make_trainer(tmp_path / str(fuse), limit_val_batches=0)
         trainer.fit(module, SentimentPrompts(batch_size=4, val_size=8, val_batch_size=4))
         rows = list(csv.DictReader((tmp_path / str(fuse) / "csv" / "version_0" / "metrics.csv").open()))
@@ -276,7 +276,8 @@ def test_fused_first_forward_matches_a_separate_teacher_forced_pass(tiny_model_p
 
 def test_fusing_needs_one_minibatch_for_the_whole_rollout(tiny_model_path):
     module = make_module(tiny_model_path, minibatch_size=2)
-    assert not module.objective.fuses_first_forward(4) and module.objective.fuses_first_forward(2)
+    loop, objective = module.update_loop, module.objective
+    assert not loop.fuses(objective, 4) and loop.fuses(objective, 2)
 
 
 @pytest.mark.parametrize("value_mode", ["separate_adapter", "shared_trunk"])

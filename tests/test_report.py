@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from lit_critic_rl.report import find_run_dir, pick_iterations, series, token_colour, write_report
+from lit_critic_rl.report import find_run_dir, series, write_report
 
 RESPONSE = "a great film, awful end"
 # tokens: "a" " great" " film" "," " awful" " end"
@@ -132,18 +132,6 @@ def test_critic_output_dropped_quotes_and_failures_are_shown(run_dir):
     assert "Negative: awful <end>" in first and "superb" in first and "not found in the response" in first
     assert "positive (+0.5): \u201cgreat\u201d" in first and "negative (polarity -1): \u201cawful\u201d" in first
     assert "failed" in failed and "TimeoutError" in failed
-
-
-def test_token_colour_intensity_by_hand():
-    assert token_colour(0.5, 1.0) == "rgba(22,163,74,0.50)"  # 0.15 + 0.7 * 0.5
-    assert token_colour(-2.0, 1.0) == "rgba(220,38,38,0.85)"  # capped at full strength
-    assert token_colour(0.0, 1.0) == "transparent"
-
-
-def test_pick_iterations_first_middle_last():
-    assert pick_iterations([{"iteration": i} for i in (4, 1, 2, 3, 5)]) == [1, 3, 5]
-    assert pick_iterations([{"iteration": i} for i in (1, 2)]) == [1, 2]
-    assert pick_iterations([]) == []
 
 
 def test_validation_points_sit_at_the_iteration_they_followed(run_dir):

@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from lit_critic_rl.data.base import PromptDataModule, read_table
+from lit_critic_rl.rl.groups import group_ids
 from lit_critic_rl.rlmec.rewriter import Rewrite
 from lit_critic_rl.types import Rollout
 
@@ -75,7 +76,8 @@ def is_replay(batch) -> bool:
 
 def replayed_rollout(records: list[dict], tokenizer, device) -> tuple[Rollout, list[Rewrite] | None]:
     """The rollout of saved samples (prompts left-padded as :func:`~lit_critic_rl.ppo.rollout.sample` pads them,
-    responses re-tokenized and right-padded), and their saved rewrites when every record has one."""
+    responses re-tokenized and right-padded, samples of identical prompts in one group), and their saved rewrites
+    when every record has one."""
     prompts = [r["prompt"] for r in records]
     responses = [r["response"] or "" for r in records]
     enc = tokenizer(prompts, return_tensors="pt", padding=True)
@@ -94,6 +96,7 @@ def replayed_rollout(records: list[dict], tokenizer, device) -> tuple[Rollout, l
         enc["attention_mask"].to(device),
         response_ids.to(device),
         mask.to(device),
+        group=group_ids(prompts).to(device),
     )
     if not all(all(k in r for k in REWRITE_FIELDS) for r in records):
         return rollout, None

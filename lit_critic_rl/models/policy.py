@@ -162,8 +162,8 @@ class PolicyValueModel(nn.Module):
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         """Log-probs of ``response_ids`` ``[B, T]`` under the policy, their (detached) entropies ``[B, T]`` and, in
         shared-trunk mode, values ``[B, T]``, without full-vocabulary logits: the LM head runs ``chunk`` positions at
-        a time on the final hidden state (:func:`lit_critic_rl.ppo.chunked_logprobs.chunked_token_logprobs`)."""
-        from lit_critic_rl.ppo.chunked_logprobs import chunked_token_logprobs
+        a time on the final hidden state (:func:`lit_critic_rl.rl.chunked_logprobs.chunked_token_logprobs`)."""
+        from lit_critic_rl.rl.chunked_logprobs import chunked_token_logprobs
 
         T = response_ids.shape[1]
         with self.adapter(POLICY):

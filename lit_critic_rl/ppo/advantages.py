@@ -9,12 +9,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from lit_critic_rl.args import PPOArgs
-from lit_critic_rl.ppo.losses import kl_estimate, kl_penalized_rewards
-from lit_critic_rl.ppo.masked import Reduce, masked_mean, masked_var, masked_whiten, no_reduce
+from lit_critic_rl.rl.kl import kl_penalized_rewards
+from lit_critic_rl.rl.masked import Reduce, masked_whiten, no_reduce
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
-
-__all__ = ["Reduce", "compute_advantages", "gae", "masked_mean", "masked_var", "masked_whiten", "mean_sequence_kl"]
 
 
 def gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float, lam: float) -> tuple[Tensor, Tensor]:
@@ -39,18 +36,24 @@ def gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float, lam: float)
 
 
 def compute_advantages(
-    rollout: Rollout, rewards: TokenRewards, kl_coef: float, ppo: PPOArgs, reduce: Reduce = no_reduce
+    rollout: Rollout,
+    rewards: TokenRewards,
+    kl: Tensor,
+    kl_coef: float,
+    gamma: float,
+    lam: float,
+    whiten: bool = True,
+    reduce: Reduce = no_reduce,
 ) -> Advantages:
     """The advantage stage: KL-penalised token rewards ``r_t = total_t - kl_coef * KL_t``, then GAE over the
-    rollout's values, then (``ppo.whiten_advantages``) whitening with statistics reduced over all processes.
+    rollout's values, then (``whiten``) whitening with statistics reduced over all processes.
 
-    Needs ``rollout.logprobs``, ``rollout.ref_logprobs`` and ``rollout.values``.
+    ``kl`` is the per-token KL ``[B, T]`` to the reference; needs ``rollout.values``.
     """
     mask = rollout.response_mask
-    kl = kl_estimate(rollout.logprobs, rollout.ref_logprobs, ppo.kl_estimator) * mask
     penalised = kl_penalized_rewards(rewards.total.to(mask.device), kl, kl_coef, mask)
-    advantages, returns = gae(penalised, rollout.values, mask, ppo.gamma, ppo.lam)
-    if ppo.whiten_advantages:
+    advantages, returns = gae(penalised, rollout.values, mask, gamma, lam)
+    if whiten:
         advantages = masked_whiten(advantages, mask, reduce=reduce)
     return Advantages(kl, advantages, returns, penalised)
 

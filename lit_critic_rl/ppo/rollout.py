@@ -15,7 +15,8 @@ from torch import Tensor
 
 from lit_critic_rl.args import GenerationArgs
 from lit_critic_rl.models.policy import PolicyValueModel
-from lit_critic_rl.ppo.losses import token_logprobs
+from lit_critic_rl.rl.groups import repeat_prompts
+from lit_critic_rl.rl.logprobs import token_logprobs
 from lit_critic_rl.types import Rollout
 
 
@@ -116,6 +117,13 @@ def sample(model: PolicyValueModel, tokenizer, prompts: list[str], gen: Generati
     return Rollout(list(prompts), responses, query_ids, query_mask, response_ids, mask)
 
 
+def sample_groups(model: PolicyValueModel, tokenizer, prompts: list[str], gen: GenerationArgs) -> Rollout:
+    """``gen.samples_per_prompt`` responses to each prompt, one group per prompt (``Rollout.group``)."""
+    repeated, group = repeat_prompts(prompts, gen.samples_per_prompt)
+    rollout = sample(model, tokenizer, repeated, gen)
+    return replace(rollout, group=group.to(rollout.response_ids.device))
+
+
 @torch.inference_mode()
 def teacher_force(
     model: PolicyValueModel,
@@ -131,7 +139,7 @@ def teacher_force(
     full-vocabulary logits held at once).
 
     With ``policy=False`` the policy log-probs come later, from the update's first forward (the fused path, see
-    :mod:`lit_critic_rl.ppo.objective`); in shared-trunk mode the values then come from there too, while a separate
+    :mod:`lit_critic_rl.rl.loop`); in shared-trunk mode the values then come from there too, while a separate
     value adapter still needs its own pass here.
     """
     logprobs, ref_logprobs, value_rows = [], [], []

@@ -15,7 +15,7 @@ import math
 
 from torch import Tensor
 
-from lit_critic_rl.ppo.masked import Reduce, no_reduce
+from lit_critic_rl.rl.masked import Reduce, no_reduce
 
 
 class RunningMoments:

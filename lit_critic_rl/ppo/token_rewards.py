@@ -14,8 +14,8 @@ from torch import Tensor
 from lit_critic_rl.args import ShapingArgs
 from lit_critic_rl.critic.base import Critique
 from lit_critic_rl.critic.shaping import critique_token_rewards, token_char_ranges, token_texts
-from lit_critic_rl.ppo.masked import Reduce, no_reduce
 from lit_critic_rl.ppo.score_scaling import RunningMoments
+from lit_critic_rl.rl.masked import Reduce, no_reduce
 from lit_critic_rl.types import Rollout, TokenRewards
 
 

@@ -29,3 +29,17 @@ class UsesReferences:
         if missing:
             raise KeyError(f"{name}: {len(missing)} prompt(s) have no reference, e.g. {missing[0][:80]!r}")
         return [self.references[p] for p in prompts]
+
+
+def hand_over_references(references: dict[str, str], components: dict[str, object]) -> None:
+    """Give the datamodule's references to every component (by config field) that compares with them; one of them
+    without references to receive is an error naming its field."""
+    for field, component in components.items():
+        if not isinstance(component, UsesReferences):
+            continue
+        if not references:
+            raise ValueError(
+                f"{field} ({type(component).__name__}) compares responses with references, but the datamodule "
+                f"has none: use a task datamodule with references or set data.init_args.reference_field"
+            )
+        component.set_references(references)

@@ -100,7 +100,7 @@ def answer_logprobs(model, tokenizer, pairs: list[tuple[str, str]], eos: bool) -
     """Log-probs ``[B, A]`` of each pair's answer tokens after its prompt under ``model`` (its active adapter), and
     the mask of real answer tokens; answers are right-aligned, as in :func:`left_padded`."""
     from lit_critic_rl.models.policy import position_ids_from_mask
-    from lit_critic_rl.ppo.losses import token_logprobs
+    from lit_critic_rl.rl.logprobs import token_logprobs
 
     encoded = [encode_pair(tokenizer, prompt, answer, eos) for prompt, answer in pairs]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from lit_critic_rl.ppo.losses import token_logprobs
+from lit_critic_rl.rl.logprobs import token_logprobs
 
 
 def grm_token_rewards(

@@ -1,9 +1,9 @@
-"""RLMEC's token-level objective on the update seam (``model.ppo.objective: rlmec``).
+"""RLMEC's token-level objective on the update seam (``model.objective: lit_critic_rl.objectives.RLMECObjective``).
 
 For each minibatch: ``L = L_RL + imitation_coef * L_IR`` (Chen et al. 2024), with
 
 - ``L_RL = -Σ_t sg[min(ρ_t r_t, clip(ρ_t, 1 - ε, 1 + ε) r_t)] log π_θ(y_t) / #{r_t != 0}``, with
-  ``ρ_t = π_θ(y_t) / π_ref(y_t)`` and ``ε = ppo.rlmec_clip_range``
+  ``ρ_t = π_θ(y_t) / π_ref(y_t)`` and ``ε = clip_range``
   (:func:`~lit_critic_rl.rlmec.losses.rlmec_policy_loss`);
 - ``L_IR``: the weighted cross-entropy of the rewrite, when the rollout carries rewrite targets (``Rollout.target_ids``,
   ``target_mask``, ``imitation_weights``; :func:`~lit_critic_rl.rlmec.losses.imitation_loss`).
@@ -19,68 +19,63 @@ identical rewards.
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 
-from lit_critic_rl.args import PPOArgs
+from lit_critic_rl.args import check
 from lit_critic_rl.models.policy import PolicyValueModel
-from lit_critic_rl.ppo.losses import entropy_diagnostic, kl_estimate, token_logprobs
-from lit_critic_rl.ppo.masked import Reduce, masked_mean, no_reduce
-from lit_critic_rl.ppo.objective import FirstForward, Objective
-from lit_critic_rl.ppo.update import AccumulationGroups, MeanStats, Stepper, minibatches
+from lit_critic_rl.rl.objective import Backward, Objective, PolicyPass
 from lit_critic_rl.rlmec.losses import imitation_loss, rlmec_policy_loss
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
+
+FIELD = "model.objective.init_args."
 
 
 class RLMECObjective(Objective):
     needs_values = False
     needs_reference = True
     needs_targets = True
+    off_policy = True
 
-    def __init__(self, ppo: PPOArgs, temperature: float = 1.0, lora_dropout: float = 0.0) -> None:
-        self.ppo, self.temperature, self.lora_dropout = ppo, temperature, lora_dropout
+    def __init__(self, clip_range: float = 0.3, imitation_coef: float = 1.0) -> None:
+        """
+        Args:
+            clip_range: Clip range epsilon of the ratio to the reference (the paper: 0.3).
+            imitation_coef: Weight lambda of the imitation loss on rewrites (the paper: 1.0).
+        """
+        check(clip_range > 0, FIELD + "clip_range", "must be > 0", clip_range)
+        check(imitation_coef >= 0, FIELD + "imitation_coef", "must be >= 0", imitation_coef)
+        self.clip_range, self.imitation_coef = clip_range, imitation_coef
 
-    def advantages(
-        self, rollout: Rollout, rewards: TokenRewards, kl_coef: float, reduce: Reduce = no_reduce
-    ) -> Advantages:
-        """The token rewards as they are (no KL penalty, no GAE); the KL is computed for logging only."""
+    def advantages(self, rollout: Rollout, rewards: TokenRewards, kl: Tensor, kl_coef: float) -> Advantages:
+        """The token rewards as they are (no KL penalty, no GAE); the KL is kept for logging only."""
         mask = rollout.response_mask
-        kl = kl_estimate(rollout.logprobs, rollout.ref_logprobs, self.ppo.kl_estimator) * mask
         token_rewards = rewards.total.to(mask.device) * mask
-        return Advantages(kl, token_rewards, torch.zeros_like(token_rewards), token_rewards)
+        return Advantages(kl, token_rewards, None, token_rewards)
 
-    def update(
-        self, lm: PolicyValueModel, stepper: Stepper, rollout: Rollout, adv: Advantages, first: FirstForward | None
-    ) -> dict[str, float]:
-        args = self.ppo
-        B, T = rollout.response_ids.shape
-        groups = AccumulationGroups(stepper, args.grad_accumulation)
-        mean = MeanStats()
-        has_targets = rollout.target_ids is not None
-        for _ in range(args.epochs):
-            for idx in minibatches(torch.randperm(B), args.minibatch_size):
-                mask = rollout.response_mask[idx]
-                out = lm.policy_forward(rollout.input_ids[idx], rollout.attention_mask[idx], T)
-                logp = token_logprobs(out.logits, rollout.response_ids[idx], self.temperature)
-                rl = rlmec_policy_loss(
-                    logp, rollout.ref_logprobs[idx], adv.advantages[idx], mask, args.rlmec_clip_range
-                )
-                entropy = masked_mean(entropy_diagnostic(out.logits, self.temperature), mask)
-                del out
-                imitation, n_imitated = torch.zeros(()), torch.zeros(())
-                if has_targets:
-                    imitation, n_imitated = self._imitation(lm, rollout, idx)
-                groups.backward(rl.loss + args.imitation_coef * imitation)
-                stats = {
-                    "policy_loss": rl.loss.detach(),
-                    "imitation_loss": imitation.detach(),
-                    "clipfrac": rl.clipfrac,
-                    "rewarded_tokens": rl.rewarded,
-                    "imitation_tokens": n_imitated,
-                    "entropy": entropy,
-                }
-                mean.add(stats)
-                groups.end_minibatch()
-        groups.end_group()
-        return mean.means()
+    def minibatch_loss(
+        self,
+        lm: PolicyValueModel,
+        rollout: Rollout,
+        adv: Advantages,
+        idx: Tensor,
+        policy: PolicyPass,
+        backward: Backward,
+    ) -> dict[str, Tensor]:
+        mask = rollout.response_mask[idx]
+        rl = rlmec_policy_loss(policy.logprobs, rollout.ref_logprobs[idx], adv.advantages[idx], mask, self.clip_range)
+        entropy = policy.mean_entropy(mask, self.context.temperature)
+        imitation, n_imitated = torch.zeros(()), torch.zeros(())
+        if rollout.target_ids is not None:
+            imitation, n_imitated = self._imitation(lm, rollout, idx)
+        backward(rl.loss + self.imitation_coef * imitation)
+        return {
+            "policy_loss": rl.loss.detach(),
+            "imitation_loss": imitation.detach(),
+            "clipfrac": rl.clipfrac,
+            "rewarded_tokens": rl.rewarded,
+            "imitation_tokens": n_imitated,
+            "entropy": entropy,
+        }
 
     def _imitation(
         self, lm: PolicyValueModel, rollout: Rollout, idx: torch.Tensor

@@ -11,6 +11,7 @@ from lit_critic_rl.args import GenerationArgs, ModelArgs, PPOArgs
 from lit_critic_rl.data.arithmetic import ArithmeticPrompts
 from lit_critic_rl.data.replay import RolloutReplay, replayed_rollout
 from lit_critic_rl.module import DenseRewardPPO
+from lit_critic_rl.objectives import PPOObjective, RLMECObjective
 from lit_critic_rl.rewards.arithmetic import ArithmeticReward
 
 PROMPT = "Problem: Start with 3. Add 4. Multiply by 2. What is the result?\n"
@@ -43,12 +44,19 @@ def test_replayed_rollout_rebuilds_tokens_and_rewrites(tiny_tokenizer, tmp_path)
     assert replayed_rollout(data.records[:2], tiny_tokenizer, "cpu")[1] is None
 
 
-def _module(path, objective="rlmec"):
+def test_replayed_samples_of_one_prompt_form_a_group(tiny_tokenizer):
+    records = [{"prompt": p, "response": "1 + 1 = 2"} for p in ("a?", "b?", "a?", "c?", "b?")]
+    rollout, _ = replayed_rollout(records, tiny_tokenizer, "cpu")
+    assert rollout.group.tolist() == [0, 1, 0, 2, 1]
+
+
+def _module(path, objective=None):
     return DenseRewardPPO(
         reward=ArithmeticReward(),
         model=ModelArgs(name_or_path=path),
         generation=GenerationArgs(max_new_tokens=6),
-        ppo=PPOArgs(objective=objective, epochs=1, minibatch_size=4, learning_rate=1e-2),
+        ppo=PPOArgs(epochs=1, minibatch_size=4, learning_rate=1e-2),
+        objective=objective or RLMECObjective(),
     )
 
 
@@ -76,7 +84,8 @@ def test_offline_rlmec_imitates_the_saved_rewrites_without_sampling(tiny_model_p
 
 def test_replay_is_refused_for_ppo_and_a_missing_file_is_named(tiny_model_path, tmp_path):
     evals = ArithmeticPrompts(train_size=8, val_size=4, test_size=4)
-    with pytest.raises(ValueError, match="only model.ppo.objective 'rlmec' trains offline"):
-        _trainer(tmp_path).fit(_module(tiny_model_path, "ppo"), RolloutReplay(_file(tmp_path), evals, batch_size=4))
+    with pytest.raises(ValueError, match="only an objective that trains off-policy .* not PPOObjective"):
+        module = _module(tiny_model_path, PPOObjective())
+        _trainer(tmp_path).fit(module, RolloutReplay(_file(tmp_path), evals, batch_size=4))
     with pytest.raises(FileNotFoundError, match="absent.jsonl"):
         RolloutReplay(str(tmp_path / "absent.jsonl"), evals).setup()

@@ -4,8 +4,8 @@ import torch
 from lit_critic_rl.args import AdapterArgs, GenerationArgs
 from lit_critic_rl.models.loading import load_causal_lm
 from lit_critic_rl.models.policy import PolicyValueModel
-from lit_critic_rl.ppo.losses import token_logprobs
-from lit_critic_rl.ppo.rollout import response_mask_from_ids, sample, teacher_force
+from lit_critic_rl.ppo.rollout import response_mask_from_ids, sample, sample_groups, teacher_force
+from lit_critic_rl.rl.logprobs import token_logprobs
 
 
 def test_response_mask_keeps_first_eos_and_drops_the_rest():
@@ -83,6 +83,16 @@ def test_sample_and_teacher_force_fill_every_field(tiny_model_path, tiny_tokeniz
     torch.testing.assert_close(rollout.logprobs, rollout.ref_logprobs)
     for text, ids, mask in zip(rollout.responses, rollout.response_ids, rollout.response_mask):
         assert text == tiny_tokenizer.decode(ids[: int(mask.sum())], skip_special_tokens=True)
+
+
+def test_sample_groups_repeats_each_prompt_into_one_group(tiny_model_path, tiny_tokenizer):
+    lm = _model(tiny_model_path).eval()
+    torch.manual_seed(0)
+    rollout = sample_groups(
+        lm, tiny_tokenizer, ["The film", "I watched"], GenerationArgs(max_new_tokens=4, samples_per_prompt=3)
+    )
+    assert rollout.prompts == ["The film"] * 3 + ["I watched"] * 3
+    assert rollout.group.tolist() == [0, 0, 0, 1, 1, 1]
 
 
 def test_stop_length_ends_at_the_token_that_completes_the_stop_string(tiny_tokenizer):

@@ -162,6 +162,7 @@ def test_rlmec_and_ppo_fit_on_grm_token_rewards(grm_adapter, tiny_model_path, tm
     from lit_critic_rl.args import GenerationArgs, PPOArgs, ShapingArgs
     from lit_critic_rl.data.arithmetic import ArithmeticPrompts
     from lit_critic_rl.module import DenseRewardPPO
+    from lit_critic_rl.objectives import PPOObjective, RLMECObjective
     from lit_critic_rl.rewards.arithmetic import ArithmeticReward
     from lit_critic_rl.rlmec.rewriter import ArithmeticRewriter
 
@@ -171,7 +172,8 @@ def test_rlmec_and_ppo_fit_on_grm_token_rewards(grm_adapter, tiny_model_path, tm
             critic=MinEditGRM(str(grm_adapter[0])),
             model=ModelArgs(name_or_path=tiny_model_path),
             generation=GenerationArgs(max_new_tokens=6),
-            ppo=PPOArgs(objective=objective, epochs=1, minibatch_size=4, learning_rate=1e-2),
+            ppo=PPOArgs(epochs=1, minibatch_size=4, learning_rate=1e-2),
+            objective=RLMECObjective() if objective == "rlmec" else PPOObjective(),
             shaping=ShapingArgs(extrinsic_weight=0.0 if objective == "rlmec" else 1.0),
             rewriter=ArithmeticRewriter() if objective == "rlmec" else None,
         )

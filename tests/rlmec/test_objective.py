@@ -13,24 +13,25 @@ from lit_critic_rl.data import SentimentPrompts
 from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.module import DenseRewardPPO
-from lit_critic_rl.objectives import make_objective
-from lit_critic_rl.ppo.losses import token_logprobs
 from lit_critic_rl.ppo.rollout import sample, teacher_force
-from lit_critic_rl.ppo.update import OptimizerStepper
+from lit_critic_rl.rl.kl import rollout_kl
+from lit_critic_rl.rl.logprobs import token_logprobs
+from lit_critic_rl.rl.loop import UpdateLoop
+from lit_critic_rl.rl.update import OptimizerStepper
 from lit_critic_rl.rlmec.objective import RLMECObjective
 from lit_critic_rl.types import TokenRewards
 
+UPDATE = PPOArgs(learning_rate=1e-2, epochs=1, minibatch_size=4)
 
-def _setup(path, **ppo):
+
+def _setup(path):
     torch.manual_seed(0)
     lm = PolicyValueModel(load_causal_lm(path), AdapterArgs(r=4, alpha=8), "separate_adapter").eval()
     tokenizer = load_tokenizer(path)
     rollout = sample(
         lm, tokenizer, ["The film", "I watched", "My brother", "A quiet"], GenerationArgs(max_new_tokens=5)
     )
-    objective = make_objective(
-        PPOArgs(objective="rlmec", learning_rate=1e-2, epochs=1, minibatch_size=4, **ppo), 1.0, 0
-    )
+    objective = RLMECObjective()
     rollout = teacher_force(lm, rollout, 1.0, 8, values=objective.needs_values)
     optimizer = torch.optim.AdamW(lm.trainable_parameters(), lr=1e-2)
     return lm, rollout, objective, optimizer
@@ -52,9 +53,9 @@ def test_advantages_are_the_token_rewards_without_kl_penalty_or_gae(tiny_model_p
     mask = rollout.response_mask
     extrinsic = torch.zeros_like(mask)
     intrinsic = torch.full_like(mask, 0.25)
-    adv = objective.advantages(rollout, TokenRewards(extrinsic, intrinsic), kl_coef=0.7)
+    adv = objective.advantages(rollout, TokenRewards(extrinsic, intrinsic), rollout_kl(rollout), kl_coef=0.7)
     torch.testing.assert_close(adv.advantages, 0.25 * mask)  # kl_coef is not applied
-    assert adv.returns.abs().sum() == 0
+    assert adv.returns is None  # no value function: no value targets to log
     torch.testing.assert_close(adv.kl, (rollout.logprobs - rollout.ref_logprobs) * mask)
 
 
@@ -63,10 +64,10 @@ def test_update_raises_the_rewarded_tokens_and_leaves_the_value_adapter_alone(ti
     mask = rollout.response_mask
     rewards = torch.zeros_like(mask)
     rewards[:, 0] = 0.5  # reward only each response's first token
-    adv = objective.advantages(rollout, TokenRewards(torch.zeros_like(mask), rewards), 0.0)
+    adv = objective.advantages(rollout, TokenRewards(torch.zeros_like(mask), rewards), rollout_kl(rollout), 0.0)
     value = {n: p.detach().clone() for n, p in lm.named_parameters() if "lora_B.value" in n}
     before = _policy_logp(lm, rollout)[:, 0].sum()
-    stats = objective.update(lm, OptimizerStepper(optimizer), rollout, adv, first=None)
+    stats = UpdateLoop(UPDATE).run(objective, lm, OptimizerStepper(optimizer), rollout, adv)
     assert _policy_logp(lm, rollout)[:, 0].sum() > before
     assert stats["rewarded_tokens"] == 4 and stats["imitation_tokens"] == 0
     assert all(torch.equal(value[n], p) for n, p in lm.named_parameters() if n in value)
@@ -78,9 +79,10 @@ def test_imitation_pulls_the_policy_towards_the_rewrite(tiny_model_path):
     target = torch.roll(rollout.response_ids, 1, dims=0)  # another row's response as the "rewrite"
     target_mask = torch.roll(mask, 1, dims=0)
     rollout = replace(rollout, target_ids=target, target_mask=target_mask, imitation_weights=0.5 * target_mask)
-    adv = objective.advantages(rollout, TokenRewards(torch.zeros_like(mask), torch.zeros_like(mask)), 0.0)
+    zero = TokenRewards(torch.zeros_like(mask), torch.zeros_like(mask))
+    adv = objective.advantages(rollout, zero, rollout_kl(rollout), 0.0)
     before = _policy_logp(lm, rollout, target, target_mask).sum()
-    stats = objective.update(lm, OptimizerStepper(optimizer), rollout, adv, first=None)
+    stats = UpdateLoop(UPDATE).run(objective, lm, OptimizerStepper(optimizer), rollout, adv)
     assert _policy_logp(lm, rollout, target, target_mask).sum() > before
     assert stats["rewarded_tokens"] == 0 and stats["policy_loss"] == 0.0
     assert stats["imitation_tokens"] == float(target_mask.sum()) and stats["imitation_loss"] > 0
@@ -92,7 +94,8 @@ def test_fit_with_the_rlmec_objective_logs_its_statistics(tiny_model_path, tmp_p
         reward=lambda p, r: [sum(c in "aeiou" for c in x) / max(len(x), 1) for x in r],
         model=ModelArgs(name_or_path=tiny_model_path),
         generation=GenerationArgs(max_new_tokens=6),
-        ppo=PPOArgs(objective="rlmec", epochs=1, minibatch_size=4),
+        ppo=PPOArgs(epochs=1, minibatch_size=4),
+        objective=RLMECObjective(),
         shaping=ShapingArgs(),
     )
     trainer = L.Trainer(
@@ -112,7 +115,7 @@ def test_fit_with_the_rlmec_objective_logs_its_statistics(tiny_model_path, tmp_p
     ]
     assert len(rows) == 2
     assert {"train/policy_loss", "train/imitation_tokens", "train/rewarded_tokens", "train/kl"} <= set(rows[0])
-    assert "train/value_loss" not in rows[0]
+    assert not {"train/value_loss", "train/returns_mean", "train/returns_std"} & set(rows[0])  # no value function
 
 
 def test_arith_rlmec_yaml_fits_and_counts_every_rewrite(tiny_model_path, tmp_path, monkeypatch):
@@ -140,6 +143,7 @@ def test_a_rewriter_without_the_rlmec_objective_is_refused_before_loading():
 
     from lit_critic_rl.rlmec.rewriter import ArithmeticRewriter
 
-    with pytest.raises(ValueError, match="model.rewriter .* \\(rlmec\\), not 'ppo'"):  # not a missing-model error
+    # refused before the missing model is noticed
+    with pytest.raises(ValueError, match="model.rewriter .* \\(RLMEC\\), not PPOObjective"):
         DenseRewardPPO(reward=lambda p, r: [0.0] * len(r), rewriter=ArithmeticRewriter(),
                        model=ModelArgs(name_or_path="./no/such/model"))  # fmt: skip

@@ -10,6 +10,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lit_critic_rl.args import GenerationArgs, ModelArgs, PPOArgs
 from lit_critic_rl.data.arithmetic import ArithmeticPrompts
 from lit_critic_rl.module import DenseRewardPPO
+from lit_critic_rl.objectives import RLMECObjective
 from lit_critic_rl.rewards.arithmetic import ArithmeticReward
 from lit_critic_rl.rlmec.rewriter import ArithmeticRewriter, Rewrite
 from lit_critic_rl.rlmec.rounds import SampleRounds
@@ -32,11 +33,11 @@ def test_rounds_are_due_every_n_iterations_and_survive_a_checkpoint():
     assert online.records == [] and online.due(1)
 
 
-def test_regenerating_is_for_rlmec_only():
-    with pytest.raises(ValueError, match="regenerate_every must be 1 for the on-policy 'ppo' objective"):
-        PPOArgs(regenerate_every=2)
+def test_regenerating_is_for_an_off_policy_objective_only():
+    with pytest.raises(ValueError, match="regenerate_every must be 1 for the on-policy PPOObjective"):
+        DenseRewardPPO(reward=ArithmeticReward(), ppo=PPOArgs(regenerate_every=2))
     with pytest.raises(ValueError, match="regenerate_every must be >= 1"):
-        PPOArgs(objective="rlmec", regenerate_every=0)
+        PPOArgs(regenerate_every=0)
 
 
 def test_iterated_rlmec_samples_every_second_iteration(tiny_model_path, tmp_path):
@@ -44,7 +45,8 @@ def test_iterated_rlmec_samples_every_second_iteration(tiny_model_path, tmp_path
         reward=ArithmeticReward(),
         model=ModelArgs(name_or_path=tiny_model_path),
         generation=GenerationArgs(max_new_tokens=6),
-        ppo=PPOArgs(objective="rlmec", regenerate_every=2, epochs=1, minibatch_size=4, learning_rate=1e-2),
+        ppo=PPOArgs(regenerate_every=2, epochs=1, minibatch_size=4, learning_rate=1e-2),
+        objective=RLMECObjective(),
         rewriter=ArithmeticRewriter(),
     )
     module.configure_model()

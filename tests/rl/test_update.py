@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from lit_critic_rl.ppo.update import AccumulationGroups, OptimizerStepper, minibatches
+from lit_critic_rl.rl.update import AccumulationGroups, OptimizerStepper, minibatches
 
 
 class RecordingStepper:
@@ -68,7 +68,7 @@ def test_minibatches_cover_the_order_in_slices():
 
 
 def test_mean_stats_average_over_the_minibatches_added():
-    from lit_critic_rl.ppo.update import MeanStats
+    from lit_critic_rl.rl.update import MeanStats
 
     mean = MeanStats()
     assert mean.means() == {}

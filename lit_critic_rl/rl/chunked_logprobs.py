@@ -68,7 +68,7 @@ def chunked_token_logprobs(
 ) -> tuple[Tensor, Tensor]:
     """``log softmax(W h / temperature)`` at ``tokens`` and the (detached) entropy of that distribution:
     ``[B, T, H], [V, H], [B, T] -> ([B, T], [B, T])``, ``chunk`` positions at a time (see the module docstring).
-    Equals :func:`lit_critic_rl.ppo.losses.token_logprobs` of the full logits, with the same gradient."""
+    Equals :func:`lit_critic_rl.rl.logprobs.token_logprobs` of the full logits, with the same gradient."""
     B, T, H = hidden.shape
     logp, entropy = _ChunkedLogProbs.apply(hidden.reshape(B * T, H), weight, tokens.reshape(B * T), temperature, chunk)
     return logp.view(B, T), entropy.view(B, T)

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from lit_critic_rl.ppo.chunked_logprobs import chunked_token_logprobs
-from lit_critic_rl.ppo.losses import entropy_from_logits, token_logprobs
+from lit_critic_rl.rl.chunked_logprobs import chunked_token_logprobs
+from lit_critic_rl.rl.logprobs import entropy_from_logits, token_logprobs
 
 
 def test_chunked_logprob_gradient_and_entropy_on_hand_computed_numbers():

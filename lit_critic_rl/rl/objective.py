@@ -1,0 +1,111 @@
+"""The objective seam: what an update optimises and what it needs from the rollout.
+
+An :class:`Objective` is a component (``model.objective: {class_path, init_args}``) that owns its own settings as
+constructor arguments. The run's facts it cannot know from YAML (sampling temperature, LoRA dropout, samples per
+prompt, the sum over processes) arrive once, through :meth:`Objective.connect`, as a :class:`RunContext`.
+
+An objective declares which rollout fields it needs (``needs_values``, ``needs_reference``, ``needs_targets``), turns
+token rewards into what its loss reads (:meth:`Objective.advantages`) and writes the loss of one minibatch
+(:meth:`Objective.minibatch_loss`). The epochs, minibatches, gradient accumulation and policy forwards are the one
+update loop every objective shares (:class:`lit_critic_rl.rl.loop.UpdateLoop`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from lit_critic_rl.models.policy import ForwardOutput, PolicyValueModel
+from lit_critic_rl.rl.logprobs import entropy_diagnostic, entropy_from_logits
+from lit_critic_rl.rl.masked import Reduce, masked_mean, no_reduce
+from lit_critic_rl.types import Advantages, Rollout, TokenRewards
+
+Backward = Callable[[Tensor], None]
+"""Accumulate the gradients of a minibatch loss (the update loop's accumulation group)."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Facts of the run an objective reads but does not own (set by the module, once)."""
+
+    temperature: float = 1.0
+    """Sampling temperature (``model.generation.temperature``); the log-probs of the loss use the same."""
+    lora_dropout: float = 0.0
+    """LoRA dropout of the adapters (``model.adapter.dropout``), active in the update only."""
+    samples_per_prompt: int = 1
+    """Responses sampled per prompt (``model.generation.samples_per_prompt``): the size of a fresh group."""
+    max_new_tokens: int = 16
+    """Longest response (``model.generation.max_new_tokens``), the constant normaliser of Dr. GRPO's loss."""
+    reduce: Reduce = no_reduce
+    """Sum of a tensor over every process of the run (the identity in one process)."""
+
+
+@dataclass
+class PolicyPass:
+    """The policy forward of one minibatch, as the update loop hands it to the objective."""
+
+    output: ForwardOutput
+    """The live forward output: logits (None from the chunked LM head) and, in shared-trunk mode, values."""
+    logprobs: Tensor
+    """``[b, T]`` log-probs of the sampled ids, with grad."""
+    entropy: Tensor | None = None
+    """``[b, T]`` detached entropies when the chunked LM head computed the log-probs (no logits kept)."""
+
+    def mean_entropy(self, mask: Tensor, temperature: float, with_grad: bool = False) -> Tensor:
+        """Masked mean entropy of the policy: with grad (an entropy bonus) or as a cheap no-grad diagnostic."""
+        if self.entropy is not None:
+            return masked_mean(self.entropy, mask)
+        if with_grad:
+            return masked_mean(entropy_from_logits(self.output.logits, temperature), mask)
+        return masked_mean(entropy_diagnostic(self.output.logits, temperature), mask)
+
+
+class Objective(ABC):
+    needs_values: bool = False
+    """The loss reads ``rollout.values`` (a value function)."""
+    needs_reference: bool = True
+    """The loss or its advantages read ``rollout.ref_logprobs``."""
+    needs_targets: bool = False
+    """The loss reads rewritten targets (imitation)."""
+    off_policy: bool = False
+    """The loss may train on samples of an older policy (saved rollouts, iterated data rounds)."""
+    context: RunContext = RunContext()
+    """The run's facts, from :meth:`connect` (defaults: one process, temperature 1, no dropout)."""
+
+    def connect(self, context: RunContext) -> None:
+        """Receive the run's facts; objectives that cannot work with them raise a ``ValueError`` naming the field."""
+        self.context = context
+
+    @property
+    def needs_logit_graph(self) -> bool:
+        """The loss differentiates through the full logits (an entropy bonus), so the chunked LM head cannot serve."""
+        return False
+
+    @classmethod
+    def class_path(cls) -> str:
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    def settings(self) -> dict[str, object]:
+        """The constructor arguments, for the checkpoint's hyperparameters."""
+        plain = (bool, int, float, str, type(None))
+        return {k: v for k, v in vars(self).items() if k != "context" and isinstance(v, plain)}
+
+    @abstractmethod
+    def advantages(self, rollout: Rollout, rewards: TokenRewards, kl: Tensor, kl_coef: float) -> Advantages:
+        """What the update trains on, from the rollout, its token rewards and the per-token KL ``[B, T]`` to the
+        reference (``kl_coef``: the KL controller's current coefficient)."""
+
+    @abstractmethod
+    def minibatch_loss(
+        self,
+        lm: PolicyValueModel,
+        rollout: Rollout,
+        adv: Advantages,
+        idx: Tensor,
+        policy: PolicyPass,
+        backward: Backward,
+    ) -> dict[str, Tensor]:
+        """Back-propagate the loss of rows ``idx`` (through ``backward``, once or more) and return its statistics."""
