@@ -1,7 +1,9 @@
 """RLMEC's token rewards as a critic: a generative reward model's probability of each token of the solution.
 
 :class:`MinEditGRM` teacher-forces the policy's own solution y after the GRM's rewrite prompt
-(:func:`~lit_critic_rl.rlmec.grm.rewrite_prompt`) and reads p_t, the GRM's probability of each token of y: a GRM
+(:func:`~lit_critic_rl.rlmec.grm.rewrite_prompt`) and reads p_t, the GRM's probability of each token of y and of the
+EOS after it (the reference code scores the EOS too; its value has the empty range at the end of y, so it lands on
+the policy's EOS token when the sample has one, :func:`~lit_critic_rl.critic.shaping.values_on_tokens`): a GRM
 trained on minimum-edit rewrites copies the tokens it would keep and puts little mass on the ones it would change.
 Then ``r_t = clip(p_t - 0.5, -0.1, 0)`` when y's answer is wrong and ``clip(p_t - 0.5, 0, 0.5)`` when it is right
 (:func:`~lit_critic_rl.rlmec.losses.grm_token_rewards`); right or wrong is the extrinsic score the critic is handed,
@@ -123,11 +125,11 @@ class MinEditGRM(CriticBackend):
             chunk = pairs[start : start + self.batch_size]
             if self.shared is not None:
                 with self.shared.adapter(GRM):
-                    logp, mask = answer_logprobs(self.shared.peft, self.tokenizer, chunk, eos=False)
+                    logp, mask = answer_logprobs(self.shared.peft, self.tokenizer, chunk, eos=True)
             else:
-                logp, mask = answer_logprobs(self.model, self.tokenizer, chunk, eos=False)
+                logp, mask = answer_logprobs(self.model, self.tokenizer, chunk, eos=True)
             for b, (prompt, answer) in enumerate(chunk):
-                _, ids, offsets = encode_pair(self.tokenizer, prompt, answer, eos=False)
+                _, ids, offsets = encode_pair(self.tokenizer, prompt, answer, eos=True)
                 n = len(ids)
                 out.append((logp[b, logp.shape[1] - n :].exp().float().cpu(), offsets))
         return out

@@ -4,6 +4,9 @@ held-out split, the yardstick of the GRM's quality (:mod:`lit_critic_rl.rlmec.gr
 
     python -m lit_critic_rl.rlmec.teacher_data --split train --problems 512 --out runs/rlmec/teacher_train.jsonl
 
+Sampling follows the reference by default: 5 samples per problem at temperature 0.7 and top-p 0.95, repeated
+solutions of a problem dropped (:func:`unique_samples`).
+
 One record per sampled solution::
 
     {"prompt", "response", "correct", "ok", "first_error_step", "rewrite", "error"}
@@ -47,6 +50,18 @@ def records(prompts: list[str], responses: list[str], scores: list[float], rewri
         }
         for p, y, s, r in zip(prompts, responses, scores, rewrites)
     ]
+
+
+def unique_samples(prompts: list[str], responses: list[str]) -> list[int]:
+    """Indices of the first occurrence of each distinct ``(prompt, response)`` pair (responses compared after
+    stripping), in order: the reference de-duplicates the n samples of a problem before rewriting them."""
+    seen: set[tuple[str, str]] = set()
+    keep = []
+    for i, key in enumerate(zip(prompts, (y.strip() for y in responses))):
+        if key not in seen:
+            seen.add(key)
+            keep.append(i)
+    return keep
 
 
 def balanced(rows: Iterable[dict], seed: int = 0, identity_ratio: float = 1.0) -> list[dict]:
@@ -93,10 +108,14 @@ def generate(
     adapter: str | None = None,
     min_steps: int = 2,
     max_steps: int = 4,
+    temperature: float = 0.7,
+    top_p: float = 0.95,
+    samples: int = 5,
 ) -> dict[str, int]:
-    """Sample ``model`` (plus a saved policy adapter, for a later round) once on ``problems`` problems of the
-    arithmetic task's ``split``, rewrite with :class:`~lit_critic_rl.rlmec.rewriter.ArithmeticRewriter`, write
-    ``out``; returns the counts."""
+    """Sample ``model`` (plus a saved policy adapter, for a later round) ``samples`` times on each of ``problems``
+    problems of the arithmetic task's ``split`` at ``temperature`` and ``top_p`` (the reference: 0.7, 0.95, 5),
+    drop repeated solutions of a problem (:func:`unique_samples`), rewrite with
+    :class:`~lit_critic_rl.rlmec.rewriter.ArithmeticRewriter`, write ``out``; returns the counts."""
     import torch
 
     from lit_critic_rl.args import AdapterArgs, GenerationArgs
@@ -117,15 +136,18 @@ def generate(
         lm.peft.load_adapter(adapter, adapter_name=POLICY, is_trainable=False)
     lm.eval()
     torch.manual_seed(seed)
-    gen = GenerationArgs(max_new_tokens=max_new_tokens, stop_strings=[STOP])
+    gen = GenerationArgs(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop_strings=[STOP])
     reward, teacher = ArithmeticReward(), ArithmeticRewriter()
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    counts = {"samples": 0, "correct": 0, "fixes": 0, "failures": 0}
+    counts = {"samples": 0, "duplicates": 0, "correct": 0, "fixes": 0, "failures": 0}
     with path.open("w") as f:
         for start in range(0, len(prompts), batch_size):
-            batch = prompts[start : start + batch_size]
+            batch = [p for p in prompts[start : start + batch_size] for _ in range(samples)]
             responses = sample(lm, tokenizer, batch, gen).responses
+            keep = unique_samples(batch, responses)
+            counts["duplicates"] += len(batch) - len(keep)
+            batch, responses = [batch[i] for i in keep], [responses[i] for i in keep]
             rows = records(batch, responses, reward(batch, responses), teacher.rewrite(batch, responses))
             for row in rows:
                 f.write(json.dumps(row) + "\n")
@@ -143,7 +165,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", choices=["train", "val", "test"], default="train")
     parser.add_argument("--problems", type=int, default=512)
     parser.add_argument("--max-new-tokens", type=int, default=80)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=16, help="problems per sampling batch")
+    parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (the reference: 0.7)")
+    parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling (the reference: 0.95)")
+    parser.add_argument("--samples", type=int, default=5, help="samples per problem, de-duplicated (reference: 5)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--min-steps", type=int, default=2, help="as data.init_args.min_steps of ArithmeticPrompts")
     parser.add_argument("--max-steps", type=int, default=4, help="as data.init_args.max_steps of ArithmeticPrompts")
@@ -151,6 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.problems < 1:
         parser.error(f"--problems must be >= 1, got {args.problems}")
+    if args.samples < 1:
+        parser.error(f"--samples must be >= 1, got {args.samples}")
     counts = generate(
         args.model,
         args.split,
@@ -162,6 +189,9 @@ def main(argv: list[str] | None = None) -> None:
         args.adapter,
         args.min_steps,
         args.max_steps,
+        args.temperature,
+        args.top_p,
+        args.samples,
     )
     print(json.dumps({"out": args.out, **counts}))
 

@@ -9,6 +9,7 @@ from lightning.pytorch import Trainer
 
 from lit_critic_rl.args import AdapterArgs, ModelArgs
 from lit_critic_rl.critic.base import CriticSetup
+from lit_critic_rl.critic.shaping import token_char_ranges, values_on_tokens
 from lit_critic_rl.models.loading import load_causal_lm
 from lit_critic_rl.models.policy import POLICY, PolicyValueModel, adapter_of
 from lit_critic_rl.rlmec.grm import encode_pair, locate_target, parse_located, rewrite_prompt, sft_examples
@@ -122,7 +123,7 @@ def test_grm_token_rewards_are_its_clipped_probabilities(grm_adapter, tiny_model
     wrong, right, empty = critic.critique([PROMPT] * 3, [WRONG, FIXED, " "], [0.0, 1.0, 0.0])
     assert empty.outcome == "failed" and empty.error == "empty solution"
     # independent check: one full forward of the GRM adapter, softmax at each solution position
-    prompt_ids, ids, _ = encode_pair(tiny_tokenizer, rewrite_prompt(PROMPT, WRONG), WRONG, eos=False)
+    prompt_ids, ids, _ = encode_pair(tiny_tokenizer, rewrite_prompt(PROMPT, WRONG), WRONG, eos=True)
     with lm.adapter("grm"), torch.no_grad():
         logits = lm.peft(input_ids=torch.tensor([prompt_ids + ids])).logits[0]
     probs = logits[len(prompt_ids) - 1 : -1].softmax(-1)[torch.arange(len(ids)), torch.tensor(ids)]
@@ -130,9 +131,16 @@ def test_grm_token_rewards_are_its_clipped_probabilities(grm_adapter, tiny_model
     got = torch.tensor([v.value for v in wrong.token_values])
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
     assert "".join(WRONG[v.start : v.end] for v in wrong.token_values) == WRONG
+    eos_value = wrong.token_values[-1]  # the EOS is scored too, on the empty range at the end of the solution
+    assert (eos_value.start, eos_value.end) == (len(WRONG), len(WRONG))
     rights = torch.tensor([v.value for v in right.token_values])
     assert rights.min() >= 0.0 and rights.max() <= 0.5  # the right answer's band
-    assert len(right.token_values) == len(encode_pair(tiny_tokenizer, "", FIXED, eos=False)[1])
+    assert len(right.token_values) == len(encode_pair(tiny_tokenizer, "", FIXED, eos=True)[1])
+    # on the policy's tokens (same tokenizer, the sample ended with EOS), the EOS gets the GRM's EOS value
+    policy_ids = tiny_tokenizer(WRONG, add_special_tokens=False)["input_ids"] + [tiny_tokenizer.eos_token_id]
+    on_policy = values_on_tokens(wrong.token_values, token_char_ranges(tiny_tokenizer, policy_ids), len(policy_ids))
+    torch.testing.assert_close(on_policy, got)
+    assert on_policy[-1].item() == pytest.approx(eos_value.value)
 
 
 def test_grm_adapter_errors_name_the_field(grm_adapter, tiny_model_path, tiny_tokenizer, tmp_path):
