@@ -18,7 +18,7 @@ from dataclasses import replace
 import torch
 
 from lit_critic_rl.rlmec.alignment import imitation_weight_rows
-from lit_critic_rl.rlmec.rewriter import Rewrite
+from lit_critic_rl.rlmec.rewriter import Rewrite, Rewriter
 from lit_critic_rl.types import Rollout
 
 
@@ -65,3 +65,25 @@ def rewrite_targets(rollout: Rollout, rewrites: list[Rewrite], tokenizer) -> tup
         "rewrites_changed": float(sum(r.ok and r.first_error_step is not None for r in rewrites)),
     }
     return filled, stats
+
+
+def references_for(prompts: list[str], references: dict[str, str]) -> list[str] | None:
+    """Each prompt's reference from a datamodule's ``references()`` (None when it has none at all, e.g. the
+    arithmetic task, whose teacher works the answer out); a prompt without one is an error."""
+    if not references:
+        return None
+    missing = [p for p in prompts if not references.get(p, "").strip()]
+    if missing:
+        raise KeyError(f"data: {len(missing)} prompt(s) have no reference (first: {missing[0][:60]!r})")
+    return [references[p] for p in prompts]
+
+
+def imitation_targets(
+    rollout: Rollout, rewriter: Rewriter, tokenizer, references: list[str] | None = None
+) -> tuple[Rollout, dict[str, float], list[Rewrite]]:
+    """The rewrite stage in one call: ``rewriter``'s rewrites of the rollout's samples (the GRM's or the teacher's,
+    :func:`~lit_critic_rl.rlmec.grm_rewriter.imitation_rewriter`), with ``references`` when the task has them, as
+    imitation targets (:func:`rewrite_targets`); also the rewrites, for the round to keep."""
+    rewrites = rewriter.rewrite(rollout.prompts, rollout.responses, references)
+    filled, stats = rewrite_targets(rollout, rewrites, tokenizer)
+    return filled, stats, rewrites
