@@ -25,20 +25,29 @@ import random
 from collections.abc import Iterable
 from pathlib import Path
 
-from lit_critic_rl.rlmec.rewriter import Rewrite
+from lit_critic_rl.rlmec.rewriter import Rewrite, Rewriter
+from lit_critic_rl.rlmec.targets import references_for
 
 STOP = "\n\n"
 """A solution ends at its first blank line (the arithmetic configs set the same ``generation.stop_strings``)."""
 
 
-def records(prompts: list[str], responses: list[str], scores: list[float], rewrites: list[Rewrite]) -> list[dict]:
-    """One JSON-ready record per sample (``correct`` is ``score > 0.5``)."""
-    if not len(prompts) == len(responses) == len(scores) == len(rewrites):
+def records(
+    prompts: list[str],
+    responses: list[str],
+    scores: list[float],
+    rewrites: list[Rewrite],
+    references: list[str] | None = None,
+) -> list[dict]:
+    """One JSON-ready record per sample (``correct`` is ``score > 0.5``), with its ``reference`` when given (what a
+    GRM trained with ``reference_field: reference`` is shown)."""
+    n_refs = len(prompts) if references is None else len(references)
+    if not len(prompts) == len(responses) == len(scores) == len(rewrites) == n_refs:
         raise ValueError(
             f"records: {len(prompts)} prompts, {len(responses)} responses, {len(scores)} scores, "
-            f"{len(rewrites)} rewrites"
+            f"{len(rewrites)} rewrites, {n_refs} references"
         )
-    return [
+    rows = [
         {
             "prompt": p,
             "response": y,
@@ -50,6 +59,23 @@ def records(prompts: list[str], responses: list[str], scores: list[float], rewri
         }
         for p, y, s, r in zip(prompts, responses, scores, rewrites)
     ]
+    for row, ref in zip(rows, references or []):
+        row["reference"] = ref
+    return rows
+
+
+def round_records(
+    prompts: list[str], responses: list[str], reward, rewriter: Rewriter, references: dict[str, str]
+) -> tuple[list[dict], int]:
+    """The records of one sampled batch: repeated solutions of a problem dropped (:func:`unique_samples`), the rest
+    scored by ``reward`` and rewritten by ``rewriter`` (any :class:`~lit_critic_rl.rlmec.rewriter.Rewriter`; the
+    LLM teacher is shown each prompt's reference from ``references``). Returns the records and the duplicates."""
+    keep = unique_samples(prompts, responses)
+    duplicates = len(prompts) - len(keep)
+    prompts, responses = [prompts[i] for i in keep], [responses[i] for i in keep]
+    refs = references_for(prompts, references)
+    rewrites = rewriter.rewrite(prompts, responses, refs)
+    return records(prompts, responses, reward(prompts, responses), rewrites, refs), duplicates
 
 
 def unique_samples(prompts: list[str], responses: list[str]) -> list[int]:
@@ -111,25 +137,25 @@ def generate(
     temperature: float = 0.7,
     top_p: float = 0.95,
     samples: int = 5,
+    data=None,
+    reward=None,
+    rewriter: Rewriter | None = None,
 ) -> dict[str, int]:
     """Sample ``model`` (plus a saved policy adapter, for a later round) ``samples`` times on each of ``problems``
-    problems of the arithmetic task's ``split`` at ``temperature`` and ``top_p`` (the reference: 0.7, 0.95, 5),
-    drop repeated solutions of a problem (:func:`unique_samples`), rewrite with
-    :class:`~lit_critic_rl.rlmec.rewriter.ArithmeticRewriter`, write ``out``; returns the counts."""
+    problems of ``data``'s ``split`` at ``temperature`` and ``top_p`` (the reference: 0.7, 0.95, 5), drop repeated
+    solutions of a problem, score with ``reward``, rewrite with ``rewriter`` (shown the task's references) and write
+    ``out``; returns the counts. ``data``, ``reward`` and ``rewriter`` default to the arithmetic task, its reward
+    and its exact teacher (``ArithmeticPrompts`` of ``min_steps``-``max_steps`` steps, whose references are the
+    problems' own solutions); any task datamodule with references works with an
+    :class:`~lit_critic_rl.rlmec.llm_rewriter.LLMRewriter` (GSM8K: ``GSM8KPrompts`` and ``ExactMatchReward``)."""
     import torch
 
     from lit_critic_rl.args import AdapterArgs, GenerationArgs
-    from lit_critic_rl.data.arithmetic import ArithmeticPrompts
     from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
     from lit_critic_rl.models.policy import POLICY, PolicyValueModel
     from lit_critic_rl.ppo.rollout import sample
-    from lit_critic_rl.rewards.arithmetic import ArithmeticReward
-    from lit_critic_rl.rlmec.rewriter import ArithmeticRewriter
 
-    sizes = {"train_size": 0, "val_size": 0, "test_size": 0, f"{split}_size": problems}
-    data = ArithmeticPrompts(**sizes, min_steps=min_steps, max_steps=max_steps)
-    data.setup()
-    prompts = {"train": data.train_prompts, "val": data.val_prompts, "test": data.test_prompts}[split]
+    data, reward, rewriter, prompts, references = _task(data, reward, rewriter, split, problems, min_steps, max_steps)
     tokenizer = load_tokenizer(model)
     lm = PolicyValueModel(load_causal_lm(model, "none", "float32"), AdapterArgs(), "shared_trunk")
     if adapter is not None:
@@ -137,18 +163,16 @@ def generate(
     lm.eval()
     torch.manual_seed(seed)
     gen = GenerationArgs(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop_strings=[STOP])
-    reward, teacher = ArithmeticReward(), ArithmeticRewriter()
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     counts = {"samples": 0, "duplicates": 0, "correct": 0, "fixes": 0, "failures": 0}
     with path.open("w") as f:
         for start in range(0, len(prompts), batch_size):
             batch = [p for p in prompts[start : start + batch_size] for _ in range(samples)]
-            responses = sample(lm, tokenizer, batch, gen).responses
-            keep = unique_samples(batch, responses)
-            counts["duplicates"] += len(batch) - len(keep)
-            batch, responses = [batch[i] for i in keep], [responses[i] for i in keep]
-            rows = records(batch, responses, reward(batch, responses), teacher.rewrite(batch, responses))
+            rows, duplicates = round_records(
+                batch, sample(lm, tokenizer, batch, gen).responses, reward, rewriter, references
+            )
+            counts["duplicates"] += duplicates
             for row in rows:
                 f.write(json.dumps(row) + "\n")
                 counts["samples"] += 1
@@ -156,6 +180,35 @@ def generate(
                 counts["fixes"] += row["ok"] and row["first_error_step"] is not None
                 counts["failures"] += not row["ok"]
     return counts
+
+
+def _task(data, reward, rewriter, split: str, problems: int, min_steps: int, max_steps: int):
+    """The datamodule, reward, rewriter, the first ``problems`` prompts of ``split`` and the references (the
+    arithmetic task's defaults where None)."""
+    from lit_critic_rl.data.arithmetic import ArithmeticPrompts, parse_problem
+
+    if data is None:
+        sizes = {"train_size": 0, "val_size": 0, "test_size": 0, f"{split}_size": problems}
+        data = ArithmeticPrompts(**sizes, min_steps=min_steps, max_steps=max_steps)
+    if reward is None:
+        from lit_critic_rl.rewards.arithmetic import ArithmeticReward
+
+        reward = ArithmeticReward()
+    if rewriter is None:
+        from lit_critic_rl.rlmec.rewriter import ArithmeticRewriter
+
+        rewriter = ArithmeticRewriter()
+    data.setup()
+    prompts = {"train": data.train_prompts, "val": data.val_prompts, "test": getattr(data, "test_prompts", [])}[split]
+    prompts = prompts[:problems]
+    if not prompts:
+        raise ValueError(f"teacher data: split '{split}' holds no prompts")
+    references = data.references()
+    if not references and isinstance(data, ArithmeticPrompts):  # its reference is each problem's own solution
+        references = {p: parse_problem(p).solution() for p in prompts}
+    if hasattr(reward, "set_references"):
+        reward.set_references(references)
+    return data, reward, rewriter, prompts, references
 
 
 def main(argv: list[str] | None = None) -> None:
