@@ -1,7 +1,9 @@
 """RLMEC's token rewards as a critic: a generative reward model's probability of each token of the solution.
 
 :class:`MinEditGRM` teacher-forces the policy's own solution y after the GRM's rewrite prompt
-(:func:`~lit_critic_rl.rlmec.grm.rewrite_prompt`) and reads p_t, the GRM's probability of each token of y: a GRM
+(:func:`~lit_critic_rl.rlmec.grm.rewrite_prompt`) and reads p_t, the GRM's probability of each token of y and of the
+EOS after it (the reference code scores the EOS too; its value has the empty range at the end of y, so it lands on
+the policy's EOS token when the sample has one, :func:`~lit_critic_rl.critic.shaping.values_on_tokens`): a GRM
 trained on minimum-edit rewrites copies the tokens it would keep and puts little mass on the ones it would change.
 Then ``r_t = clip(p_t - 0.5, -0.1, 0)`` when y's answer is wrong and ``clip(p_t - 0.5, 0, 0.5)`` when it is right
 (:func:`~lit_critic_rl.rlmec.losses.grm_token_rewards`); right or wrong is the extrinsic score the critic is handed,
@@ -26,7 +28,7 @@ from pathlib import Path
 import torch
 
 from lit_critic_rl.critic.base import CriticBackend, CriticSetup, Critique, TokenValue
-from lit_critic_rl.rlmec.grm import encode_pair, rewrite_prompt
+from lit_critic_rl.rlmec.grm import check_reference_use, encode_pair, rewrite_prompt
 from lit_critic_rl.rlmec.losses import grm_token_rewards
 
 GRM = "grm"
@@ -54,6 +56,7 @@ class MinEditGRM(CriticBackend):
         wrong_clip: tuple[float, float] = (-0.1, 0.0),
         right_clip: tuple[float, float] = (0.0, 0.5),
         batch_size: int = 8,
+        reference: bool = False,
     ) -> None:
         """
         Args:
@@ -65,6 +68,9 @@ class MinEditGRM(CriticBackend):
             wrong_clip: Reward band of wrong solutions (the paper: -0.1, 0).
             right_clip: Reward band of right solutions (the paper: 0, 0.5).
             batch_size: Solutions per GRM forward.
+            reference: Show the GRM each problem's correct solution (the task's references, passed to
+                :meth:`critique`), as the paper's GRM prompt does. Must match how the adapter was trained
+                (``grm_prompt.json`` next to it); otherwise setup fails.
         """
         if wrong_clip[0] > wrong_clip[1] or right_clip[0] > right_clip[1]:
             raise ValueError(f"model.critic.init_args: clip bands must be (low, high), got {wrong_clip}, {right_clip}")
@@ -73,7 +79,7 @@ class MinEditGRM(CriticBackend):
         self.adapter_path, self.base = adapter_path, base
         self.correct_above, self.offset = correct_above, offset
         self.wrong_clip, self.right_clip = tuple(wrong_clip), tuple(right_clip)
-        self.batch_size = batch_size
+        self.batch_size, self.reference = batch_size, reference
         self.shared = None
         self.model = None
         self.tokenizer = None
@@ -82,6 +88,7 @@ class MinEditGRM(CriticBackend):
         if self.shared is not None or self.model is not None:
             return  # fit then test in one process: already attached
         folder = check_adapter_dir(self.adapter_path)
+        check_reference_use(folder, self.reference, "model.critic.init_args.reference")
         if self.base is None:
             self._check_same_base(folder, context.model_name)
             context.model.peft.load_adapter(str(folder), adapter_name=GRM, is_trainable=False)
@@ -113,26 +120,48 @@ class MinEditGRM(CriticBackend):
             )
 
     @torch.no_grad()
-    def probabilities(self, prompts: list[str], responses: list[str]) -> list[tuple[torch.Tensor, list]]:
-        """Per solution: the GRM's probability of each of its tokens after the rewrite prompt, and their ranges."""
+    def probabilities(
+        self, prompts: list[str], responses: list[str], references: list[str] | None = None
+    ) -> list[tuple[torch.Tensor, list]]:
+        """Per solution: the GRM's probability of each of its tokens (and the EOS) after the rewrite prompt, and
+        their ranges."""
         from lit_critic_rl.rlmec.grm_module import answer_logprobs
 
-        pairs = [(rewrite_prompt(p, y), y) for p, y in zip(prompts, responses)]
+        refs = self._references(references, len(prompts))
+        pairs = [(rewrite_prompt(p, y, r), y) for p, y, r in zip(prompts, responses, refs)]
         out = []
         for start in range(0, len(pairs), self.batch_size):
             chunk = pairs[start : start + self.batch_size]
             if self.shared is not None:
                 with self.shared.adapter(GRM):
-                    logp, mask = answer_logprobs(self.shared.peft, self.tokenizer, chunk, eos=False)
+                    logp, mask = answer_logprobs(self.shared.peft, self.tokenizer, chunk, eos=True)
             else:
-                logp, mask = answer_logprobs(self.model, self.tokenizer, chunk, eos=False)
+                logp, mask = answer_logprobs(self.model, self.tokenizer, chunk, eos=True)
             for b, (prompt, answer) in enumerate(chunk):
-                _, ids, offsets = encode_pair(self.tokenizer, prompt, answer, eos=False)
+                _, ids, offsets = encode_pair(self.tokenizer, prompt, answer, eos=True)
                 n = len(ids)
                 out.append((logp[b, logp.shape[1] - n :].exp().float().cpu(), offsets))
         return out
 
-    def critique(self, prompts: list[str], responses: list[str], scores: list[float] | None = None) -> list[Critique]:
+    def _references(self, references: list[str] | None, n: int) -> list[str | None]:
+        """The references to show, one per sample: all None when the GRM takes none (references given anyway are
+        not shown: its prompts hold none); refuses missing ones when it takes them."""
+        if not self.reference:
+            return [None] * n
+        if references is None or len(references) != n:
+            raise ValueError(
+                "MinEditGRM(reference=true) needs one reference solution per sample (the task datamodule's "
+                f"references), got {'none' if references is None else len(references)} for {n} samples"
+            )
+        return list(references)
+
+    def critique(
+        self,
+        prompts: list[str],
+        responses: list[str],
+        scores: list[float] | None = None,
+        references: list[str] | None = None,
+    ) -> list[Critique]:
         if scores is None:
             raise ValueError("MinEditGRM needs the extrinsic scores to tell right from wrong solutions")
         if self.shared is None and self.model is None:
@@ -141,7 +170,9 @@ class MinEditGRM(CriticBackend):
         usable = [i for i, y in enumerate(responses) if y.strip()]
         for i in set(range(len(prompts))) - set(usable):
             results[i] = Critique(False, error="empty solution")
-        probs = self.probabilities([prompts[i] for i in usable], [responses[i] for i in usable]) if usable else []
+        refs = self._references(references, len(prompts))
+        chosen = ([prompts[i] for i in usable], [responses[i] for i in usable], [refs[i] for i in usable])
+        probs = self.probabilities(*chosen[:2], chosen[2] if self.reference else None) if usable else []
         for i, (p, offsets) in zip(usable, probs):
             correct = torch.tensor([scores[i] > self.correct_above])
             rewards = grm_token_rewards(p[None], correct, None, self.wrong_clip, self.right_clip, self.offset)[0]

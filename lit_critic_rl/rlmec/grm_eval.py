@@ -20,7 +20,7 @@ import json
 
 import torch
 
-from lit_critic_rl.rlmec.grm import locate_prompt, parse_located, rewrite_prompt
+from lit_critic_rl.rlmec.grm import check_reference_use, locate_prompt, parse_located, record_reference, rewrite_prompt
 
 
 @torch.no_grad()
@@ -61,20 +61,31 @@ def score(records: list[dict], located: list[str], rewrites: list[str]) -> dict[
 
 
 def evaluate(
-    adapter: str, data: str, base: str = "asset:smollm2-135m-instruct", max_new_tokens: int = 64, limit: int = 0
+    adapter: str,
+    data: str,
+    base: str = "asset:smollm2-135m-instruct",
+    max_new_tokens: int = 64,
+    limit: int = 0,
+    reference_field: str | None = None,
 ) -> dict[str, float]:
+    """The quality figures of ``adapter`` on the usable records of ``data``; with ``reference_field`` the prompts
+    show each record's correct solution, which must match how the adapter was trained."""
     from peft import PeftModel
 
     from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
     from lit_critic_rl.rlmec.grm_critic import check_adapter_dir
     from lit_critic_rl.rlmec.teacher_data import read_records
 
+    folder = check_adapter_dir(adapter)
+    check_reference_use(folder, reference_field is not None, "--reference-field")
     records = [r for r in read_records(data) if r["ok"]]
     records = records[:limit] if limit else records
+    refs = [record_reference(r, reference_field, f"teacher data '{data}'") for r in records]
     tokenizer = load_tokenizer(base)
-    model = PeftModel.from_pretrained(load_causal_lm(base), str(check_adapter_dir(adapter))).eval()
-    located = greedy(model, tokenizer, [locate_prompt(r["prompt"], r["response"]) for r in records], 6)
-    rewrites = greedy(model, tokenizer, [rewrite_prompt(r["prompt"], r["response"]) for r in records], max_new_tokens)
+    model = PeftModel.from_pretrained(load_causal_lm(base), str(folder)).eval()
+    located = greedy(model, tokenizer, [locate_prompt(r["prompt"], r["response"], x) for r, x in zip(records, refs)], 6)
+    prompts = [rewrite_prompt(r["prompt"], r["response"], x) for r, x in zip(records, refs)]
+    rewrites = greedy(model, tokenizer, prompts, max_new_tokens)
     return score(records, located, rewrites)
 
 
@@ -85,8 +96,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--base", default="asset:smollm2-135m-instruct")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--limit", type=int, default=0, help="first N usable records only (0 = all)")
+    parser.add_argument(
+        "--reference-field", default=None, help="record field of the correct solution, if the GRM was trained on one"
+    )
     args = parser.parse_args(argv)
-    print(json.dumps(evaluate(args.adapter, args.data, args.base, args.max_new_tokens, args.limit)))
+    scores = evaluate(args.adapter, args.data, args.base, args.max_new_tokens, args.limit, args.reference_field)
+    print(json.dumps(scores))
 
 
 if __name__ == "__main__":

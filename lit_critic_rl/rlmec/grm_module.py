@@ -7,7 +7,8 @@ against fixes and makes two examples per record (:func:`~lit_critic_rl.rlmec.grm
 :class:`GRMFineTuning` trains a LoRA adapter named ``grm`` on the base model with the cross-entropy of the answer
 tokens, and saves it with PEFT's ``save_pretrained`` in ``<run dir>/adapters/grm`` (PEFT puts a non-default adapter
 in a folder of its name). That folder is what ``MinEditGRM(adapter_path=...)`` loads, by default onto the policy's
-own base, so one base holds policy, reference and GRM.
+own base, so one base holds policy, reference and GRM. The data's ``reference_field`` is saved next to the adapter
+(``grm_prompt.json``): a GRM trained with references must be used with them, and one trained without, without.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from lightning.pytorch import LightningDataModule, LightningModule
 from torch.utils.data import DataLoader
 
 from lit_critic_rl.args import AdapterArgs, ModelArgs, check
-from lit_critic_rl.rlmec.grm import encode_pair, sft_examples
+from lit_critic_rl.rlmec.grm import encode_pair, sft_examples, write_prompt_config
 from lit_critic_rl.rlmec.teacher_data import balanced, read_records
 
 GRM = "grm"
@@ -40,6 +41,7 @@ class GRMData(LightningDataModule):
         batch_size: int = 8,
         identity_ratio: float = 1.0,
         seed: int = 0,
+        reference_field: str | None = None,
     ) -> None:
         """
         Args:
@@ -49,17 +51,21 @@ class GRMData(LightningDataModule):
             batch_size: Examples per optimizer step.
             identity_ratio: Identity rewrites kept per fix (the paper: about one).
             seed: Seed of the identity subsample and the shuffle.
+            reference_field: Record field holding a correct solution, shown in the GRM's prompts as the paper's
+                GRM sees one (e.g. ``reference``, which ``rlmec.teacher_data`` writes); None = prompts without one.
+                Saved with the adapter, so scoring and evaluation use the same prompts.
         """
         super().__init__()
         check(batch_size >= 1, "data.init_args.batch_size", "must be >= 1", batch_size)
         check(identity_ratio >= 0, "data.init_args.identity_ratio", "must be >= 0", identity_ratio)
         self.teacher_file, self.val_file, self.val_size = teacher_file, val_file, val_size
         self.batch_size, self.identity_ratio, self.seed = batch_size, identity_ratio, seed
+        self.reference_field = reference_field
         self.train_examples: list[tuple[str, str]] = []
         self.val_examples: list[tuple[str, str]] = []
 
     def _examples(self, path: str) -> list[tuple[str, str]]:
-        examples = sft_examples(balanced(read_records(path), self.seed, self.identity_ratio))
+        examples = sft_examples(balanced(read_records(path), self.seed, self.identity_ratio), self.reference_field)
         if not examples:
             raise ValueError(f"data.init_args: '{path}' holds no usable rewrite (every record has ok=false)")
         return examples
@@ -177,3 +183,5 @@ class GRMFineTuning(LightningModule):
         if self.trainer.is_global_zero:
             self.peft.save_pretrained(str(self.adapter_dir()))
             self.tokenizer.save_pretrained(str(self.adapter_dir() / GRM))
+            reference_field = getattr(self.trainer.datamodule, "reference_field", None)
+            write_prompt_config(self.adapter_dir() / GRM, reference_field)

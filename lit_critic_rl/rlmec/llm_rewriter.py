@@ -12,15 +12,20 @@ for an OpenAI-compatible server: async, concurrency and rate limits, retries, a 
 in sqlite by (backend identity, prompt version, rendered prompt), so a rerun makes no request it made before.
 
 Solutions whose final number already equals the reference's are identity rewrites, without a call. Everything
-else that goes wrong (a failed call, a reply naming no step, a step out of range, a rewrite without a final number
-or with a wrong one) is a :class:`~lit_critic_rl.rlmec.rewriter.Rewrite` with ``ok=False``, counted in
-``failures`` by reason.
+else that goes wrong (a failed call, a reply naming no step, a step out of range, a rewrite that writes the kept
+steps again but changed, a rewrite without a final number or with a wrong one) is a
+:class:`~lit_critic_rl.rlmec.rewriter.Rewrite` with ``ok=False``, counted in ``failures`` by reason.
+
+Any task with reference solutions works (arithmetic, GSM8K's ``#### N`` answers): the answer check is the final
+number of the rewrite against the reference's (:func:`~lit_critic_rl.rewards.exact_match.final_number`). In
+training the references come from the task datamodule (:func:`~lit_critic_rl.rlmec.targets.references_for`).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from difflib import SequenceMatcher
 
 from lit_critic_rl.critic.cache import CritiqueCache, cache_key
 from lit_critic_rl.critic.generative import GenerativeCritic
@@ -173,9 +178,9 @@ def assemble(prefix: str, reply: str | BaseException, k: int, reference: str) ->
     """The kept steps plus the teacher's continuation, checked: a final number equal to the reference's."""
     if isinstance(reply, BaseException):
         return Rewrite(False, k, error=type(reply).__name__)
-    continuation = reply.strip("\n")
-    if prefix.strip() and continuation.lstrip().startswith(prefix.strip()):  # the model repeated the kept steps
-        continuation = continuation.lstrip()[len(prefix.strip()) :].lstrip("\n")
+    continuation = without_restated_steps(prefix, reply.strip("\n"))
+    if continuation is None:
+        return Rewrite(False, k, error=f"rewrite changes the steps before step {k}")
     text = prefix + continuation
     answer = final_number(text)
     if answer is None:
@@ -183,3 +188,29 @@ def assemble(prefix: str, reply: str | BaseException, k: int, reference: str) ->
     if answer != final_number(reference):
         return Rewrite(False, k, text, error="rewrite's answer is still wrong")
     return Rewrite(True, k, text)
+
+
+_NUMBERING = re.compile(r"^\(\d+\)\s*")
+
+
+def _line_key(line: str) -> str:
+    """A step line compared without its ``(k)`` numbering (as the teacher was shown it) and spacing."""
+    return " ".join(_NUMBERING.sub("", line.strip()).split())
+
+
+def without_restated_steps(prefix: str, continuation: str, similar: float = 0.8) -> str | None:
+    """``continuation`` with the kept steps removed from its start when the teacher wrote them again, unchanged
+    (up to numbering and spacing); None when it wrote them again changed: its first line is at least ``similar``
+    alike (difflib ratio) to the first kept step but its first lines are not the kept steps."""
+    kept = [_line_key(line) for line in prefix.splitlines() if line.strip()]
+    lines = continuation.splitlines(keepends=True)
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    if not kept or not filled:
+        return continuation
+    first = _line_key(lines[filled[0]])
+    if SequenceMatcher(None, first, kept[0]).ratio() < similar:
+        return continuation  # it starts where it was asked to: after the kept steps
+    if [_line_key(lines[i]) for i in filled[: len(kept)]] != kept:
+        return None
+    rest = filled[len(kept)] if len(filled) > len(kept) else len(lines)
+    return "".join(lines[rest:])

@@ -54,7 +54,8 @@ def grm_token_rewards(
 class RLMECPolicyLoss:
     loss: Tensor
     clipfrac: Tensor
-    """Share of rewarded tokens whose weight the ratio clip changed (detached)."""
+    """Share of rewarded tokens where the clipped term is the active one and differs from the unclipped one, i.e.
+    where the clip changed the weight (``clip(ρ) r < ρ r``; detached)."""
     rewarded: Tensor
     """#{t: r_t != 0} over the masked tokens: the loss's denominator (detached)."""
 
@@ -67,12 +68,22 @@ def rlmec_policy_loss(
     ``ρ_t = exp(logp_t - ref_logp_t)`` and ``w_t = stopgrad(min(ρ_t · r_t, clip(ρ_t, 1 - eps, 1 + eps) · r_t))``.
 
     Because ``w_t`` is detached, the gradient is ``-w_t / #{r != 0}`` on every rewarded token, including those whose
-    ratio left the trust region: the clip only caps the size of the weight, it does not zero the gradient as PPO-clip
-    does. This is the paper's objective, kept as published. With no rewarded token the loss is 0.
+    ratio left the trust region: the clip changes the weight, it does not zero the gradient as PPO-clip does. What
+    it changes depends on the sign of the reward:
+
+    - ``r > 0``: ``w = r · min(ρ, clip(ρ))``, capped at ``(1 + ε) r`` when ``ρ > 1 + ε``, and ``ρ r`` (unclipped,
+      smaller) when ``ρ < 1 - ε``;
+    - ``r < 0``: ``w = r · max(ρ, clip(ρ))``, so ``ρ r`` wins when ``ρ > 1 + ε`` and the weight's size grows with ρ
+      without bound, while ``ρ < 1 - ε`` is raised to ``(1 - ε) |r|`` in size. The clip bounds nothing here.
+
+    So ρ must be an importance weight, against the policy that sampled the tokens (:mod:`lit_critic_rl.rlmec.ratio`),
+    not a ratio to a fixed initial model that drifts with every update. This is the paper's objective, kept as
+    published. With no rewarded token the loss is 0.
 
     Args:
         logp: ``[B, T]`` log-probs of the solution's tokens under the policy being trained (with grad).
-        ref_logp: ``[B, T]`` log-probs under the reference (initial) policy.
+        ref_logp: ``[B, T]`` log-probs under the policy that sampled the tokens (the paper's π_ref: the model
+            that sampled its one offline round), from the same temperature as ``logp``.
         rewards: ``[B, T]`` token rewards, e.g. from :func:`grm_token_rewards`.
         mask: ``[B, T]`` 1 on real solution tokens, 0 on padding.
         eps: Clip range of the ratio (the paper: 0.3).
@@ -85,7 +96,7 @@ def rlmec_policy_loss(
         weights = torch.minimum(unclipped, clipped) * mask
         nonzero = (rewards != 0).to(logp.dtype) * mask
         rewarded = nonzero.sum()
-        clipfrac = ((clipped != unclipped).to(logp.dtype) * nonzero).sum() / rewarded.clamp_min(1.0)
+        clipfrac = ((clipped < unclipped).to(logp.dtype) * nonzero).sum() / rewarded.clamp_min(1.0)
     loss = -(weights * logp).sum() / rewarded.clamp_min(1.0)
     return RLMECPolicyLoss(loss, clipfrac, rewarded)
 

@@ -11,10 +11,12 @@ problem's i-th operation, ``v_0`` the start value and ``v_i`` the CORRECTED runn
 only the parts that differ (the left operand, the operator, the right operand, the result), in place, keeping the
 rest of the line's text (a step whose equation is not a single operation, ``7 + 5 * 3 = 22``, gets its whole
 equation replaced); a wrong result is fixed and the fixed value is carried into the next step's left operand,
-whose result is recomputed. Missing steps are inserted after the last step, surplus steps deleted, and the number
-on the answer line fixed (or the line added). Lines before the first changed step are therefore kept verbatim,
-as are lines that are neither steps nor the answer line, and everything after the answer line. A line that starts
-with ``Step`` but holds no equation ending in a number (``Step 2: 12 * 3 =``, cut off) makes the solution a skip.
+whose result is recomputed. A step of ``+`` or ``*`` with its operands commuted (``5 + 7`` for "start with 7, add
+5") is right and kept as written, so a right answer reached that way is an identity rewrite. Missing steps are
+inserted after the last step, surplus steps deleted, and the number on the answer line fixed (or the line added).
+Lines before the first changed step are therefore kept verbatim, as are lines that are neither steps nor the answer
+line, and everything after the answer line. A line that starts with ``Step`` but holds no equation ending in a
+number (``Step 2: 12 * 3 =``, cut off) makes the solution a skip.
 """
 
 from __future__ import annotations
@@ -137,10 +139,13 @@ def _edit_step(line: str, match: re.Match, a: int, op: str, b: int, c: int) -> s
     when it is not one operation)."""
     if "body" in match.groupdict():
         return _replace(line, [(match.span("body"), f"{a} {op} {b} = {c}")])
+    written_op = match.group("op") if match.group("op") in "+-" else "*"
+    if written_op == op != "-" and (int(match.group("b")), int(match.group("a"))) == (a, b):
+        a, b = b, a  # commuted operands of + or *: the same step, kept as written
     edits = []
     if int(match.group("a")) != a:
         edits.append((match.span("a"), str(a)))
-    if (match.group("op") if match.group("op") in "+-" else "*") != op:
+    if written_op != op:
         edits.append((match.span("op"), op))
     if int(match.group("b")) != b:
         edits.append((match.span("b"), str(b)))

@@ -8,6 +8,9 @@ records travel in checkpoints: a resumed run replays exactly what an uninterrupt
 
 from __future__ import annotations
 
+from torch import Tensor
+
+from lit_critic_rl.data.replay import replay_records
 from lit_critic_rl.rlmec.rewriter import Rewrite
 from lit_critic_rl.types import Rollout
 
@@ -21,9 +24,15 @@ class SampleRounds:
         """Whether iteration ``iteration`` (0-based) samples a new round."""
         return self.every == 1 or not self.records or iteration % self.every == 0
 
-    def keep(self, rollout: Rollout, rewrites: list[Rewrite] | None) -> None:
-        """Remember this round's samples (and rewrites) for the iterations that replay it."""
+    def keep(self, rollout: Rollout, rewrites: list[Rewrite] | None, logprobs: Tensor | None = None) -> None:
+        """Remember this round's samples (and rewrites) for the iterations that replay it; with ``logprobs``
+        (``[B, T]``, the sampler's log-probs of the fresh round, :func:`~lit_critic_rl.rlmec.ratio.sampler_logprobs`)
+        also the sampled ids and those log-probs, so a replayed iteration's ratio is taken against the policy that
+        sampled the round (:func:`~lit_critic_rl.data.replay.replayed_logprobs`), in checkpoints too."""
         if self.every == 1:
+            return
+        if logprobs is not None:
+            self.records = replay_records(rollout, logprobs, rewrites)
             return
         self.records = [{"prompt": p, "response": y} for p, y in zip(rollout.prompts, rollout.responses)]
         for record, rewrite in zip(self.records, rewrites or []):

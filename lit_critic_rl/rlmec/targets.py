@@ -4,8 +4,11 @@ rewrites of the sampled responses -> the rollout's imitation targets.
 Each usable rewrite ŷ is tokenized with the policy's tokenizer (plus EOS, as a sampled response ends), and its
 imitation weights come from the token-level Levenshtein alignment of the sampled ids y to ŷ's ids (1.0 on edited
 tokens, 0.5 elsewhere; :mod:`lit_critic_rl.rlmec.alignment`). Comparing ids, not re-tokenized text, keeps the
-weights exact for the tokens the policy sampled. A rewrite the teacher could not make (``ok`` False) leaves its row
-with zero weights, so it is skipped by the imitation loss, and is counted.
+weights exact for the tokens the policy sampled. An identity rewrite (``first_error_step`` None: the solution was
+right) is the sampled ids themselves, weighted 0.5 on every token as in the reference code; re-tokenizing its text
+and appending an EOS the sample may not have had (a stop string ended it, or a replayed row) would weigh that EOS
+1.0 as an insertion. A rewrite the teacher could not make (``ok`` False) leaves its row with zero weights, so it is
+skipped by the imitation loss, and is counted.
 """
 
 from __future__ import annotations
@@ -15,8 +18,18 @@ from dataclasses import replace
 import torch
 
 from lit_critic_rl.rlmec.alignment import imitation_weight_rows
-from lit_critic_rl.rlmec.rewriter import Rewrite
+from lit_critic_rl.rlmec.rewriter import Rewrite, Rewriter
 from lit_critic_rl.types import Rollout
+
+
+def target_ids_of(rewrite: Rewrite, sampled: list[int], tokenizer, eos: list[int]) -> list[int]:
+    """The token ids the policy imitates for one sample: none for a failed rewrite, the sampled ids for an identity
+    rewrite, else the rewrite's text tokenized plus ``eos``."""
+    if not rewrite.ok:
+        return []
+    if rewrite.first_error_step is None:
+        return list(sampled)
+    return tokenizer(rewrite.text, add_special_tokens=False)["input_ids"] + eos
 
 
 def rewrite_targets(rollout: Rollout, rewrites: list[Rewrite], tokenizer) -> tuple[Rollout, dict[str, float]]:
@@ -30,7 +43,7 @@ def rewrite_targets(rollout: Rollout, rewrites: list[Rewrite], tokenizer) -> tup
     for b, rewrite in enumerate(rewrites):
         n = int(mask[b].sum())
         sampled.append(rollout.response_ids[b, :n].tolist())
-        targets.append(tokenizer(rewrite.text, add_special_tokens=False)["input_ids"] + eos if rewrite.ok else [])
+        targets.append(target_ids_of(rewrite, sampled[-1], tokenizer, eos))
     width = max(1, max(len(t) for t in targets))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     target_ids = torch.full((len(rollout), width), pad, dtype=torch.long)
@@ -52,3 +65,25 @@ def rewrite_targets(rollout: Rollout, rewrites: list[Rewrite], tokenizer) -> tup
         "rewrites_changed": float(sum(r.ok and r.first_error_step is not None for r in rewrites)),
     }
     return filled, stats
+
+
+def references_for(prompts: list[str], references: dict[str, str]) -> list[str] | None:
+    """Each prompt's reference from a datamodule's ``references()`` (None when it has none at all, e.g. the
+    arithmetic task, whose teacher works the answer out); a prompt without one is an error."""
+    if not references:
+        return None
+    missing = [p for p in prompts if not references.get(p, "").strip()]
+    if missing:
+        raise KeyError(f"data: {len(missing)} prompt(s) have no reference (first: {missing[0][:60]!r})")
+    return [references[p] for p in prompts]
+
+
+def imitation_targets(
+    rollout: Rollout, rewriter: Rewriter, tokenizer, references: list[str] | None = None
+) -> tuple[Rollout, dict[str, float], list[Rewrite]]:
+    """The rewrite stage in one call: ``rewriter``'s rewrites of the rollout's samples (the GRM's or the teacher's,
+    :func:`~lit_critic_rl.rlmec.grm_rewriter.imitation_rewriter`), with ``references`` when the task has them, as
+    imitation targets (:func:`rewrite_targets`); also the rewrites, for the round to keep."""
+    rewrites = rewriter.rewrite(rollout.prompts, rollout.responses, references)
+    filled, stats = rewrite_targets(rollout, rewrites, tokenizer)
+    return filled, stats, rewrites

@@ -4,6 +4,9 @@ held-out split, the yardstick of the GRM's quality (:mod:`lit_critic_rl.rlmec.gr
 
     python -m lit_critic_rl.rlmec.teacher_data --split train --problems 512 --out runs/rlmec/teacher_train.jsonl
 
+Sampling follows the reference by default: 5 samples per problem at temperature 0.7 and top-p 0.95, repeated
+solutions of a problem dropped (:func:`unique_samples`).
+
 One record per sampled solution::
 
     {"prompt", "response", "correct", "ok", "first_error_step", "rewrite", "error"}
@@ -22,20 +25,29 @@ import random
 from collections.abc import Iterable
 from pathlib import Path
 
-from lit_critic_rl.rlmec.rewriter import Rewrite
+from lit_critic_rl.rlmec.rewriter import Rewrite, Rewriter
+from lit_critic_rl.rlmec.targets import references_for
 
 STOP = "\n\n"
 """A solution ends at its first blank line (the arithmetic configs set the same ``generation.stop_strings``)."""
 
 
-def records(prompts: list[str], responses: list[str], scores: list[float], rewrites: list[Rewrite]) -> list[dict]:
-    """One JSON-ready record per sample (``correct`` is ``score > 0.5``)."""
-    if not len(prompts) == len(responses) == len(scores) == len(rewrites):
+def records(
+    prompts: list[str],
+    responses: list[str],
+    scores: list[float],
+    rewrites: list[Rewrite],
+    references: list[str] | None = None,
+) -> list[dict]:
+    """One JSON-ready record per sample (``correct`` is ``score > 0.5``), with its ``reference`` when given (what a
+    GRM trained with ``reference_field: reference`` is shown)."""
+    n_refs = len(prompts) if references is None else len(references)
+    if not len(prompts) == len(responses) == len(scores) == len(rewrites) == n_refs:
         raise ValueError(
             f"records: {len(prompts)} prompts, {len(responses)} responses, {len(scores)} scores, "
-            f"{len(rewrites)} rewrites"
+            f"{len(rewrites)} rewrites, {n_refs} references"
         )
-    return [
+    rows = [
         {
             "prompt": p,
             "response": y,
@@ -47,6 +59,35 @@ def records(prompts: list[str], responses: list[str], scores: list[float], rewri
         }
         for p, y, s, r in zip(prompts, responses, scores, rewrites)
     ]
+    for row, ref in zip(rows, references or []):
+        row["reference"] = ref
+    return rows
+
+
+def round_records(
+    prompts: list[str], responses: list[str], reward, rewriter: Rewriter, references: dict[str, str]
+) -> tuple[list[dict], int]:
+    """The records of one sampled batch: repeated solutions of a problem dropped (:func:`unique_samples`), the rest
+    scored by ``reward`` and rewritten by ``rewriter`` (any :class:`~lit_critic_rl.rlmec.rewriter.Rewriter`; the
+    LLM teacher is shown each prompt's reference from ``references``). Returns the records and the duplicates."""
+    keep = unique_samples(prompts, responses)
+    duplicates = len(prompts) - len(keep)
+    prompts, responses = [prompts[i] for i in keep], [responses[i] for i in keep]
+    refs = references_for(prompts, references)
+    rewrites = rewriter.rewrite(prompts, responses, refs)
+    return records(prompts, responses, reward(prompts, responses), rewrites, refs), duplicates
+
+
+def unique_samples(prompts: list[str], responses: list[str]) -> list[int]:
+    """Indices of the first occurrence of each distinct ``(prompt, response)`` pair (responses compared after
+    stripping), in order: the reference de-duplicates the n samples of a problem before rewriting them."""
+    seen: set[tuple[str, str]] = set()
+    keep = []
+    for i, key in enumerate(zip(prompts, (y.strip() for y in responses))):
+        if key not in seen:
+            seen.add(key)
+            keep.append(i)
+    return keep
 
 
 def balanced(rows: Iterable[dict], seed: int = 0, identity_ratio: float = 1.0) -> list[dict]:
@@ -93,40 +134,45 @@ def generate(
     adapter: str | None = None,
     min_steps: int = 2,
     max_steps: int = 4,
+    temperature: float = 0.7,
+    top_p: float = 0.95,
+    samples: int = 5,
+    data=None,
+    reward=None,
+    rewriter: Rewriter | None = None,
 ) -> dict[str, int]:
-    """Sample ``model`` (plus a saved policy adapter, for a later round) once on ``problems`` problems of the
-    arithmetic task's ``split``, rewrite with :class:`~lit_critic_rl.rlmec.rewriter.ArithmeticRewriter`, write
-    ``out``; returns the counts."""
+    """Sample ``model`` (plus a saved policy adapter, for a later round) ``samples`` times on each of ``problems``
+    problems of ``data``'s ``split`` at ``temperature`` and ``top_p`` (the reference: 0.7, 0.95, 5), drop repeated
+    solutions of a problem, score with ``reward``, rewrite with ``rewriter`` (shown the task's references) and write
+    ``out``; returns the counts. ``data``, ``reward`` and ``rewriter`` default to the arithmetic task, its reward
+    and its exact teacher (``ArithmeticPrompts`` of ``min_steps``-``max_steps`` steps, whose references are the
+    problems' own solutions); any task datamodule with references works with an
+    :class:`~lit_critic_rl.rlmec.llm_rewriter.LLMRewriter` (GSM8K: ``GSM8KPrompts`` and ``ExactMatchReward``)."""
     import torch
 
     from lit_critic_rl.args import AdapterArgs, GenerationArgs
-    from lit_critic_rl.data.arithmetic import ArithmeticPrompts
     from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
     from lit_critic_rl.models.policy import POLICY, PolicyValueModel
     from lit_critic_rl.ppo.rollout import sample
-    from lit_critic_rl.rewards.arithmetic import ArithmeticReward
-    from lit_critic_rl.rlmec.rewriter import ArithmeticRewriter
 
-    sizes = {"train_size": 0, "val_size": 0, "test_size": 0, f"{split}_size": problems}
-    data = ArithmeticPrompts(**sizes, min_steps=min_steps, max_steps=max_steps)
-    data.setup()
-    prompts = {"train": data.train_prompts, "val": data.val_prompts, "test": data.test_prompts}[split]
+    data, reward, rewriter, prompts, references = _task(data, reward, rewriter, split, problems, min_steps, max_steps)
     tokenizer = load_tokenizer(model)
     lm = PolicyValueModel(load_causal_lm(model, "none", "float32"), AdapterArgs(), "shared_trunk")
     if adapter is not None:
         lm.peft.load_adapter(adapter, adapter_name=POLICY, is_trainable=False)
     lm.eval()
     torch.manual_seed(seed)
-    gen = GenerationArgs(max_new_tokens=max_new_tokens, stop_strings=[STOP])
-    reward, teacher = ArithmeticReward(), ArithmeticRewriter()
+    gen = GenerationArgs(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop_strings=[STOP])
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    counts = {"samples": 0, "correct": 0, "fixes": 0, "failures": 0}
+    counts = {"samples": 0, "duplicates": 0, "correct": 0, "fixes": 0, "failures": 0}
     with path.open("w") as f:
         for start in range(0, len(prompts), batch_size):
-            batch = prompts[start : start + batch_size]
-            responses = sample(lm, tokenizer, batch, gen).responses
-            rows = records(batch, responses, reward(batch, responses), teacher.rewrite(batch, responses))
+            batch = [p for p in prompts[start : start + batch_size] for _ in range(samples)]
+            rows, duplicates = round_records(
+                batch, sample(lm, tokenizer, batch, gen).responses, reward, rewriter, references
+            )
+            counts["duplicates"] += duplicates
             for row in rows:
                 f.write(json.dumps(row) + "\n")
                 counts["samples"] += 1
@@ -136,6 +182,35 @@ def generate(
     return counts
 
 
+def _task(data, reward, rewriter, split: str, problems: int, min_steps: int, max_steps: int):
+    """The datamodule, reward, rewriter, the first ``problems`` prompts of ``split`` and the references (the
+    arithmetic task's defaults where None)."""
+    from lit_critic_rl.data.arithmetic import ArithmeticPrompts, parse_problem
+
+    if data is None:
+        sizes = {"train_size": 0, "val_size": 0, "test_size": 0, f"{split}_size": problems}
+        data = ArithmeticPrompts(**sizes, min_steps=min_steps, max_steps=max_steps)
+    if reward is None:
+        from lit_critic_rl.rewards.arithmetic import ArithmeticReward
+
+        reward = ArithmeticReward()
+    if rewriter is None:
+        from lit_critic_rl.rlmec.rewriter import ArithmeticRewriter
+
+        rewriter = ArithmeticRewriter()
+    data.setup()
+    prompts = {"train": data.train_prompts, "val": data.val_prompts, "test": getattr(data, "test_prompts", [])}[split]
+    prompts = prompts[:problems]
+    if not prompts:
+        raise ValueError(f"teacher data: split '{split}' holds no prompts")
+    references = data.references()
+    if not references and isinstance(data, ArithmeticPrompts):  # its reference is each problem's own solution
+        references = {p: parse_problem(p).solution() for p in prompts}
+    if hasattr(reward, "set_references"):
+        reward.set_references(references)
+    return data, reward, rewriter, prompts, references
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="asset:smollm2-135m-instruct", help="base model (hub id, folder, asset:)")
@@ -143,7 +218,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", choices=["train", "val", "test"], default="train")
     parser.add_argument("--problems", type=int, default=512)
     parser.add_argument("--max-new-tokens", type=int, default=80)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=16, help="problems per sampling batch")
+    parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (the reference: 0.7)")
+    parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling (the reference: 0.95)")
+    parser.add_argument("--samples", type=int, default=5, help="samples per problem, de-duplicated (reference: 5)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--min-steps", type=int, default=2, help="as data.init_args.min_steps of ArithmeticPrompts")
     parser.add_argument("--max-steps", type=int, default=4, help="as data.init_args.max_steps of ArithmeticPrompts")
@@ -151,6 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.problems < 1:
         parser.error(f"--problems must be >= 1, got {args.problems}")
+    if args.samples < 1:
+        parser.error(f"--samples must be >= 1, got {args.samples}")
     counts = generate(
         args.model,
         args.split,
@@ -162,6 +242,9 @@ def main(argv: list[str] | None = None) -> None:
         args.adapter,
         args.min_steps,
         args.max_steps,
+        args.temperature,
+        args.top_p,
+        args.samples,
     )
     print(json.dumps({"out": args.out, **counts}))
 

@@ -89,3 +89,49 @@ def test_replay_is_refused_for_ppo_and_a_missing_file_is_named(tiny_model_path, 
         _trainer(tmp_path).fit(module, RolloutReplay(_file(tmp_path), evals, batch_size=4))
     with pytest.raises(FileNotFoundError, match="absent.jsonl"):
         RolloutReplay(str(tmp_path / "absent.jsonl"), evals).setup()
+
+
+def test_a_replay_file_carries_sampled_ids_and_logprobs(tiny_tokenizer, tmp_path):
+    from lit_critic_rl.data.replay import replayed_logprobs, write_replay
+
+    eos = tiny_tokenizer.eos_token_id
+    ids = tiny_tokenizer(FIXED, add_special_tokens=False)["input_ids"] + [eos]  # the EOS is kept, unlike the text
+    logprobs = [-0.5 * (i + 1) for i in range(len(ids))]
+    path = tmp_path / "round.jsonl"
+    write_replay(path, [{"prompt": PROMPT, "response": FIXED, "response_ids": ids, "logprobs": logprobs}])
+    data = RolloutReplay(str(path), ArithmeticPrompts(train_size=8, val_size=4, test_size=4))
+    data.setup()
+    assert data.fill_logprobs(None) == 0  # nothing to compute, so no way to compute is needed
+    rollout, _ = replayed_rollout(data.records, tiny_tokenizer, "cpu")
+    assert rollout.response_ids[0].tolist() == ids
+    assert replayed_logprobs(data.records, rollout)[0].tolist() == pytest.approx(logprobs)
+
+
+def test_a_replay_file_without_logprobs_gets_them_computed_once_or_fails_naming_it(
+    tiny_model_path, tiny_tokenizer, tmp_path
+):
+    import torch
+
+    from lit_critic_rl.args import AdapterArgs
+    from lit_critic_rl.data.replay import logprobs_under, replayed_logprobs
+    from lit_critic_rl.models.loading import load_causal_lm
+    from lit_critic_rl.models.policy import PolicyValueModel
+
+    path = _file(tmp_path, n=3)
+    data = RolloutReplay(path, ArithmeticPrompts(train_size=8, val_size=4, test_size=4))
+    with pytest.raises(ValueError, match=r"rollout_file: '.*rollouts.jsonl' has 3 record\(s\) without per-token"):
+        data.fill_logprobs(None)
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8))
+    calls = []
+    compute = logprobs_under(lm, tiny_tokenizer, temperature=1.0, reference=True)
+    assert data.fill_logprobs(lambda rs: calls.append(len(rs)) or compute(rs), batch_size=2) == 3
+    assert calls == [2, 1] and data.fill_logprobs(None) == 0  # computed once; later calls find them
+    rollout, _ = replayed_rollout(data.records, tiny_tokenizer, "cpu")
+    with torch.no_grad():  # independent check: the base's log-softmax at each response token
+        logits = lm.reference_logits(rollout.input_ids, rollout.attention_mask, rollout.response_len)
+    expected = torch.log_softmax(logits.float(), -1).gather(-1, rollout.response_ids[..., None])[..., 0]
+    expected = expected * rollout.response_mask
+    torch.testing.assert_close(replayed_logprobs(data.records, rollout), expected, atol=1e-5, rtol=1e-5)
+    data.records[0]["logprobs"] = data.records[0]["logprobs"][:-1]
+    with pytest.raises(ValueError, match="record 0 has .* log-probs for .* response ids"):
+        replayed_logprobs(data.records, rollout, path)

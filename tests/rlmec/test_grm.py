@@ -9,9 +9,17 @@ from lightning.pytorch import Trainer
 
 from lit_critic_rl.args import AdapterArgs, ModelArgs
 from lit_critic_rl.critic.base import CriticSetup
+from lit_critic_rl.critic.shaping import token_char_ranges, values_on_tokens
 from lit_critic_rl.models.loading import load_causal_lm
 from lit_critic_rl.models.policy import POLICY, PolicyValueModel, adapter_of
-from lit_critic_rl.rlmec.grm import encode_pair, locate_target, parse_located, rewrite_prompt, sft_examples
+from lit_critic_rl.rlmec.grm import (
+    encode_pair,
+    locate_prompt,
+    locate_target,
+    parse_located,
+    rewrite_prompt,
+    sft_examples,
+)
 from lit_critic_rl.rlmec.grm_critic import MinEditGRM
 from lit_critic_rl.rlmec.grm_module import GRMData, GRMFineTuning
 
@@ -122,7 +130,7 @@ def test_grm_token_rewards_are_its_clipped_probabilities(grm_adapter, tiny_model
     wrong, right, empty = critic.critique([PROMPT] * 3, [WRONG, FIXED, " "], [0.0, 1.0, 0.0])
     assert empty.outcome == "failed" and empty.error == "empty solution"
     # independent check: one full forward of the GRM adapter, softmax at each solution position
-    prompt_ids, ids, _ = encode_pair(tiny_tokenizer, rewrite_prompt(PROMPT, WRONG), WRONG, eos=False)
+    prompt_ids, ids, _ = encode_pair(tiny_tokenizer, rewrite_prompt(PROMPT, WRONG), WRONG, eos=True)
     with lm.adapter("grm"), torch.no_grad():
         logits = lm.peft(input_ids=torch.tensor([prompt_ids + ids])).logits[0]
     probs = logits[len(prompt_ids) - 1 : -1].softmax(-1)[torch.arange(len(ids)), torch.tensor(ids)]
@@ -130,9 +138,16 @@ def test_grm_token_rewards_are_its_clipped_probabilities(grm_adapter, tiny_model
     got = torch.tensor([v.value for v in wrong.token_values])
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
     assert "".join(WRONG[v.start : v.end] for v in wrong.token_values) == WRONG
+    eos_value = wrong.token_values[-1]  # the EOS is scored too, on the empty range at the end of the solution
+    assert (eos_value.start, eos_value.end) == (len(WRONG), len(WRONG))
     rights = torch.tensor([v.value for v in right.token_values])
     assert rights.min() >= 0.0 and rights.max() <= 0.5  # the right answer's band
-    assert len(right.token_values) == len(encode_pair(tiny_tokenizer, "", FIXED, eos=False)[1])
+    assert len(right.token_values) == len(encode_pair(tiny_tokenizer, "", FIXED, eos=True)[1])
+    # on the policy's tokens (same tokenizer, the sample ended with EOS), the EOS gets the GRM's EOS value
+    policy_ids = tiny_tokenizer(WRONG, add_special_tokens=False)["input_ids"] + [tiny_tokenizer.eos_token_id]
+    on_policy = values_on_tokens(wrong.token_values, token_char_ranges(tiny_tokenizer, policy_ids), len(policy_ids))
+    torch.testing.assert_close(on_policy, got)
+    assert on_policy[-1].item() == pytest.approx(eos_value.value)
 
 
 def test_grm_adapter_errors_name_the_field(grm_adapter, tiny_model_path, tiny_tokenizer, tmp_path):
@@ -215,3 +230,76 @@ def test_a_separate_grm_model_gives_the_shared_adapters_values(grm_adapter, tiny
     (a,), (b,) = shared.critique([PROMPT], [WRONG], [0.0]), separate.critique([PROMPT], [WRONG], [0.0])
     assert [(v.start, v.end) for v in a.token_values] == [(v.start, v.end) for v in b.token_values]
     torch.testing.assert_close([v.value for v in a.token_values], [v.value for v in b.token_values])
+
+
+def test_a_reference_goes_between_the_problem_and_the_solution():
+    plain = rewrite_prompt("Q?", "y1\n")
+    assert plain == (
+        "Below is a problem and a step-by-step solution. Copy the solution, changing as little as possible so that "
+        "every step and the final answer are right.\n\n### Problem\nQ?\n### Solution\ny1\n### Corrected solution\n"
+    )  # without a reference: the prompt the GRMs trained before references learned, byte for byte
+    with_ref = rewrite_prompt("Q?", "y1\n", " r1 \n")
+    assert with_ref == plain.replace("### Solution\n", "### Correct solution\nr1\n### Solution\n")
+    shown = "### Correct solution\nr1\n### Solution\n"
+    assert locate_prompt("Q?", "y1", "r1") == locate_prompt("Q?", "y1").replace("### Solution\n", shown)
+
+
+def test_sft_examples_show_the_reference_field_and_refuse_records_without_it():
+    pairs = sft_examples([{**_record(), "reference": FIXED}], reference_field="reference")
+    assert pairs[0][0] == locate_prompt(PROMPT, WRONG, FIXED) and pairs[1][0] == rewrite_prompt(PROMPT, WRONG, FIXED)
+    with pytest.raises(KeyError, match="reference_field 'reference' is missing or empty"):
+        sft_examples([_record()], reference_field="reference")
+
+
+def test_the_adapter_remembers_whether_it_was_trained_with_references(grm_adapter, tiny_model_path, tmp_path):
+    import shutil
+
+    from lit_critic_rl.rlmec.grm import PROMPT_CONFIG, trained_reference_field, write_prompt_config
+    from lit_critic_rl.rlmec.grm_eval import evaluate
+
+    folder = grm_adapter[0]
+    assert json.loads((folder / PROMPT_CONFIG).read_text()) == {"reference_field": None}
+    data = tmp_path / "held_out.jsonl"
+    data.write_text(json.dumps({**_record(), "reference": FIXED}) + "\n")
+    with pytest.raises(ValueError, match="--reference-field: .* trained without references, but is used with them"):
+        evaluate(str(folder), str(data), base=tiny_model_path, reference_field="reference")
+    with_refs = tmp_path / "with_refs"
+    shutil.copytree(folder, with_refs)
+    write_prompt_config(with_refs, "reference")
+    assert trained_reference_field(with_refs) == "reference"
+    with pytest.raises(ValueError, match="--reference-field: .* trained with references .* used without them"):
+        evaluate(str(with_refs), str(data), base=tiny_model_path)
+    legacy = tmp_path / "legacy"
+    shutil.copytree(folder, legacy)
+    (legacy / PROMPT_CONFIG).unlink()
+    assert trained_reference_field(legacy) is None  # saved before the prompt config: trained without
+
+
+def test_a_grm_with_references_scores_under_the_reference_prompt(
+    grm_adapter, tiny_model_path, tiny_tokenizer, tmp_path
+):
+    import shutil
+
+    from lit_critic_rl.rlmec.grm import write_prompt_config
+
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8))
+    setup = CriticSetup(lm, tiny_tokenizer, tiny_model_path, tmp_path)
+    with pytest.raises(ValueError, match="init_args.reference: .* trained without references, but is used with"):
+        MinEditGRM(str(grm_adapter[0]), reference=True).setup(setup)
+    with_refs = tmp_path / "with_refs"
+    shutil.copytree(grm_adapter[0], with_refs)
+    write_prompt_config(with_refs, "reference")
+    with pytest.raises(ValueError, match="init_args.reference: .* trained with references .* used without them"):
+        MinEditGRM(str(with_refs)).setup(setup)
+    critic = MinEditGRM(str(with_refs), base=tiny_model_path, reference=True)
+    critic.setup(setup)
+    with pytest.raises(ValueError, match="needs one reference solution per sample"):
+        critic.critique([PROMPT], [WRONG], [0.0])
+    (got,) = critic.critique([PROMPT], [WRONG], [0.0], [FIXED])
+    # independent check: the GRM's probabilities after the prompt that shows the reference
+    prompt_ids, ids, _ = encode_pair(tiny_tokenizer, rewrite_prompt(PROMPT, WRONG, FIXED), WRONG, eos=True)
+    with torch.no_grad():
+        logits = critic.model(input_ids=torch.tensor([prompt_ids + ids])).logits[0]
+    probs = logits[len(prompt_ids) - 1 : -1].softmax(-1)[torch.arange(len(ids)), torch.tensor(ids)]
+    expected = (probs - 0.5).clamp(-0.1, 0.0)
+    torch.testing.assert_close(torch.tensor([v.value for v in got.token_values]), expected, atol=1e-5, rtol=1e-4)

@@ -7,7 +7,13 @@ import pytest
 
 from lit_critic_rl.critic.openai_api import OpenAICritic
 from lit_critic_rl.data.arithmetic import ArithmeticProblem, format_prompt
-from lit_critic_rl.rlmec.llm_rewriter import LLMRewriter, numbered, parse_first_error, step_offsets
+from lit_critic_rl.rlmec.llm_rewriter import (
+    LLMRewriter,
+    numbered,
+    parse_first_error,
+    step_offsets,
+    without_restated_steps,
+)
 from lit_critic_rl.rlmec.rewriter import ArithmeticRewriter, Rewrite
 from lit_critic_rl.testing.chat_server import ChatServer
 
@@ -103,3 +109,60 @@ def test_steps_are_the_non_empty_lines():
 def test_a_reference_is_required():
     with pytest.raises(ValueError, match="one problem, solution and reference"):
         LLMRewriter(backend=None).rewrite([PROMPT], [WRONG])
+
+
+def test_kept_steps_written_again_changed_are_a_counted_skip(server, tmp_path):
+    changed = "Step 1: 7 + 5 = 13\nStep 2: 13 * 3 = 39\nStep 3: 39 - 4 = 35\nThe answer is 32"
+    server.reply = lambda p: "First wrong step: 2" if "Find the first" in p else changed
+    rewriter = make(server, tmp_path, cache=False)
+    out = rewriter.rewrite([PROMPT], [WRONG], ["32"])[0]
+    assert out == Rewrite(False, 2, error="rewrite changes the steps before step 2")
+    assert rewriter.failures == {"rewrite changes the steps before step 2": 1}
+
+
+def test_kept_steps_written_again_with_their_numbering_are_dropped(server, tmp_path):
+    reply = "(1) Step 1:  7 + 5 = 12\nStep 2: 12 * 3 = 36\nStep 3: 36 - 4 = 32\nThe answer is 32"
+    server.reply = lambda p: "First wrong step: 2" if "Find the first" in p else reply
+    assert make(server, tmp_path, cache=False).rewrite([PROMPT], [WRONG], ["32"])[0] == Rewrite(True, 2, RIGHT)
+
+
+def test_without_restated_steps_by_hand():
+    kept = "a = 1\nb = 2\n"
+    assert without_restated_steps(kept, "c = 3") == "c = 3"  # starts after the kept steps
+    assert without_restated_steps(kept, "(1) a = 1\n(2) b  = 2\nc = 3") == "c = 3"  # restated unchanged
+    assert without_restated_steps(kept, "a = 1\nb = 5\nc = 3") is None  # restated with step 2 changed
+    assert without_restated_steps(kept, "a = 7\nb = 2\nc = 3") is None  # "a = 7" is 0.8 alike "a = 1": restated
+    assert without_restated_steps("", "c = 3") == "c = 3"
+
+
+GSM_PROMPT = "Question: Ann has 3 bags of 4 apples and eats 2. How many apples are left?\nAnswer:"
+GSM_REFERENCE = "She has 3 * 4 = <<3*4=12>>12 apples.\nShe has 12 - 2 = <<12-2=10>>10 left.\n#### 10"
+GSM_WRONG = "She has 3 * 4 = 12 apples.\nShe has 12 - 2 = 9 left.\nThe answer is 9"
+GSM_RIGHT = "She has 3 * 4 = 12 apples.\nShe has 12 - 2 = 10 left.\nThe answer is 10"
+
+
+def gsm_teacher(prompt: str) -> str:
+    """A scripted teacher for one GSM8K problem: step 2 is wrong, and it writes from step 2 on."""
+    assert "A correct reference solution:\n" + GSM_REFERENCE in prompt  # the reference reaches the teacher
+    if "Find the first step" in prompt:
+        return "First wrong step: 2"
+    return "She has 12 - 2 = 10 left.\nThe answer is 10"
+
+
+def test_a_gsm8k_round_is_rewritten_by_the_llm_teacher_into_teacher_data(server, tmp_path):
+    from lit_critic_rl.rewards.exact_match import ExactMatchReward
+    from lit_critic_rl.rlmec.teacher_data import round_records
+
+    server.reply = gsm_teacher
+    reward = ExactMatchReward()
+    reward.set_references({GSM_PROMPT: GSM_REFERENCE})
+    rewriter = make(server, tmp_path, cache=False)
+    prompts, responses = [GSM_PROMPT] * 3, [GSM_WRONG, GSM_RIGHT, GSM_WRONG + "\n"]
+    rows, duplicates = round_records(prompts, responses, reward, rewriter, {GSM_PROMPT: GSM_REFERENCE})
+    assert duplicates == 1  # the third sample repeats the first (after stripping)
+    assert [(r["correct"], r["ok"], r["first_error_step"]) for r in rows] == [(False, True, 2), (True, True, None)]
+    assert rows[0]["rewrite"] == GSM_RIGHT and rows[1]["rewrite"] == GSM_RIGHT
+    assert all(r["reference"] == GSM_REFERENCE for r in rows)  # kept for a GRM trained with reference_field
+    assert server.requests == 2  # two calls for the wrong sample; the right one is an identity without a call
+    with pytest.raises(KeyError, match="have no reference"):
+        round_records(["other prompt"], ["x"], reward, rewriter, {GSM_PROMPT: GSM_REFERENCE})

@@ -51,6 +51,22 @@ def test_rlmec_policy_loss_by_hand():
     assert out.clipfrac.item() == pytest.approx(2 / 3)  # tokens 1 (0.4 -> 0.26) and 2 (-0.05 -> -0.07)
 
 
+def test_clipfrac_counts_only_tokens_where_the_clipped_term_is_active():
+    # rho = [2, 0.5, 2, 0.5, 1], r = [0.2, 0.2, -0.1, -0.1, 0.3], eps 0.3 -> clip(rho) = [1.3, 0.7, 1.3, 0.7, 1]
+    # rho r      = [0.4,  0.1,  -0.2,  -0.05, 0.3]
+    # clip(rho) r = [0.26, 0.14, -0.13, -0.07, 0.3]
+    # min picks the clipped term (and it differs) at tokens 0 and 3 only: clipfrac 2 / 5;
+    # at tokens 1 and 2 the ratio is outside the band but the unclipped term wins
+    logp = torch.log(torch.tensor([[0.5, 0.2, 0.5, 0.2, 0.5]], dtype=torch.float64))
+    ref_logp = torch.log(torch.tensor([[0.25, 0.4, 0.25, 0.4, 0.5]], dtype=torch.float64))
+    rewards = torch.tensor([[0.2, 0.2, -0.1, -0.1, 0.3]], dtype=torch.float64)
+    out = rlmec_policy_loss(logp, ref_logp, rewards, torch.ones(1, 5), eps=0.3)
+    assert out.clipfrac.item() == pytest.approx(2 / 5)
+    # w = [0.26, 0.1, -0.2, -0.07, 0.3]: for r < 0 and rho 2 the weight is rho r = -0.2, beyond (1 + eps) r = -0.13
+    # L = -(0.26 ln .5 + 0.1 ln .2 - 0.2 ln .5 - 0.07 ln .2 + 0.3 ln .5) / 5 = -(0.36 ln .5 + 0.03 ln .2) / 5
+    assert out.loss.item() == pytest.approx(-(0.36 * math.log(0.5) + 0.03 * math.log(0.2)) / 5, rel=1e-9)
+
+
 def test_rlmec_policy_gradient_is_minus_the_detached_weight_even_where_clipped():
     logp, ref_logp, rewards, mask = _policy_case()
     rlmec_policy_loss(logp, ref_logp, rewards, mask, eps=0.3).loss.backward()

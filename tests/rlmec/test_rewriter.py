@@ -22,6 +22,25 @@ def test_a_right_solution_is_its_own_rewrite():
     assert rewrite(RIGHT) == Rewrite(True, None, RIGHT)
 
 
+def test_commuted_operands_of_plus_and_times_are_a_right_step():
+    # 5 + 7 = 12 and 3 * 12 = 36 are the problem's steps with their operands swapped: right, so nothing changes
+    commuted = "Step 1: 5 + 7 = 12\nStep 2: 3 * 12 = 36\nStep 3: 36 - 4 = 32\nThe answer is 32"
+    assert rewrite(commuted) == Rewrite(True, None, commuted)
+
+
+def test_commuted_operands_are_kept_while_a_wrong_result_is_fixed():
+    # 3 * 12 = 35 is wrong: only 35 -> 36 in step 2, then 35 - 4 = 31 -> 36 - 4 = 32 and the answer 31 -> 32
+    wrong = "Step 1: 5 + 7 = 12\nStep 2: 3 * 12 = 35\nStep 3: 35 - 4 = 31\nThe answer is 31"
+    fixed = "Step 1: 5 + 7 = 12\nStep 2: 3 * 12 = 36\nStep 3: 36 - 4 = 32\nThe answer is 32"
+    assert rewrite(wrong) == Rewrite(True, 2, fixed)
+
+
+def test_swapped_operands_of_minus_are_an_error():
+    # 4 - 36 is not 36 - 4: both operands are replaced (and the result 32 was right)
+    swapped = RIGHT.replace("36 - 4 = 32", "4 - 36 = 32")
+    assert rewrite(swapped) == Rewrite(True, 3, RIGHT)
+
+
 def test_a_wrong_result_is_fixed_and_carried_forward():
     wrong = "Step 1: 7 + 5 = 12\nStep 2: 12 * 3 = 35\nStep 3: 35 - 4 = 31\nThe answer is 31"
     assert rewrite(wrong) == Rewrite(True, 2, RIGHT)

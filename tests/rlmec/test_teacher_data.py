@@ -1,9 +1,10 @@
+import inspect
 import json
 
 import pytest
 
 from lit_critic_rl.rlmec.rewriter import Rewrite
-from lit_critic_rl.rlmec.teacher_data import balanced, read_records, records
+from lit_critic_rl.rlmec.teacher_data import balanced, generate, read_records, records, unique_samples
 
 
 def _row(step, ok=True):
@@ -43,3 +44,15 @@ def test_read_records_names_the_file_and_line(tmp_path):
     path.write_text("\n")
     with pytest.raises(ValueError, match="holds no records"):
         read_records(path)
+
+
+def test_unique_samples_drop_repeats_of_a_problem_only():
+    prompts = ["a", "a", "a", "b", "b"]
+    responses = ["x", "x \n", "y", "x", "x"]
+    # ("a","x") first at 0, again at 1 (after stripping); ("a","y") at 2; ("b","x") at 3, again at 4
+    assert unique_samples(prompts, responses) == [0, 2, 3]
+
+
+def test_teacher_data_samples_as_the_reference_by_default():
+    defaults = {k: p.default for k, p in inspect.signature(generate).parameters.items()}
+    assert (defaults["temperature"], defaults["top_p"], defaults["samples"]) == (0.7, 0.95, 5)
