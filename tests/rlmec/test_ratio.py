@@ -9,8 +9,8 @@ from lit_critic_rl.args import AdapterArgs, GenerationArgs
 from lit_critic_rl.data.replay import replay_records, replayed_logprobs, replayed_rollout
 from lit_critic_rl.models.loading import load_causal_lm
 from lit_critic_rl.models.policy import PolicyValueModel
-from lit_critic_rl.ppo.losses import token_logprobs
 from lit_critic_rl.ppo.rollout import sample
+from lit_critic_rl.rl.logprobs import token_logprobs
 from lit_critic_rl.rlmec.losses import rlmec_policy_loss
 from lit_critic_rl.rlmec.ratio import importance_ratio, logprob_temperature, sampler_logprobs
 from lit_critic_rl.rlmec.rounds import SampleRounds
