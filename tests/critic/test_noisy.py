@@ -152,3 +152,37 @@ def test_noisy_lexicon_fits_from_yaml_and_logs_its_quality(tiny_model_path, tmp_
     assert len(rows) == 2
     for row in rows:
         assert 0.0 <= float(row["train/critic_precision"]) <= 1.0 and 0.0 <= float(row["train/critic_recall"]) <= 1.0
+
+
+def test_measured_critic_trains_on_its_critic_and_counts_against_the_reference():
+    """Measured against itself the lexicon is perfect; the noisy lexicon measured against the lexicon agrees with its
+    own count, and its critiques are what it returned, unchanged."""
+    from lit_critic_rl.critic.measured import MeasuredCritic
+
+    same = MeasuredCritic(LexiconCritic(), reference=LexiconCritic())
+    assert same.critique([""] * 3, TEXTS) == LexiconCritic().critique([""] * 3, TEXTS)
+    assert same.stats() == {"critic_precision": 1.0, "critic_recall": 1.0} and same.counts.reference == 9
+    noisy = NoisyCritic(LexiconCritic(), p=0.5, seed=4)
+    expected = NoisyCritic(LexiconCritic(), p=0.5, seed=4).critique([""] * 3, TEXTS)
+    measured = MeasuredCritic(noisy, reference=LexiconCritic())
+    assert measured.critique([""] * 3, TEXTS) == expected
+    assert measured.counts == noisy.counts and measured.counts.recall < 1.0
+
+
+def test_measured_critic_reads_token_values_as_marks():
+    """Reference: one -1 mark on characters 5-7. Token values: + on 0-4, - on 5-7: 2 marks, the negative one right
+    and finding the reference mark: precision 1/2, recall 1/1."""
+    from lit_critic_rl.critic.base import Critique
+    from lit_critic_rl.critic.measured import MeasuredCritic
+
+    class Fixed(LexiconCritic):  # a critic whose answer is given (inputs of the measurement, not our logic)
+        def __init__(self, critique):
+            self.answer = critique
+
+        def critique(self, prompts, responses, scores=None):
+            return [self.answer]
+
+    values = Critique(True, token_values=[TokenValue(0, 4, 0.2), TokenValue(4, 5, 0.0), TokenValue(5, 7, -0.1)])
+    measured = MeasuredCritic(Fixed(values), reference=Fixed(Critique(True, spans=[Span(5, 7, "", -1.0)])))
+    measured.critique([""], ["abcdefg"])
+    assert (measured.counts.precision, measured.counts.recall) == (0.5, 1.0)
