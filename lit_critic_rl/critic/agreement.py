@@ -36,6 +36,15 @@ class Agreement:
             self.reference + other.reference,
         )
 
+    def stats(self) -> dict[str, float]:
+        """What a measuring critic logs (``train/critic_*``); the totals tell a ratio of 0/0 (logged as 1.0) apart."""
+        return {
+            "critic_precision": self.precision,
+            "critic_recall": self.recall,
+            "critic_marks_total": float(self.marks),
+            "critic_reference_marks_total": float(self.reference),
+        }
+
     @property
     def precision(self) -> float:
         return self.right / self.marks if self.marks else 1.0

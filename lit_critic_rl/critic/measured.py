@@ -40,7 +40,7 @@ class MeasuredCritic(CriticBackend):
         self.reference.close()
 
     def stats(self) -> dict[str, float]:
-        return {**self.critic.stats(), "critic_precision": self.counts.precision, "critic_recall": self.counts.recall}
+        return {**self.critic.stats(), **self.counts.stats()}
 
     def state_dict(self) -> dict:
         counts = [self.counts.right, self.counts.marks, self.counts.found, self.counts.reference]

@@ -9,8 +9,9 @@ The noise is one seeded stream (``seed``, offset by the rank in a multi-process 
 checkpoints, so a run resumed from ``last.ckpt`` draws what the uninterrupted run would have drawn.
 
 Its realised quality against the wrapped critic, over the run so far, is logged each iteration as
-``train/critic_precision`` and ``train/critic_recall`` (:mod:`lit_critic_rl.critic.agreement`). Dropping only
-lowers recall (to ``1 - p`` on average); flipping and moving lower both.
+``train/critic_precision`` and ``train/critic_recall``, with the mark totals behind them
+(:mod:`lit_critic_rl.critic.agreement`). Dropping only lowers recall (to ``1 - p`` on average); flipping and moving
+lower both.
 """
 
 from __future__ import annotations
@@ -89,11 +90,7 @@ class NoisyCritic(CriticBackend):
         self.critic.close()
 
     def stats(self) -> dict[str, float]:
-        return {
-            **self.critic.stats(),
-            "critic_precision": self.counts.precision,
-            "critic_recall": self.counts.recall,
-        }
+        return {**self.critic.stats(), **self.counts.stats()}
 
     def state_dict(self) -> dict:
         version, internal, gauss = self.rng.getstate()

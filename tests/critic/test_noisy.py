@@ -25,7 +25,9 @@ def test_p0_is_the_wrapped_critic_unchanged_with_perfect_quality():
     lexicon = LexiconCritic()
     noisy = NoisyCritic(lexicon, p=0.0)
     assert noisy.critique([""] * 3, TEXTS) == lexicon.critique([""] * 3, TEXTS)
-    assert noisy.stats() == {"critic_precision": 1.0, "critic_recall": 1.0}
+    stats = noisy.stats()
+    assert (stats["critic_precision"], stats["critic_recall"]) == (1.0, 1.0)
+    assert stats["critic_marks_total"] == stats["critic_reference_marks_total"] == 9.0
 
 
 def test_p1_drop_only_removes_every_mark_recall_0():
@@ -35,7 +37,12 @@ def test_p1_drop_only_removes_every_mark_recall_0():
     # 9 reference marks (great dull wonderful awful happy loved brilliant terrible lovely), none kept: recall 0/9;
     # no marks at all, so none wrong: precision 1.0 by convention
     assert noisy.counts.reference == 9
-    assert noisy.stats() == {"critic_precision": 1.0, "critic_recall": 0.0}
+    assert noisy.stats() == {
+        "critic_precision": 1.0,
+        "critic_recall": 0.0,
+        "critic_marks_total": 0.0,
+        "critic_reference_marks_total": 9.0,
+    }
 
 
 def test_p1_flip_only_and_move_only_leave_no_mark_right():
@@ -45,7 +52,7 @@ def test_p1_flip_only_and_move_only_leave_no_mark_right():
             noisy.critique([""] * 2, TEXTS[:2]), LexiconCritic().critique([""] * 2, TEXTS[:2])
         ):
             assert len(critique.spans) == len(reference.spans)  # flipped or moved, never lost (free words exist)
-        assert noisy.stats() == {"critic_precision": 0.0, "critic_recall": 0.0}
+        assert (noisy.stats()["critic_precision"], noisy.stats()["critic_recall"]) == (0.0, 0.0)
 
 
 def test_moved_marks_land_on_free_words_and_carry_their_text():
@@ -161,7 +168,7 @@ def test_measured_critic_trains_on_its_critic_and_counts_against_the_reference()
 
     same = MeasuredCritic(LexiconCritic(), reference=LexiconCritic())
     assert same.critique([""] * 3, TEXTS) == LexiconCritic().critique([""] * 3, TEXTS)
-    assert same.stats() == {"critic_precision": 1.0, "critic_recall": 1.0} and same.counts.reference == 9
+    assert (same.counts.precision, same.counts.recall, same.counts.reference) == (1.0, 1.0, 9)
     noisy = NoisyCritic(LexiconCritic(), p=0.5, seed=4)
     expected = NoisyCritic(LexiconCritic(), p=0.5, seed=4).critique([""] * 3, TEXTS)
     measured = MeasuredCritic(noisy, reference=LexiconCritic())
