@@ -52,16 +52,28 @@ def arm_args(
     return args
 
 
-def child(argv: list[str], train: bool, ckpt: str | None = None) -> None:
+def child(argv: list[str], train: bool, ckpt: str | None = None) -> dict[str, float]:
     """One run in this process: fit (unless ``train`` is False), then test (the policy of checkpoint ``ckpt`` when
-    given); prints ``RESULT {json}``."""
+    given); prints ``RESULT {json}`` and returns the test metrics."""
     from lit_critic_rl.cli import main
 
     cli = main(argv, run=False)
     if train:
         cli.trainer.fit(cli.model, cli.datamodule)
     (metrics,) = cli.trainer.test(cli.model, cli.datamodule, ckpt_path=ckpt, verbose=False)
-    print("RESULT " + json.dumps({k: float(v) for k, v in metrics.items()}), flush=True)
+    result = {k: float(v) for k, v in metrics.items()}
+    print("RESULT " + json.dumps(result), flush=True)
+    return result
+
+
+def run_child(argv: list[str], mode: str, timeout: float, name: str) -> dict[str, float]:
+    """:func:`child` in its own process (``mode``: ``fit``, ``test`` or ``test:<ckpt>``); its test metrics."""
+    cmd = [sys.executable, "-m", "benchmarks.rlmec_demo", "--child", mode, "--", *argv]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    result = next((line for line in out.stdout.splitlines() if line.startswith("RESULT ")), None)
+    if result is None:
+        raise RuntimeError(f"{name} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    return json.loads(result[len("RESULT ") :])
 
 
 def run(arm: str, seed: int, args: argparse.Namespace, retest: int | None = None) -> dict:
@@ -79,12 +91,7 @@ def run(arm: str, seed: int, args: argparse.Namespace, retest: int | None = None
     if retest:
         root = root / f"retest{retest}"
     argv += ["--seed_everything", str(seed), "--trainer.default_root_dir", str(root)]
-    cmd = [sys.executable, "-m", "benchmarks.rlmec_demo", "--child", mode, "--", *argv]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
-    result = next((line for line in out.stdout.splitlines() if line.startswith("RESULT ")), None)
-    if result is None:
-        raise RuntimeError(f"{arm} seed {seed} failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    return {"arm": arm, "seed": seed, **json.loads(result[len("RESULT ") :])}
+    return {"arm": arm, "seed": seed, **run_child(argv, mode, args.timeout, f"{arm} seed {seed}")}
 
 
 def arms_in(rows: list[dict]) -> list[str]:

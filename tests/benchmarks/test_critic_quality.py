@@ -1,0 +1,101 @@
+"""The critic-quality study: every arm shares the budget and differs only in its critic, the summary's gain and
+samples-to-threshold by hand, and the smoke mode end to end on the tiny model."""
+
+import csv
+import json
+from dataclasses import replace
+
+import pytest
+
+from benchmarks.critic_quality import (
+    Budget,
+    arm_names,
+    budget_args,
+    critic_args,
+    main,
+    read_run,
+    summarise,
+    table,
+    write_grm_critic,
+)
+
+
+def test_arms_share_the_budget_and_parse_to_their_critic(tiny_model_path, tmp_path, monkeypatch):
+    from lit_critic_rl.cli import main as cli_main
+
+    monkeypatch.chdir(tmp_path)
+    budget = replace(Budget(), model=tiny_model_path)
+    grm = write_grm_critic("some/adapter", tmp_path / "grm.yaml")
+    expected = {"sparse": None, "oracle": "StepOracle", "grm": "MeasuredCritic"}
+    for arm in arm_names():
+        argv = [*budget_args(budget, 1), *critic_args(arm, 1, grm)]
+        cli = cli_main(argv, run=False)
+        model = cli.model
+        assert (model.generation.samples_per_prompt, model.evaluator.args.samples_per_prompt) == (4, 4)
+        assert (cli.datamodule.sizes["test"], cli.datamodule.batch_size, cli.trainer.max_epochs) == (300, 8, 4)
+        critic = type(model.critic).__name__ if model.critic is not None else None
+        assert critic == expected.get(arm, "NoisyCritic")
+        if arm.startswith("noisy"):
+            assert model.critic.p == float(arm[5:]) and model.critic.seed == 1
+            assert type(model.critic.critic).__name__ == "StepOracle"
+        if arm != "sparse" and arm != "grm":  # the StepOracle's mark values (configs/experiment/arith_step_oracle)
+            assert (model.shaping.positive_value, model.shaping.placement) == (0.25, "last_token")
+    assert cli.model.critic.critic.adapter_path == "some/adapter"
+
+
+def test_bad_arm_budget_and_missing_grm_are_named():
+    with pytest.raises(ValueError, match="unknown arm 'lexicon'"):
+        critic_args("lexicon", 0, None)
+    with pytest.raises(ValueError, match="needs --grm"):
+        critic_args("grm", 0, None)
+    with pytest.raises(ValueError, match="multiple of --val-every"):
+        Budget(iterations=15, val_every=10)
+
+
+def test_summary_gain_and_samples_to_threshold_by_hand():
+    """Sparse seeds end at val 0.2 and 0.3: the threshold is their mean 0.25. The oracle seed 0 reaches 0.25 at
+    320 samples, seed 1 at 640. Test accuracies: sparse mean (0.10 + 0.20) / 2 = 0.15, so the oracle's gains are
+    0.30 - 0.15 = +0.15 and 0.20 - 0.15 = +0.05, mean +0.10."""
+    rows = [
+        {"arm": "sparse", "objective": "ppo", "seed": 0, "accuracy": 0.10, "curve": [[0, 0.1], [320, 0.2]]},
+        {"arm": "sparse", "objective": "ppo", "seed": 1, "accuracy": 0.20, "curve": [[0, 0.1], [320, 0.3]]},
+        {"arm": "oracle", "objective": "ppo", "seed": 0, "accuracy": 0.30, "curve": [[0, 0.1], [320, 0.25]]},
+        {"arm": "oracle", "objective": "ppo", "seed": 1, "accuracy": 0.20, "curve": [[320, 0.2], [640, 0.4]]},
+    ]
+    for r in rows:
+        r["precision"] = r["recall"] = None if r["arm"] == "sparse" else 1.0
+    sparse, oracle = summarise(rows)
+    assert oracle["gain"] == pytest.approx([0.15, 0.05]) and oracle["reach"] == [320, 640]
+    assert sparse["reach"] == [None, 320]  # seed 0 never reaches the mean of both seeds
+    assert table([sparse, oracle]).splitlines()[-1] == (
+        "| ppo | oracle | 2 | 1.00 [1.00, 1.00] | 1.00 [1.00, 1.00] | 0.250 [0.200, 0.300] | +0.100 [+0.050, +0.150] "
+        "| 320, 640 |"
+    )
+
+
+def test_read_run_takes_the_val_curve_and_leaves_an_unmeasured_precision_out(tmp_path):
+    path = tmp_path / "csv" / "version_0" / "metrics.csv"
+    path.parent.mkdir(parents=True)
+    keys = ["step", "train/samples_seen", "val/accuracy", "train/critic_precision", "train/critic_recall"]
+    keys += ["train/critic_marks_total", "train/critic_reference_marks_total"]
+    with path.open("w", newline="") as f:
+        out = csv.DictWriter(f, keys)
+        out.writeheader()
+        out.writerow({"step": 0, "val/accuracy": 0.1})
+        out.writerow({"step": 1, "train/samples_seen": 32, "train/critic_precision": 1.0, "train/critic_recall": 0.5})
+        out.writerow({"train/critic_marks_total": 0, "train/critic_reference_marks_total": 4})
+        out.writerow({"step": 1, "val/accuracy": 0.2})
+    run = read_run(tmp_path)
+    assert run == {"curve": [[0.0, 0.1], [32.0, 0.2]], "precision": None, "recall": 0.5}
+
+
+def test_smoke_mode_runs_every_arm_with_both_objectives(tiny_model_path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    main(["--smoke", "--model", tiny_model_path, "--out", str(tmp_path / "study")])
+    rows = [json.loads(line) for line in (tmp_path / "study" / "results.jsonl").read_text().splitlines()]
+    assert sorted((r["objective"], r["arm"]) for r in rows) == sorted(
+        (o, a) for o in ("ppo", "grpo") for a in arm_names()
+    )
+    assert all(len(r["curve"]) >= 1 and 0.0 <= r["accuracy"] <= 1.0 for r in rows)
+    assert (tmp_path / "study" / "gain_vs_precision.png").stat().st_size > 0
+    assert "| grpo | grm |" in (tmp_path / "study" / "summary.md").read_text()
