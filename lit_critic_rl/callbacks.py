@@ -9,6 +9,10 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from lit_critic_rl.logs import get_logger
+
+log = get_logger(__name__)
+
 REPORT_NAME = "report.html"
 """The run report's file name in the run directory (written by :class:`lit_critic_rl.report.RunReport`)."""
 
@@ -74,8 +78,8 @@ class SampleLog(Callback):
 
 
 class RunSummary(Callback):
-    """Print where logs, adapters, samples and the report went, and the reward at the start and end of the run;
-    after ``test``, where its samples and the report went."""
+    """Log where logs, adapters, samples and the report went, and the reward at the start and end of the run;
+    after ``test``, where its samples and the report went (one message, :mod:`lit_critic_rl.logs`)."""
 
     def __init__(self) -> None:
         self.rewards: list[float] = []
@@ -96,12 +100,13 @@ class RunSummary(Callback):
             lines.append(
                 f"mean train reward: first {k} iterations {sum(first) / k:+.3f} -> last {k} {sum(last) / k:+.3f}"
             )
-        print("\n".join(lines))
+        log.info("run finished\n" + "\n".join(lines))
 
     @rank_zero_only
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         root = run_dir(trainer)
-        print("\n".join([f"logs:     {root}", f"samples:  {root / 'test_samples.jsonl'}", *report_line(root)]))
+        lines = [f"logs:     {root}", f"samples:  {root / 'test_samples.jsonl'}", *report_line(root)]
+        log.info("test finished\n" + "\n".join(lines))
 
 
 def report_line(root: Path) -> list[str]:

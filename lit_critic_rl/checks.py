@@ -5,15 +5,6 @@ from __future__ import annotations
 from lit_critic_rl.models.loading import load_model_config
 
 
-def check_distributed_sampler(trainer) -> None:
-    """With several processes the prompt datamodule slices the global batch itself (``data/base.py``)."""
-    if trainer._accelerator_connector.use_distributed_sampler:
-        raise ValueError(
-            "trainer.use_distributed_sampler must be false with several processes: the prompt datamodule gives "
-            "each rank its slice of the global batch itself (configs/trainer/ddp.yaml)"
-        )
-
-
 def check_prompt_lengths(tokenizer, name_or_path: str, prompts: list[str], new_tokens: int) -> None:
     """Fail if a prompt plus ``new_tokens`` (the larger of training's and evaluation's) exceeds the model's context,
     read from its config alone."""

@@ -16,6 +16,7 @@ import sys
 
 from lightning.pytorch.cli import LightningCLI
 
+from lit_critic_rl.library_messages import lightning_run
 from lit_critic_rl.module import DenseRewardPPO
 from lit_critic_rl.moved_keys import check_argv
 
@@ -58,7 +59,6 @@ def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
     (:mod:`lit_critic_rl.rlmec.grm_module`) instead of PPO.
     """
     from lit_critic_rl.data.base import PromptDataModule
-    from lit_critic_rl.report import RunReport
 
     argv = sys.argv[1:] if args is None else list(args)
     if argv[:1] == ["plan-memory"]:
@@ -72,17 +72,19 @@ def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
     if argv[:1] == ["grm"]:
         from lit_critic_rl.rlmec.grm_module import GRMData, GRMFineTuning
 
-        return LightningCLI(GRMFineTuning, GRMData, save_config_kwargs={"overwrite": True}, args=argv[1:], run=run)
+        with lightning_run():
+            return LightningCLI(GRMFineTuning, GRMData, save_config_kwargs={"overwrite": True}, args=argv[1:], run=run)
     check_argv(argv)  # keys moved to model.objective: one message naming the new key, not jsonargparse's
-    return CLI(
-        DenseRewardPPO,
-        PromptDataModule,
-        subclass_mode_data=True,
-        save_config_kwargs={"overwrite": True},
-        trainer_defaults={"callbacks": [RunReport()]},  # appended to the configured callbacks
-        args=args,
-        run=run,
-    )
+    with lightning_run():  # without the library messages that are not about the run (lit_critic_rl/library_messages.py)
+        # the module adds its callbacks itself (DenseRewardPPO.configure_callbacks: adapters, samples, report, summary)
+        return CLI(
+            DenseRewardPPO,
+            PromptDataModule,
+            subclass_mode_data=True,
+            save_config_kwargs={"overwrite": True},
+            args=args,
+            run=run,
+        )
 
 
 def plan_main(argv: list[str]) -> None:

@@ -24,8 +24,8 @@ import torch
 from lightning.pytorch import LightningModule
 
 from lit_critic_rl.args import AdapterArgs, EvalArgs, GenerationArgs, ModelArgs, PPOArgs, ShapingArgs
-from lit_critic_rl.callbacks import run_dir
-from lit_critic_rl.checks import check_distributed_sampler, check_objective, check_offline, check_prompt_lengths
+from lit_critic_rl.callbacks import AdapterExport, RunSummary, SampleLog, run_dir
+from lit_critic_rl.checks import check_objective, check_offline, check_prompt_lengths
 from lit_critic_rl.critic.base import CriticBackend, CriticSetup
 from lit_critic_rl.critic.runner import CriticRunner
 from lit_critic_rl.data.base import PromptDataModule
@@ -44,6 +44,7 @@ from lit_critic_rl.ppo.kl_control import AdaptiveKLController, FixedKLController
 from lit_critic_rl.ppo.rollout import sample_groups, teacher_force
 from lit_critic_rl.ppo.score_scaling import RunningMoments
 from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ranges, scale_rewards
+from lit_critic_rl.processes import prepare_processes
 from lit_critic_rl.rewards.base import ExtrinsicReward, Reward, score_samples
 from lit_critic_rl.rewards.references import hand_over_references
 from lit_critic_rl.rl.batch_stats import iteration_metrics
@@ -164,6 +165,7 @@ class DenseRewardPPO(LightningModule):
         self.load_tokenizer()
         base = load_causal_lm(args.name_or_path, args.quantization, args.dtype)
         self.lm = PolicyValueModel(base, self.adapter_args, args.value_mode, args.activation_checkpointing)
+        self.lm.train()  # as Lightning expects at the start of fit; each phase sets its own mode (training_step)
         if self.critic is not None:
             root = Path(self._trainer.default_root_dir) if self._trainer is not None else Path.cwd()
             rank, world = (self.global_rank, self.trainer.world_size) if self._trainer is not None else (0, 1)
@@ -180,16 +182,15 @@ class DenseRewardPPO(LightningModule):
         return build_optimizer(self.optimizer_factory, self.lm.trainable_parameters(), self.ppo.learning_rate)
 
     def configure_callbacks(self):
-        from lit_critic_rl.callbacks import AdapterExport, RunSummary, SampleLog
         from lit_critic_rl.report import RunReport
 
         return [AdapterExport(), SampleLog(), RunReport(), RunSummary()]  # the report before the summary prints it
 
     def setup(self, stage: str) -> None:
-        """Checks that need no weights (Lightning calls this before :meth:`configure_model`), and the reduce hook."""
+        """Checks that need no weights (before :meth:`configure_model`), what several processes need, the reduce."""
         self.load_tokenizer()
         if self.trainer.world_size > 1:
-            check_distributed_sampler(self.trainer)
+            prepare_processes(self.trainer, self.model_args.value_mode, self.objective.needs_values)
             self.reduce = AllReduceSum(self.trainer.strategy.root_device)
         datamodule = getattr(self.trainer, "datamodule", None)
         if isinstance(datamodule, RolloutReplay) and stage == "fit":

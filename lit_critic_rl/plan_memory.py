@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import math
 
+from lit_critic_rl.logs import get_logger
 from lit_critic_rl.memory_plan import CriticShape, MemoryPlan, ModelShape, RunShape, knobs, plan
+
+log = get_logger(__name__)
 
 
 def model_shape(config) -> ModelShape:
@@ -107,10 +110,10 @@ def plan_for_trainer(module, datamodule, trainer) -> tuple[str, bool, list[str]]
 
 
 def check_fit(module, datamodule, trainer) -> None:
-    """Print the plan (rank 0) and stop with a ``ValueError`` naming the knobs when it does not fit."""
+    """Log the plan (rank 0) and stop with a ``ValueError`` naming the knobs when it does not fit."""
     text, fits, advice = plan_for_trainer(module, datamodule, trainer)
     if trainer.is_global_zero:
-        print(text)
+        log.info(text)
     if not fits:
         raise ValueError(
             "model: the planned peak memory per process exceeds the device memory available (plan above); "

@@ -85,6 +85,16 @@ def samples_file(run_dir: Path) -> Path | None:
     return next((run_dir / n for n in names if (run_dir / n).is_file()), None)
 
 
+def run_name(run_dir: Path, cwd: Path | None = None) -> str:
+    """The run's name in the report: its path relative to ``cwd`` (the working directory) when it lies inside, else
+    its last three parts (root dir, logger, version), so no report shows where the run sat on its machine."""
+    folder = run_dir.resolve()
+    try:
+        return folder.relative_to((cwd or Path.cwd()).resolve()).as_posix()
+    except ValueError:
+        return Path(*folder.parts[-3:]).as_posix()
+
+
 def machine_facts() -> dict[str, str]:
     """Facts of the machine running this: OS, Python, CPU, memory, accelerators, package versions."""
     import importlib.metadata
@@ -219,7 +229,7 @@ def build_html(run_dir: Path, plots: dict[str, bytes], samples_per_iteration: in
     written = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = [
         "<h1>lit_critic_rl run report</h1>",
-        f'<p class="muted">{html.escape(str(run_dir.resolve()))} &middot; written {written}</p>',
+        f'<p class="muted">{html.escape(run_name(run_dir))} &middot; written {written}</p>',
         "<h2>Reward curves</h2>",
         f'<div class="plots">{images}</div>' if images else '<p class="muted">No training metrics logged.</p>',
         "<h2>Last evaluation</h2>",

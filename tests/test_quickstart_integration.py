@@ -11,10 +11,10 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 pytestmark = pytest.mark.integration
 
 
-def test_quickstart_config_trains_smollm2_offline(tmp_path, monkeypatch, capsys):
+def test_quickstart_config_trains_smollm2_offline(tmp_path, monkeypatch, caplog):
     monkeypatch.chdir(tmp_path)
     cli = main(["fit", "--config", str(CONFIGS / "quickstart.yaml"), "--config", str(CONFIGS / "debug" / "fast.yaml")])
-    out = capsys.readouterr().out
+    out = caplog.text  # the end-of-run summary, logged by lit_critic_rl.callbacks.RunSummary
     assert "adapters:" in out and "samples:" in out
     run = tmp_path / "runs" / "quickstart" / "csv" / "version_0"
     rows = [r for r in csv.DictReader((run / "metrics.csv").open()) if r.get("train/iteration")]

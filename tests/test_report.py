@@ -160,3 +160,14 @@ def test_a_test_run_shows_its_evaluation_samples(tmp_path):
     assert [r["iteration"] for r in page.rows] == [7, 7, 7]
     assert "answer 2" in page.rows[2]["text"] and "extrinsic +1.000" in page.rows[2]["text"]
     assert "test_samples.jsonl" in (tmp_path / "report.html").read_text()
+
+
+def test_report_names_the_run_without_the_machine_s_absolute_path(run_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the run lies under the working directory: its path relative to it
+    text = write_report(run_dir).read_text()
+    assert ">runs/demo/csv/version_0 &middot; written" in text and str(tmp_path) not in text
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # outside it: root dir, logger, version
+    text = write_report(run_dir).read_text()
+    assert ">demo/csv/version_0 &middot; written" in text and str(tmp_path) not in text

@@ -30,7 +30,6 @@ reused: a fresh client per batch cost 50-100 ms on a 2-core CPU, which capped co
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import threading
 import time
@@ -42,8 +41,9 @@ from lit_critic_rl.critic.generative import GenerativeCritic
 from lit_critic_rl.critic.structured import MODES, StructuredMode, output_instruction, response_format
 from lit_critic_rl.critic.templates import InputMode
 from lit_critic_rl.distributed import rank_share
+from lit_critic_rl.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class BudgetExhausted(RuntimeError):

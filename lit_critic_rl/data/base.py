@@ -9,8 +9,8 @@ With several processes (DDP), ``batch_size`` is the run's global batch: every ra
 from the stream and takes its own contiguous slice of ``batch_size / world_size`` prompts, and the position advances
 by the global batch. The position is a property of the run, not of a rank, so a resumed run sees the same prompts
 whatever its number of processes. Lightning cannot inject its distributed sampler into this batch sampler, so a
-multi-process fit needs ``trainer.use_distributed_sampler: false`` (``configs/trainer/ddp.yaml``); validation then
-runs every held-out prompt on every rank, with the same sampling seed, so all ranks compute the same metrics.
+multi-process fit runs with ``trainer.use_distributed_sampler`` off (the module sets it: ``processes.py``); validation
+then runs every held-out prompt on every rank, with the same sampling seed, so all ranks compute the same metrics.
 """
 
 from __future__ import annotations

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import warnings
 from pathlib import Path
 
 from torch.utils.data import DataLoader
 
 from lit_critic_rl.data.base import PromptDataModule, _collate, hold_out
+from lit_critic_rl.logs import get_logger
+
+log = get_logger(__name__)
 
 SHIPPED_TEST = "shipped:gsm8k-test"
 """Names the GSM8K test split shipped offline wherever a GSM8K file is expected."""
@@ -119,13 +121,13 @@ class GSM8KPrompts(PromptDataModule):
         self.test_prompts = test
 
     def without_test(self, prompts: list[str], test: set[str], field: str) -> list[str]:
-        """``prompts`` less the test questions; a warning counts them (not for the offline split, which holds them
-        by design)."""
+        """``prompts`` less the test questions; a logged warning counts them (not for the offline split, which holds
+        them by design)."""
         kept = [p for p in prompts if p not in test]
         if not kept:
             raise ValueError(f"data.{field}: every question of '{getattr(self, field)}' is a test question")
         if len(kept) < len(prompts) and not (self.offline and field == "prompt_file"):
-            warnings.warn(f"data.{field}: dropped {len(prompts) - len(kept)} questions that are also test questions")
+            log.warning(f"data.{field}: dropped {len(prompts) - len(kept)} questions that are also test questions")
         return kept
 
     def all_prompts(self) -> list[str]:

@@ -17,6 +17,11 @@ from typing import Literal
 
 import torch
 
+from lit_critic_rl.library_messages import without_progress_bars
+from lit_critic_rl.logs import get_logger
+
+log = get_logger(__name__)
+
 Quantization = Literal["none", "nf4"]
 DType = Literal["float32", "bfloat16", "float16"]
 
@@ -50,9 +55,27 @@ def materialize_asset(alias: str) -> Path:
     target = cache_dir() / ASSETS[alias][2]
     if (target / "config.json").is_file():
         return target
+    folder, filename = _asset_gguf(alias)
+    log.info(f"converting {folder / filename} into {target} (once; about 20 s)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    try:
+        with without_progress_bars():  # the line above instead of transformers' three bars
+            convert_gguf(folder, filename, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        tmp.rename(target)
+    except OSError:  # another process finished first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def convert_gguf(folder: Path, filename: str, out: Path) -> None:
+    """De-quantize ``folder/filename`` (a GGUF file) to fp32 and save it with its tokenizer as a plain HF folder."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder, filename = _asset_gguf(alias)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)
     gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=filename, dtype=torch.float32)
     config = gguf_model.config
@@ -62,15 +85,8 @@ def materialize_asset(alias: str) -> Path:
         del config.quantization_config
     plain = type(gguf_model)(config)
     plain.load_state_dict(gguf_model.state_dict())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
-    plain.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    try:
-        tmp.rename(target)
-    except OSError:  # another process finished first
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    plain.save_pretrained(out)
+    tokenizer.save_pretrained(out)
 
 
 def check_model_name(name_or_path: str, field: str = "model.name_or_path") -> bool:

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from lit_critic_rl.args import AdapterArgs
+from lit_critic_rl.library_messages import peft_wrapping
 
 POLICY, VALUE = "policy", "value"
 ValueMode = Literal["separate_adapter", "shared_trunk"]
@@ -66,7 +67,8 @@ class PolicyValueModel(nn.Module):
         self._last_hidden: Tensor | None = None
         self._want_hidden = False
         base.get_decoder().register_forward_hook(self._capture_hidden)
-        self.peft = get_peft_model(base, config, adapter_name=POLICY)
+        with peft_wrapping():  # PEFT reads a property transformers deprecated (lit_critic_rl/library_messages.py)
+            self.peft = get_peft_model(base, config, adapter_name=POLICY)
         if value_mode == "separate_adapter":
             self.peft.add_adapter(VALUE, config)
         self.peft.set_adapter(POLICY)

@@ -97,10 +97,12 @@ class MinEditGRM(CriticBackend):
             return
         from peft import PeftModel
 
+        from lit_critic_rl.library_messages import peft_wrapping
         from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
 
         self.tokenizer = load_tokenizer(self.base)
-        model = PeftModel.from_pretrained(load_causal_lm(self.base), str(folder), adapter_name=GRM)
+        with peft_wrapping():  # PEFT reads a property transformers deprecated
+            model = PeftModel.from_pretrained(load_causal_lm(self.base), str(folder), adapter_name=GRM)
         self.model = model.eval()
         for p in self.model.parameters():
             p.requires_grad_(False)

@@ -72,6 +72,7 @@ def evaluate(
     show each record's correct solution, which must match how the adapter was trained."""
     from peft import PeftModel
 
+    from lit_critic_rl.library_messages import peft_wrapping
     from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
     from lit_critic_rl.rlmec.grm_critic import check_adapter_dir
     from lit_critic_rl.rlmec.teacher_data import read_records
@@ -82,7 +83,8 @@ def evaluate(
     records = records[:limit] if limit else records
     refs = [record_reference(r, reference_field, f"teacher data '{data}'") for r in records]
     tokenizer = load_tokenizer(base)
-    model = PeftModel.from_pretrained(load_causal_lm(base), str(folder)).eval()
+    with peft_wrapping():  # PEFT reads a property transformers deprecated
+        model = PeftModel.from_pretrained(load_causal_lm(base), str(folder)).eval()
     located = greedy(model, tokenizer, [locate_prompt(r["prompt"], r["response"], x) for r, x in zip(records, refs)], 6)
     prompts = [rewrite_prompt(r["prompt"], r["response"], x) for r, x in zip(records, refs)]
     rewrites = greedy(model, tokenizer, prompts, max_new_tokens)

@@ -150,12 +150,14 @@ class GRMFineTuning(LightningModule):
             return
         from peft import get_peft_model
 
+        from lit_critic_rl.library_messages import peft_wrapping
         from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
         from lit_critic_rl.models.policy import lora_config, prepare_quantized
 
         self.tokenizer = load_tokenizer(self.model_args.name_or_path)
         base = load_causal_lm(self.model_args.name_or_path, self.model_args.quantization, self.model_args.dtype)
-        self.peft = get_peft_model(prepare_quantized(base), lora_config(self.adapter_args), adapter_name=GRM)
+        with peft_wrapping():  # PEFT reads a property transformers deprecated
+            self.peft = get_peft_model(prepare_quantized(base), lora_config(self.adapter_args), adapter_name=GRM)
 
     def configure_optimizers(self):
         return torch.optim.AdamW([p for p in self.peft.parameters() if p.requires_grad], lr=self.learning_rate)

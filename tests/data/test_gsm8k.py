@@ -31,12 +31,12 @@ def _write(path, questions):
     return str(path)
 
 
-def test_a_separate_training_file_is_evaluated_on_the_whole_test_split(tmp_path):
+def test_a_separate_training_file_is_evaluated_on_the_whole_test_split(tmp_path, caplog):
     test_question = json.loads(shipped_gsm8k_test().read_text().splitlines()[0])["question"]
     train = _write(tmp_path / "train.jsonl", [f"Train question {i}?" for i in range(30)] + [test_question])
     data = GSM8KPrompts(prompt_file=train, val_size=5)
-    with pytest.warns(UserWarning, match="dropped 1 questions that are also test questions"):
-        data.setup()
+    data.setup()
+    assert "data.prompt_file: dropped 1 questions that are also test questions" in caplog.text
     assert len(data.test_prompts) == 1319 and len(data.train_prompts) + len(data.val_prompts) == 30
     assert not set(data.train_prompts + data.val_prompts) & set(data.test_prompts)
 

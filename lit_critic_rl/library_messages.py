@@ -1,0 +1,100 @@
+"""Messages that the libraries we call print although nothing is wrong with the run, filtered each by its exact text.
+
+Each filter says which library emits the message and why its cause cannot be avoided from our side, and it is used
+only around the call that triggers it. What our own code caused is fixed where it happened instead (the run report
+was registered twice; the base model's modules were left in eval mode at the start of training).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr
+
+PEFT_CHECKPOINTING = r"`is_gradient_checkpointing` is deprecated"
+"""transformers 5 deprecates ``PreTrainedModel.is_gradient_checkpointing``, and PEFT (0.21) still reads it in
+``PeftModel.__init__`` whatever the model: every adapter wrap prints a FutureWarning meant for PEFT's authors."""
+
+LIGHTNING_LEAF_SPEC = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
+"""torch 2.13 deprecates ``LeafSpec``, and Lightning (2.6) builds one for every dataloader it combines
+(``lightning/pytorch/utilities/_pytree.py``): each fit prints a FutureWarning meant for Lightning's authors."""
+
+LIGHTNING_TIPS = "💡 Tip:"
+"""Lightning (2.6) advertises its cloud services (litlogger, litmodels) in an information line on every fit."""
+
+PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+\s*\[.*\]\s*$")
+"""One frame of a tqdm bar (``desc: 42%|████ | 114/272 [00:02<00:03, 41.6it/s]``)."""
+
+
+@contextmanager
+def peft_wrapping() -> Iterator[None]:
+    """Around ``get_peft_model`` / ``PeftModel.from_pretrained``: without :data:`PEFT_CHECKPOINTING`."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=PEFT_CHECKPOINTING, category=FutureWarning)
+        yield
+
+
+class DropMessage(logging.Filter):
+    """Drops the records whose message starts with ``prefix``."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith(self.prefix)
+
+
+@contextmanager
+def lightning_run() -> Iterator[None]:
+    """Around a LightningCLI run (trainer construction and ``fit``/``validate``/``test``): without
+    :data:`LIGHTNING_LEAF_SPEC` and :data:`LIGHTNING_TIPS`."""
+    tips = DropMessage(LIGHTNING_TIPS)
+    # the logger a record is made on applies its filters (its parents' do not): Lightning's rank-zero helpers log
+    # on the rank_zero logger of whichever of pytorch/fabric was imported last
+    loggers = [logging.getLogger(f"lightning.{part}.utilities.rank_zero") for part in ("pytorch", "fabric")]
+    for logger in loggers:
+        logger.addFilter(tips)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=LIGHTNING_LEAF_SPEC, category=FutureWarning)
+            yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(tips)
+
+
+@contextmanager
+def without_progress_bars() -> Iterator[None]:
+    """Around the one-time conversion of a GGUF asset: transformers draws three progress bars there (de-quantizing,
+    loading, writing), and the GGUF one uses ``tqdm`` directly, past transformers' own switch. Standard error is
+    held for the duration and written back without the bar frames, so warnings and other text still reach it."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    held = io.StringIO()
+    try:
+        with redirect_stderr(held):
+            yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+        kept = strip_progress_bars(held.getvalue())
+        if kept:
+            sys.stderr.write(kept)
+
+
+def strip_progress_bars(text: str) -> str:
+    """``text`` without tqdm frames: a bar redraws itself after each carriage return and ends its last frame with a
+    newline, so every piece between those that looks like a frame is dropped, and lines left empty go."""
+    kept = []
+    for line in text.split("\n"):
+        pieces = [p for p in line.split("\r") if p.strip() and not PROGRESS_BAR.search(p)]
+        if pieces:
+            kept.append("".join(pieces))
+    return "".join(f"{line}\n" for line in kept)
