@@ -70,6 +70,8 @@ def test_offline_rlmec_imitates_the_saved_rewrites_without_sampling(tiny_model_p
     rewrites = [float(r["train/rewrites"]) for r in rows if r.get("train/rewrites")]
     assert calls == [] and rewrites == [4.0, 4.0] and all(n > 0 for n in imitated)
     assert module.prompts_consumed == 8
+    trained = [json.loads(x)["response"] for x in (tmp_path / "csv" / "version_0" / "samples.jsonl").open()]
+    assert sorted(trained) == sorted([WRONG, FIXED] * 4)  # the file's 8 responses, not the tiny model's gibberish
 
 
 def test_replay_is_refused_for_ppo_and_a_missing_file_is_named(tiny_model_path, tmp_path, make_trainer):

@@ -109,7 +109,8 @@ PER_MINIBATCH_TOKEN_MEAN = pytest.mark.xfail(
 
 @pytest.mark.parametrize(
     "name",
-    ["grpo", "dr_grpo"] + [pytest.param(n, marks=PER_MINIBATCH_TOKEN_MEAN) for n in ("ppo", "rlmec", "dapo", "rloo")],
+    ["grpo", "dr_grpo"]
+    + [pytest.param(n, marks=PER_MINIBATCH_TOKEN_MEAN) for n in ("ppo", "rlmec", "dapo", "rloo", "reinforce_pp")],
 )
 def test_with_unequal_lengths_a_per_sequence_loss_is_unchanged_by_accumulation(tiny_model_path, name):
     # 5, 2, 4 and 1 tokens: a mean over sequences (GRPO's seq_mean_token_mean) or a sum over a constant (Dr. GRPO)
