@@ -61,3 +61,31 @@ def tiny_tokenizer(tiny_model_path):
     from lit_critic_rl.models.loading import load_tokenizer
 
     return load_tokenizer(tiny_model_path)
+
+
+@pytest.fixture(scope="session")
+def make_trainer():
+    """``make_trainer(root, **overrides)``: the Lightning Trainer the fit tests share. On CPU, one epoch of
+    ``limit_train_batches=2`` iterations, no validation and no sanity check, quiet, a metric row every iteration in
+    ``root/csv/version_0/metrics.csv``; any Trainer argument given overrides these (``logger=False`` for none).
+    Session-scoped because it holds no state, so module-scoped fixtures can fit with it too."""
+    from lightning.pytorch import Trainer
+    from lightning.pytorch.loggers import CSVLogger
+
+    def make(root: Path, **overrides) -> Trainer:
+        defaults = dict(
+            accelerator="cpu",
+            max_epochs=1,
+            limit_train_batches=2,
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+            default_root_dir=str(root),
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            log_every_n_steps=1,
+        )
+        if "logger" not in overrides:
+            defaults["logger"] = CSVLogger(str(root), name="csv", version=0)
+        return Trainer(**{**defaults, **overrides})
+
+    return make

@@ -33,4 +33,4 @@ def test_trim_hands_back_the_heap_holes_that_free_keeps():
     assert trim_malloc() is True
     after = _rss_mib()
     assert before - after > 100, (before, after)  # about 164 MiB of holes
-    assert len(survivors) == 750
+    del survivors  # kept alive until after the measurement, so their blocks pin the holes between them

@@ -2,13 +2,11 @@
 
 import csv
 import json
-from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
 
 from lit_critic_rl.args import GenerationArgs, ModelArgs, PPOArgs
 from lit_critic_rl.data import SentimentPrompts
@@ -49,30 +47,15 @@ def make_module(path, reward=None, value_mode="separate_adapter", **ppo):
     return module
 
 
-def make_trainer(root: Path, **kwargs):
-    defaults = dict(
-        max_epochs=1,
-        limit_train_batches=3,
-        limit_val_batches=1,
-        num_sanity_val_steps=0,
-        default_root_dir=str(root),
-        logger=CSVLogger(str(root), name="csv", version=0),
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        log_every_n_steps=1,
-    )
-    return L.Trainer(**{**defaults, **kwargs})
-
-
 def trainable(module):
     return {k: v.clone() for k, v in module.trainable_state_dict().items()}
 
 
-def test_fit_logs_required_metrics_samples_and_updates_adapters(tiny_model_path, tmp_path):
+def test_fit_logs_required_metrics_samples_and_updates_adapters(tiny_model_path, tmp_path, make_trainer):
     L.seed_everything(0)
     module = make_module(tiny_model_path)
     before = trainable(module)
-    trainer = make_trainer(tmp_path)
+    trainer = make_trainer(tmp_path, limit_train_batches=3, limit_val_batches=1)
     trainer.fit(module, SentimentPrompts(batch_size=4, val_size=8, val_batch_size=4))
     run = tmp_path / "csv" / "version_0"
     rows = list(csv.DictReader((run / "metrics.csv").open()))
@@ -90,13 +73,13 @@ def test_fit_logs_required_metrics_samples_and_updates_adapters(tiny_model_path,
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
-def test_exported_policy_adapter_loads_with_plain_peft(tiny_model_path, tmp_path):
+def test_exported_policy_adapter_loads_with_plain_peft(tiny_model_path, tmp_path, make_trainer):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     L.seed_everything(0)
     module = make_module(tiny_model_path)
-    make_trainer(tmp_path, limit_train_batches=2).fit(module, SentimentPrompts(batch_size=4, val_size=8))
+    make_trainer(tmp_path, limit_val_batches=1).fit(module, SentimentPrompts(batch_size=4, val_size=8))
     folder = tmp_path / "csv" / "version_0" / "adapters"
     plain = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_path), folder / "policy").eval()
     ids = module.tokenizer(["The film opens with a long shot"], return_tensors="pt")
@@ -108,11 +91,11 @@ def test_exported_policy_adapter_loads_with_plain_peft(tiny_model_path, tmp_path
     assert (folder / "value" / "adapter_model.safetensors").is_file() and (folder / "value_head.pt").is_file()
 
 
-def test_checkpoint_holds_adapters_and_state_but_not_the_base(tiny_model_path, tmp_path):
+def test_checkpoint_holds_adapters_and_state_but_not_the_base(tiny_model_path, tmp_path, make_trainer):
     L.seed_everything(0)
     module = make_module(tiny_model_path)
     ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
-    make_trainer(tmp_path, limit_train_batches=2, callbacks=[ckpt]).fit(module, SentimentPrompts(batch_size=4))
+    make_trainer(tmp_path, limit_val_batches=1, callbacks=[ckpt]).fit(module, SentimentPrompts(batch_size=4))
     state = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)
     keys = set(state["state_dict"])
     assert keys and all("lora_" in k or k.startswith("lm.value_head") for k in keys)
@@ -121,10 +104,10 @@ def test_checkpoint_holds_adapters_and_state_but_not_the_base(tiny_model_path, t
     assert state["optimizer_states"]
 
 
-def test_resume_mid_epoch_matches_an_uninterrupted_run(tiny_model_path, tmp_path):
+def test_resume_mid_epoch_matches_an_uninterrupted_run(tiny_model_path, tmp_path, make_trainer):
     """3 iterations, checkpoint, resume for the 4th == 4 uninterrupted iterations (same prompts, same weights)."""
     dm_args = dict(batch_size=4, val_size=8)
-    kw = dict(limit_train_batches=4, limit_val_batches=0)
+    kw = dict(limit_train_batches=4)
 
     L.seed_everything(0)
     straight = make_module(tiny_model_path, epochs=1)  # epochs 1 and minibatch = batch: one optimizer step / iteration
@@ -153,11 +136,11 @@ def test_resume_mid_epoch_matches_an_uninterrupted_run(tiny_model_path, tmp_path
     assert resumed.kl_ctl.value == pytest.approx(straight.kl_ctl.value)
 
 
-def test_non_finite_loss_skips_the_update_and_is_counted(tiny_model_path, tmp_path):
+def test_non_finite_loss_skips_the_update_and_is_counted(tiny_model_path, tmp_path, make_trainer):
     L.seed_everything(0)
     module = make_module(tiny_model_path, reward=lambda p, r: [3e38] * len(r))  # finite, but (V - R)^2 overflows
     before = trainable(module)
-    make_trainer(tmp_path, limit_train_batches=1, limit_val_batches=0).fit(module, SentimentPrompts(batch_size=4))
+    make_trainer(tmp_path, limit_train_batches=1).fit(module, SentimentPrompts(batch_size=4))
     assert module.skipped_updates == 2  # two epochs, one minibatch each
     after = module.trainable_state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -167,21 +150,23 @@ def test_non_finite_loss_skips_the_update_and_is_counted(tiny_model_path, tmp_pa
     ("reward", "message"),
     [(lambda p, r: [float("nan")] * len(r), "non-finite"), (lambda p, r: [0.0], "returned 1 scores for 2")],
 )
-def test_broken_reward_fails_before_training(tiny_model_path, tmp_path, reward, message):
+def test_broken_reward_fails_before_training(tiny_model_path, tmp_path, make_trainer, reward, message):
     module = make_module(tiny_model_path, reward=reward)
     before = trainable(module)
     with pytest.raises(RewardError, match=message):
-        make_trainer(tmp_path).fit(module, SentimentPrompts(batch_size=4))
+        make_trainer(tmp_path, limit_val_batches=1).fit(module, SentimentPrompts(batch_size=4))
     assert module.iteration == 0
     assert all(torch.equal(before[k], v) for k, v in module.trainable_state_dict().items())
 
 
-def test_prompt_longer_than_context_fails_before_training(tiny_model_path, tmp_path):
+def test_prompt_longer_than_context_fails_before_training(tiny_model_path, tmp_path, make_trainer):
     long_prompt = tmp_path / "long.txt"
     long_prompt.write_text("short prompt\n" + "word " * 1200 + "\nanother prompt\nand one more\n")
     module = make_module(tiny_model_path)
     with pytest.raises(ValueError, match="exceed the context \\(1024 tokens\\).*first: #1"):
-        make_trainer(tmp_path).fit(module, SentimentPrompts(prompt_file=str(long_prompt), val_size=1, batch_size=2))
+        make_trainer(tmp_path, limit_val_batches=1).fit(
+            module, SentimentPrompts(prompt_file=str(long_prompt), val_size=1, batch_size=2)
+        )
     assert module.iteration == 0
 
 
@@ -255,7 +240,9 @@ def test_perplexity_by_a_named_scoring_model_matches_the_reference(tiny_model_pa
 
 
 @pytest.mark.parametrize("value_mode", ["separate_adapter", "shared_trunk"])
-def test_fused_first_forward_matches_a_separate_teacher_forced_pass(tiny_model_path, tmp_path, value_mode):
+def test_fused_first_forward_matches_a_separate_teacher_forced_pass(
+    tiny_model_path, tmp_path, make_trainer, value_mode
+):
     """Taking the rollout's log-probs (and shared-trunk values) from the first PPO forward changes no result."""
     results = []
     for fuse in (True, False):
@@ -264,7 +251,7 @@ def test_fused_first_forward_matches_a_separate_teacher_forced_pass(tiny_model_p
             tiny_model_path, value_mode=value_mode, fuse_first_forward=fuse, teacher_force_chunk_size=3
         )
         assert module.update_loop.fuses(module.objective, 4) is fuse
-        trainer = make_trainer(tmp_path / str(fuse), limit_val_batches=0)
+        trainer = make_trainer(tmp_path / str(fuse), limit_train_batches=3)
         trainer.fit(module, SentimentPrompts(batch_size=4, val_size=8, val_batch_size=4))
         rows = list(csv.DictReader((tmp_path / str(fuse) / "csv" / "version_0" / "metrics.csv").open()))
         results.append((trainable(module), [float(r[k]) for r in rows for k in ("train/kl", "train/value_loss")]))
@@ -281,7 +268,7 @@ def test_fusing_needs_one_minibatch_for_the_whole_rollout(tiny_model_path):
 
 
 @pytest.mark.parametrize("value_mode", ["separate_adapter", "shared_trunk"])
-def test_chunked_lm_head_trains_like_full_logits(tiny_model_path, tmp_path, value_mode):
+def test_chunked_lm_head_trains_like_full_logits(tiny_model_path, tmp_path, make_trainer, value_mode):
     """Log-probs from the LM head run a few positions at a time (no [B, T, V] logits) change no result: same
     adapters, logged KL, value loss and entropy over 3 iterations, fused first forward and later epochs alike."""
     results = []
@@ -289,7 +276,7 @@ def test_chunked_lm_head_trains_like_full_logits(tiny_model_path, tmp_path, valu
         L.seed_everything(0)
         module = make_module(tiny_model_path, value_mode=value_mode, logprob_chunk_size=chunk)
         assert module.lm.chunked_logprobs_supported()
-        trainer = make_trainer(tmp_path / str(chunk), limit_val_batches=0)
+        trainer = make_trainer(tmp_path / str(chunk), limit_train_batches=3)
         trainer.fit(module, SentimentPrompts(batch_size=4, val_size=8, val_batch_size=4))
         rows = list(csv.DictReader((tmp_path / str(chunk) / "csv" / "version_0" / "metrics.csv").open()))
         keys = ("train/kl", "train/value_loss", "train/entropy", "train/policy_loss")

@@ -84,7 +84,8 @@ class UpdateLoop:
     ) -> dict[str, float]:
         """Optimise ``objective`` on one rollout; returns the mean over minibatches of its statistics."""
         args = self.ppo
-        groups = AccumulationGroups(stepper, args.grad_accumulation)
+        per_epoch = -(-len(rollout) // args.minibatch_size)  # ceil: the last minibatch may be shorter
+        groups = AccumulationGroups(stepper, args.grad_accumulation, args.epochs * per_epoch)
         mean = MeanStats()
         for epoch in range(args.epochs):
             order = first.order if first is not None and epoch == 0 else torch.randperm(len(rollout))

@@ -78,24 +78,34 @@ class OptimizerStepper:
 class AccumulationGroups:
     """Groups of ``size`` minibatches whose gradients are summed before one step.
 
-    Each loss is divided by ``size``. A non-finite loss poisons its group: the group's later backward passes are
-    not run, and at the group's end the stepper skips instead of stepping (the gradients are discarded).
+    Each loss is divided by the number of minibatches in its group: ``size``, except in a last, partial group of the
+    ``total`` minibatches, whose losses are divided by the minibatches it holds (``total`` mod ``size``), so that its
+    step is a mean like any other, as a last partial minibatch's is (without ``total``, always ``size``). A non-finite
+    loss poisons its group: the group's later backward passes are not run, and at the group's end the stepper skips
+    instead of stepping (the gradients are discarded).
     """
 
-    def __init__(self, stepper: Stepper, size: int) -> None:
+    def __init__(self, stepper: Stepper, size: int, total: int | None = None) -> None:
         if size < 1:
             raise ValueError(f"ppo.grad_accumulation must be >= 1, got {size}")
-        self.stepper, self.size = stepper, size
-        self.finite, self.in_group = True, 0
+        self.stepper, self.size, self.total = stepper, size, total
+        self.finite, self.in_group, self.ended = True, 0, 0
+
+    def group_size(self) -> int:
+        """Minibatches in the current group."""
+        if self.total is None:
+            return self.size
+        return max(1, min(self.size, self.total - (self.ended - self.in_group)))
 
     def backward(self, loss: Tensor) -> None:
         if not torch.isfinite(loss):
             self.finite = False
         if self.finite:
-            self.stepper.backward(loss / self.size)
+            self.stepper.backward(loss / self.group_size())
 
     def end_minibatch(self) -> None:
         self.in_group += 1
+        self.ended += 1
         if self.in_group == self.size:
             self.end_group()
 

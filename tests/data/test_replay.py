@@ -4,8 +4,6 @@ import csv
 import json
 
 import pytest
-from lightning.pytorch import Trainer
-from lightning.pytorch.loggers import CSVLogger
 
 from lit_critic_rl.args import GenerationArgs, ModelArgs, PPOArgs
 from lit_critic_rl.data.arithmetic import ArithmeticPrompts
@@ -60,33 +58,27 @@ def _module(path, objective=None):
     )
 
 
-def _trainer(root):
-    return Trainer(
-        accelerator="cpu", max_epochs=1, limit_train_batches=2, limit_val_batches=0, num_sanity_val_steps=0,
-        default_root_dir=str(root), logger=CSVLogger(str(root), name="csv", version=0), enable_progress_bar=False,
-        enable_model_summary=False, log_every_n_steps=1,
-    )  # fmt: skip
-
-
-def test_offline_rlmec_imitates_the_saved_rewrites_without_sampling(tiny_model_path, tmp_path):
+def test_offline_rlmec_imitates_the_saved_rewrites_without_sampling(tiny_model_path, tmp_path, make_trainer):
     module = _module(tiny_model_path)
     module.configure_model()
     calls = []
     module.lm.generate = lambda **kw: calls.append(kw)  # a replayed run must never sample
     evals = ArithmeticPrompts(train_size=8, val_size=4, test_size=4)
-    _trainer(tmp_path).fit(module, RolloutReplay(_file(tmp_path), evals, batch_size=4))
+    make_trainer(tmp_path).fit(module, RolloutReplay(_file(tmp_path), evals, batch_size=4))
     rows = list(csv.DictReader(open(tmp_path / "csv" / "version_0" / "metrics.csv")))
     imitated = [float(r["train/imitation_tokens"]) for r in rows if r.get("train/imitation_tokens")]
     rewrites = [float(r["train/rewrites"]) for r in rows if r.get("train/rewrites")]
     assert calls == [] and rewrites == [4.0, 4.0] and all(n > 0 for n in imitated)
     assert module.prompts_consumed == 8
+    trained = [json.loads(x)["response"] for x in (tmp_path / "csv" / "version_0" / "samples.jsonl").open()]
+    assert sorted(trained) == sorted([WRONG, FIXED] * 4)  # the file's 8 responses, not the tiny model's gibberish
 
 
-def test_replay_is_refused_for_ppo_and_a_missing_file_is_named(tiny_model_path, tmp_path):
+def test_replay_is_refused_for_ppo_and_a_missing_file_is_named(tiny_model_path, tmp_path, make_trainer):
     evals = ArithmeticPrompts(train_size=8, val_size=4, test_size=4)
     with pytest.raises(ValueError, match="only an objective that trains off-policy .* not PPOObjective"):
         module = _module(tiny_model_path, PPOObjective())
-        _trainer(tmp_path).fit(module, RolloutReplay(_file(tmp_path), evals, batch_size=4))
+        make_trainer(tmp_path).fit(module, RolloutReplay(_file(tmp_path), evals, batch_size=4))
     with pytest.raises(FileNotFoundError, match="absent.jsonl"):
         RolloutReplay(str(tmp_path / "absent.jsonl"), evals).setup()
 

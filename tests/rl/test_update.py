@@ -44,6 +44,26 @@ def test_groups_divide_losses_step_per_group_and_skip_a_non_finite_group():
     assert stepper.skipped_updates == 1
 
 
+def test_a_last_partial_group_is_a_mean_over_its_own_minibatches():
+    # 5 minibatches in groups of 2: [1, 2] [4, 8] [6]; the last group holds 1 minibatch, so its loss is divided by 1
+    # (not 2), and its step is the mean over its minibatches like the others': 1/2, 2/2 | 4/2, 8/2 | 6/1
+    stepper = RecordingStepper()
+    groups = AccumulationGroups(stepper, size=2, total=5)
+    for loss in [1.0, 2.0, 4.0, 8.0, 6.0]:
+        groups.backward(torch.tensor(loss))
+        groups.end_minibatch()
+    groups.end_group()
+    backward = [("backward", x) for x in (0.5, 1.0, 2.0, 4.0, 6.0)]
+    assert stepper.calls == backward[:2] + [("step",)] + backward[2:4] + [("step",)] + backward[4:] + [("step",)]
+    # 7 minibatches in groups of 3: [3] [3] [1]
+    groups = AccumulationGroups(RecordingStepper(), size=3, total=7)
+    sizes = []
+    for _ in range(7):
+        sizes.append(groups.group_size())
+        groups.end_minibatch()
+    assert sizes == [3, 3, 3, 3, 3, 3, 1]
+
+
 def test_group_size_must_be_positive():
     with pytest.raises(ValueError, match="ppo.grad_accumulation"):
         AccumulationGroups(RecordingStepper(), size=0)

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from lightning.pytorch import Trainer
 
 from lit_critic_rl.args import AdapterArgs, ModelArgs
 from lit_critic_rl.critic.base import CriticSetup
@@ -74,20 +73,14 @@ def test_grm_data_balances_and_holds_out_validation(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def grm_adapter(tiny_model_path, tmp_path_factory):
+def grm_adapter(tiny_model_path, tmp_path_factory, make_trainer):
     """A GRM adapter trained with Lightning's fit on the tiny model: the rewrite of WRONG is FIXED."""
     root = tmp_path_factory.mktemp("grm")
     module = GRMFineTuning(ModelArgs(name_or_path=tiny_model_path), AdapterArgs(r=8, alpha=16), learning_rate=3e-2)
     data = GRMData(_teacher_file(root), val_size=2, batch_size=4)
-    trainer = Trainer(
-        accelerator="cpu",
-        max_steps=25,
-        logger=False,
-        enable_checkpointing=False,
-        default_root_dir=str(root),
-        enable_progress_bar=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
+    # 25 steps (about 3 epochs of the 30 examples in batches of 4), no logger, no checkpoint
+    trainer = make_trainer(
+        root, max_epochs=None, max_steps=25, limit_train_batches=None, logger=False, enable_checkpointing=False
     )
     trainer.fit(module, data)
     return root / "adapters" / "grm", module
@@ -167,11 +160,10 @@ def test_grm_adapter_errors_name_the_field(grm_adapter, tiny_model_path, tiny_to
         MinEditGRM("x", wrong_clip=(0.0, -0.1))
 
 
-def test_rlmec_and_ppo_fit_on_grm_token_rewards(grm_adapter, tiny_model_path, tmp_path):
+def test_rlmec_and_ppo_fit_on_grm_token_rewards(grm_adapter, tiny_model_path, tmp_path, make_trainer):
     """Both objectives train from the same MinEditGRM rewards; the GRM adapter itself never changes."""
     import csv
 
-    from lightning.pytorch.loggers import CSVLogger
     from safetensors.torch import load_file
 
     from lit_critic_rl.args import GenerationArgs, PPOArgs, ShapingArgs
@@ -194,18 +186,7 @@ def test_rlmec_and_ppo_fit_on_grm_token_rewards(grm_adapter, tiny_model_path, tm
         )
         root = tmp_path / objective
         module.configure_model()  # loads the base and attaches the GRM (Lightning would call it in fit)
-        trainer = Trainer(
-            accelerator="cpu",
-            max_epochs=1,
-            limit_train_batches=2,
-            limit_val_batches=0,
-            num_sanity_val_steps=0,
-            default_root_dir=str(root),
-            logger=CSVLogger(str(root), name="csv", version=0),
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            log_every_n_steps=1,
-        )
+        trainer = make_trainer(root)
         before = {n: p.detach().clone() for n, p in module.lm.peft.named_parameters() if "lora_" in n}
         trainer.fit(module, ArithmeticPrompts(train_size=16, val_size=4, test_size=4, batch_size=4))
         after = dict(module.lm.peft.named_parameters())

@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import lightning as L
 import torch
-from lightning.pytorch.loggers import CSVLogger
 
 from lit_critic_rl.args import AdapterArgs, GenerationArgs, ModelArgs, PPOArgs, ShapingArgs
 from lit_critic_rl.data import SentimentPrompts
@@ -49,7 +48,7 @@ def _policy_logp(lm, rollout, ids=None, mask=None):
 
 def test_advantages_are_the_token_rewards_without_kl_penalty_or_gae(tiny_model_path):
     lm, rollout, objective, _ = _setup(tiny_model_path)
-    assert isinstance(objective, RLMECObjective) and rollout.values is None  # no value pass was run
+    assert rollout.values is None  # no value pass was run
     mask = rollout.response_mask
     extrinsic = torch.zeros_like(mask)
     intrinsic = torch.full_like(mask, 0.25)
@@ -88,7 +87,7 @@ def test_imitation_pulls_the_policy_towards_the_rewrite(tiny_model_path):
     assert stats["imitation_tokens"] == float(target_mask.sum()) and stats["imitation_loss"] > 0
 
 
-def test_fit_with_the_rlmec_objective_logs_its_statistics(tiny_model_path, tmp_path):
+def test_fit_with_the_rlmec_objective_logs_its_statistics(tiny_model_path, tmp_path, make_trainer):
     L.seed_everything(0)
     module = DenseRewardPPO(
         reward=lambda p, r: [sum(c in "aeiou" for c in x) / max(len(x), 1) for x in r],
@@ -98,18 +97,7 @@ def test_fit_with_the_rlmec_objective_logs_its_statistics(tiny_model_path, tmp_p
         objective=RLMECObjective(),
         shaping=ShapingArgs(),
     )
-    trainer = L.Trainer(
-        max_epochs=1,
-        limit_train_batches=2,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        default_root_dir=str(tmp_path),
-        logger=CSVLogger(str(tmp_path), name="csv", version=0),
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        log_every_n_steps=1,
-    )
-    trainer.fit(module, SentimentPrompts(batch_size=4, val_size=8))
+    make_trainer(tmp_path).fit(module, SentimentPrompts(batch_size=4, val_size=8))
     rows = [
         r for r in csv.DictReader((tmp_path / "csv" / "version_0" / "metrics.csv").open()) if r.get("train/iteration")
     ]
@@ -134,8 +122,9 @@ def test_arith_rlmec_yaml_fits_and_counts_every_rewrite(tiny_model_path, tmp_pat
     metrics = next((tmp_path / "runs" / "quickstart").rglob("metrics.csv"))
     rows = [r for r in csv.DictReader(metrics.open()) if r.get("train/iteration")]
     assert len(rows) == 2
-    # the tiny model writes no parseable steps: every rewrite is a counted failure, none is silently dropped
-    assert all(float(r["train/rewrites"]) + float(r["train/rewrite_failures"]) == 4 for r in rows)
+    # the tiny model's 6 tokens of gibberish hold no step lines, so the YAML's ArithmeticRewriter fails on each of
+    # the 4 samples: every failure is counted (not dropped), and none passes as a rewrite
+    assert [(float(r["train/rewrite_failures"]), float(r["train/rewrites"])) for r in rows] == [(4.0, 0.0)] * 2
 
 
 def test_a_rewriter_without_the_rlmec_objective_is_refused_before_loading():

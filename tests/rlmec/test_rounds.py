@@ -1,11 +1,9 @@
 """Iterated RLMEC data rounds: fresh samples every N iterations, the last round replayed in between."""
 
-import csv
+import json
 
 import pytest
 import torch
-from lightning.pytorch import Trainer
-from lightning.pytorch.loggers import CSVLogger
 
 from lit_critic_rl.args import GenerationArgs, ModelArgs, PPOArgs
 from lit_critic_rl.data.arithmetic import ArithmeticPrompts
@@ -40,7 +38,7 @@ def test_regenerating_is_for_an_off_policy_objective_only():
         PPOArgs(regenerate_every=0)
 
 
-def test_iterated_rlmec_samples_every_second_iteration(tiny_model_path, tmp_path):
+def test_iterated_rlmec_samples_every_second_iteration(tiny_model_path, tmp_path, make_trainer):
     module = DenseRewardPPO(
         reward=ArithmeticReward(),
         model=ModelArgs(name_or_path=tiny_model_path),
@@ -52,13 +50,14 @@ def test_iterated_rlmec_samples_every_second_iteration(tiny_model_path, tmp_path
     module.configure_model()
     calls, generate = [], module.lm.generate
     module.lm.generate = lambda **kw: calls.append(1) or generate(**kw)  # count, then really sample
-    trainer = Trainer(
-        accelerator="cpu", max_epochs=1, limit_train_batches=4, limit_val_batches=0, num_sanity_val_steps=0,
-        default_root_dir=str(tmp_path), logger=CSVLogger(str(tmp_path), name="csv", version=0),
-        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1,
-    )  # fmt: skip
-    trainer.fit(module, ArithmeticPrompts(train_size=16, val_size=4, test_size=4, batch_size=4))
+    make_trainer(tmp_path, limit_train_batches=4).fit(
+        module, ArithmeticPrompts(train_size=16, val_size=4, test_size=4, batch_size=4)
+    )
     assert len(calls) == 2 and module.iteration == 4
-    rows = list(csv.DictReader(open(tmp_path / "csv" / "version_0" / "metrics.csv")))
-    failures = [float(r["train/rewrite_failures"]) for r in rows if r.get("train/rewrite_failures")]
-    assert len(failures) == 4 and failures[0] == failures[1] and failures[2] == failures[3]  # a round is replayed
+    samples = [json.loads(line) for line in (tmp_path / "csv" / "version_0" / "samples.jsonl").read_text().splitlines()]
+    by_iteration = {i: [(r["prompt"], r["response"]) for r in samples if r["iteration"] == i] for i in (1, 2, 3, 4)}
+    # a replayed iteration trains on the last round's prompts and responses, exactly; sampling would have taken
+    # the iteration's own batch of 4 new problems (16 distinct ones in 4 batches), so the prompts would differ
+    assert by_iteration[2] == by_iteration[1] and by_iteration[4] == by_iteration[3]
+    assert {p for p, _ in by_iteration[1]}.isdisjoint(p for p, _ in by_iteration[3])  # iteration 3 sampled afresh
+    assert all(len(rows) == 4 for rows in by_iteration.values())
