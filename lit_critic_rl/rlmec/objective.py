@@ -3,8 +3,12 @@
 For each minibatch: ``L = L_RL + imitation_coef * L_IR`` (Chen et al. 2024), with
 
 - ``L_RL = -Σ_t sg[min(ρ_t r_t, clip(ρ_t, 1 - ε, 1 + ε) r_t)] log π_θ(y_t) / #{r_t != 0}``, with
-  ``ρ_t = π_θ(y_t) / π_ref(y_t)`` and ``ε = clip_range``
-  (:func:`~lit_critic_rl.rlmec.losses.rlmec_policy_loss`);
+  ``ρ_t = π_θ(y_t) / π_sampler(y_t)`` and ``ε = clip_range``
+  (:func:`~lit_critic_rl.rlmec.losses.rlmec_policy_loss`). The paper's π_ref is the model that sampled its one
+  offline round, so the denominator is the log-probs of the policy that sampled the round being trained on
+  (``Rollout.sampler_logprobs``: a fresh round's own, a replayed round's saved ones; :mod:`lit_critic_rl.rlmec.ratio`),
+  never the adapters-off base, whose ratio drifts with every update in online training; ``train/ratio_mean``
+  logs the mean ρ;
 - ``L_IR``: the weighted cross-entropy of the rewrite, when the rollout carries rewrite targets (``Rollout.target_ids``,
   ``target_mask``, ``imitation_weights``; :func:`~lit_critic_rl.rlmec.losses.imitation_loss`).
 
@@ -62,7 +66,10 @@ class RLMECObjective(Objective):
         backward: Backward,
     ) -> dict[str, Tensor]:
         mask = rollout.response_mask[idx]
-        rl = rlmec_policy_loss(policy.logprobs, rollout.ref_logprobs[idx], adv.advantages[idx], mask, self.clip_range)
+        if rollout.sampler_logprobs is None:
+            raise ValueError("RLMECObjective: the rollout has no sampler_logprobs (the ratio's denominator)")
+        sampler = rollout.sampler_logprobs[idx]
+        rl = rlmec_policy_loss(policy.logprobs, sampler, adv.advantages[idx], mask, self.clip_range)
         entropy = policy.mean_entropy(mask, self.context.temperature)
         imitation, n_imitated = torch.zeros(()), torch.zeros(())
         if rollout.target_ids is not None:
@@ -72,6 +79,7 @@ class RLMECObjective(Objective):
             "policy_loss": rl.loss.detach(),
             "imitation_loss": imitation.detach(),
             "clipfrac": rl.clipfrac,
+            "ratio_mean": rl.ratio_mean,
             "rewarded_tokens": rl.rewarded,
             "imitation_tokens": n_imitated,
             "entropy": entropy,

@@ -19,6 +19,7 @@ from lit_critic_rl.rl.logprobs import token_logprobs
 from lit_critic_rl.rl.loop import UpdateLoop
 from lit_critic_rl.rl.update import OptimizerStepper
 from lit_critic_rl.rlmec.objective import RLMECObjective
+from lit_critic_rl.rlmec.ratio import with_sampler_logprobs
 from lit_critic_rl.types import TokenRewards
 
 UPDATE = PPOArgs(learning_rate=1e-2, epochs=1, minibatch_size=4)
@@ -32,7 +33,7 @@ def _setup(path):
         lm, tokenizer, ["The film", "I watched", "My brother", "A quiet"], GenerationArgs(max_new_tokens=5)
     )
     objective = RLMECObjective()
-    rollout = teacher_force(lm, rollout, 1.0, 8, values=objective.needs_values)
+    rollout = with_sampler_logprobs(teacher_force(lm, rollout, 1.0, 8, values=objective.needs_values), None)
     optimizer = torch.optim.AdamW(lm.trainable_parameters(), lr=1e-2)
     return lm, rollout, objective, optimizer
 
