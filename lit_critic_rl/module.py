@@ -36,6 +36,7 @@ from lit_critic_rl.memory import set_malloc_mmap_threshold, trim_malloc
 from lit_critic_rl.metrics.task import TaskMetrics
 from lit_critic_rl.models.loading import check_model_name, load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
+from lit_critic_rl.module_state import load_training_state, training_state
 from lit_critic_rl.objectives import Objective, PPOObjective, RunContext
 from lit_critic_rl.optim import OptimizerFactory, build_optimizer, check_optimizer_runs
 from lit_critic_rl.perf import PhaseTimer
@@ -55,7 +56,6 @@ from lit_critic_rl.rlmec.ratio import fill_replay_logprobs, with_sampler_logprob
 from lit_critic_rl.rlmec.rewriter import Rewriter
 from lit_critic_rl.rlmec.rounds import SampleRounds
 from lit_critic_rl.rlmec.targets import rewrite_targets
-from lit_critic_rl.module_state import load_training_state, training_state
 from lit_critic_rl.rng import pick_rank_state, restore_rng
 from lit_critic_rl.samples import sample_records
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
