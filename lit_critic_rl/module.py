@@ -219,7 +219,7 @@ class DenseRewardPPO(LightningModule):
             self.log_initial_validation()
         datamodule = getattr(self.trainer, "datamodule", None)
         if isinstance(datamodule, RolloutReplay) and self.objective.off_policy:
-            fill_replay_logprobs(datamodule, self.lm, self.tokenizer, self.generation.temperature)
+            fill_replay_logprobs(datamodule, self.lm, self.tokenizer, self.objective.loss_temperature)
 
     def log_initial_validation(self) -> None:
         """Log the validation metrics of the untrained policy at step 0, the baseline of every later validation."""
@@ -263,7 +263,7 @@ class DenseRewardPPO(LightningModule):
             rollout = teacher_force(
                 self.lm,
                 rollout,
-                self.generation.temperature,
+                objective.loss_temperature,
                 self.ppo.teacher_force_chunk_size,
                 policy=not fused,
                 values=objective.needs_values,

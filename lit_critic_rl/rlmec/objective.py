@@ -9,6 +9,7 @@ For each minibatch: ``L = L_RL + imitation_coef * L_IR`` (Chen et al. 2024), wit
   (``Rollout.sampler_logprobs``: a fresh round's own, a replayed round's saved ones; :mod:`lit_critic_rl.rlmec.ratio`),
   never the adapters-off base, whose ratio drifts with every update in online training; ``train/ratio_mean``
   logs the mean ρ;
+- one temperature for L_RL, ρ and L_IR (``logprob_temperature``): the raw logits by default, as the reference code;
 - ``L_IR``: the weighted cross-entropy of the rewrite, when the rollout carries rewrite targets (``Rollout.target_ids``,
   ``target_mask``, ``imitation_weights``; :func:`~lit_critic_rl.rlmec.losses.imitation_loss`).
 
@@ -29,6 +30,7 @@ from lit_critic_rl.args import check
 from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.rl.objective import Backward, Objective, PolicyPass
 from lit_critic_rl.rlmec.losses import imitation_loss, rlmec_policy_loss
+from lit_critic_rl.rlmec.ratio import LogprobTemperature, logprob_temperature
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
 
 FIELD = "model.objective.init_args."
@@ -40,15 +42,32 @@ class RLMECObjective(Objective):
     needs_targets = True
     off_policy = True
 
-    def __init__(self, clip_range: float = 0.3, imitation_coef: float = 1.0) -> None:
+    def __init__(
+        self, clip_range: float = 0.3, imitation_coef: float = 1.0, logprob_temperature: LogprobTemperature = "raw"
+    ) -> None:
         """
         Args:
-            clip_range: Clip range epsilon of the ratio to the reference (the paper: 0.3).
+            clip_range: Clip range epsilon of the ratio to the sampler (the paper: 0.3).
             imitation_coef: Weight lambda of the imitation loss on rewrites (the paper: 1.0).
+            logprob_temperature: Where L_RL, the ratio and L_IR read their log-probs, all three alike: ``raw``
+                logits (T = 1, as the reference code) or logits divided by the ``sampling`` temperature
+                (``model.generation.temperature``), a departure.
         """
         check(clip_range > 0, FIELD + "clip_range", "must be > 0", clip_range)
         check(imitation_coef >= 0, FIELD + "imitation_coef", "must be >= 0", imitation_coef)
+        choices = ("raw", "sampling")
+        check(
+            logprob_temperature in choices,
+            FIELD + "logprob_temperature",
+            "must be 'raw' or 'sampling'",
+            logprob_temperature,
+        )
         self.clip_range, self.imitation_coef = clip_range, imitation_coef
+        self.logprob_temperature = logprob_temperature
+
+    @property
+    def loss_temperature(self) -> float:
+        return logprob_temperature(self.logprob_temperature, self.context.temperature)
 
     def advantages(self, rollout: Rollout, rewards: TokenRewards, kl: Tensor, kl_coef: float) -> Advantages:
         """The token rewards as they are (no KL penalty, no GAE); the KL is kept for logging only."""
@@ -70,7 +89,7 @@ class RLMECObjective(Objective):
             raise ValueError("RLMECObjective: the rollout has no sampler_logprobs (the ratio's denominator)")
         sampler = rollout.sampler_logprobs[idx]
         rl = rlmec_policy_loss(policy.logprobs, sampler, adv.advantages[idx], mask, self.clip_range)
-        entropy = policy.mean_entropy(mask, self.context.temperature)
+        entropy = policy.mean_entropy(mask, self.loss_temperature)
         imitation, n_imitated = torch.zeros(()), torch.zeros(())
         if rollout.target_ids is not None:
             imitation, n_imitated = self._imitation(lm, rollout, idx)
@@ -94,5 +113,7 @@ class RLMECObjective(Objective):
         ids = torch.cat([rollout.query_ids[idx], targets], dim=1)
         attn = torch.cat([rollout.query_mask[idx], target_mask.to(rollout.query_mask.dtype)], dim=1)
         out = lm.policy_forward(ids, attn, targets.shape[1])
-        loss = imitation_loss(out.logits, targets, weights, target_mask)
+        temperature = self.loss_temperature  # the same as L_RL's and the ratio's
+        logits = out.logits if temperature == 1.0 else out.logits / temperature
+        loss = imitation_loss(logits, targets, weights, target_mask)
         return loss, ((weights * target_mask) != 0).sum().float()

@@ -12,6 +12,7 @@ from lit_critic_rl.ppo.rollout import sample, teacher_force
 from lit_critic_rl.rl.kl import rollout_kl
 from lit_critic_rl.rl.loop import UpdateLoop
 from lit_critic_rl.rl.update import OptimizerStepper
+from lit_critic_rl.rlmec.ratio import with_sampler_logprobs
 from lit_critic_rl.types import TokenRewards
 
 
@@ -22,7 +23,7 @@ def _rollout(path, objective):
     # over the 4 rows (with unequal token counts the two would differ by design, as in every framework)
     gen = GenerationArgs(max_new_tokens=5, min_new_tokens=5)
     rollout = sample(lm, load_tokenizer(path), ["The film", "I watched", "My brother", "A quiet"], gen)
-    rollout = teacher_force(lm, rollout, 1.0, 8, values=objective.needs_values)
+    rollout = with_sampler_logprobs(teacher_force(lm, rollout, 1.0, 8, values=objective.needs_values), None)
     assert rollout.response_mask.sum() == 20
     rewards = torch.tensor([[0.5, -0.2, 0.1, 0.3, 1.0], [-0.5, 0.2, 0.4, -0.1, -1.0]]).repeat(2, 1)
     adv = objective.advantages(rollout, TokenRewards(rewards, torch.zeros_like(rewards)), rollout_kl(rollout), 0.1)

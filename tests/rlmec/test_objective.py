@@ -148,3 +148,33 @@ def test_a_rewriter_without_the_rlmec_objective_is_refused_before_loading():
     with pytest.raises(ValueError, match="model.rewriter .* \\(RLMEC\\), not PPOObjective"):
         DenseRewardPPO(reward=lambda p, r: [0.0] * len(r), rewriter=ArithmeticRewriter(),
                        model=ModelArgs(name_or_path="./no/such/model"))  # fmt: skip
+
+
+def test_one_temperature_for_the_ratio_the_policy_loss_and_the_imitation_loss(tiny_model_path):
+    import pytest
+
+    from lit_critic_rl.rl.objective import RunContext
+
+    lm, rollout, _, _ = _setup(tiny_model_path)
+    raw, tempered = RLMECObjective(), RLMECObjective(logprob_temperature="sampling")
+    for objective in (raw, tempered):
+        objective.connect(RunContext(temperature=0.5))
+    assert (raw.loss_temperature, tempered.loss_temperature) == (1.0, 0.5)  # raw logits unless named
+    mask = rollout.response_mask
+    rollout = replace(rollout, target_ids=rollout.response_ids, target_mask=mask, imitation_weights=0.5 * mask)
+    zero = TokenRewards(torch.zeros_like(mask), torch.zeros_like(mask))
+    idx = torch.arange(len(rollout))
+    with torch.no_grad():
+        logits = lm.policy_forward(rollout.input_ids, rollout.attention_mask, rollout.response_len).logits
+    for objective, t in ((raw, 1.0), (tempered, 0.5)):
+        adv = objective.advantages(rollout, zero, rollout_kl(rollout), 0.0)
+        policy = UpdateLoop(UPDATE).forward(objective, lm, rollout, idx)
+        # the update's log-probs are at T: log softmax(z / T) at the sampled ids
+        expected = torch.log_softmax(logits / t, -1).gather(-1, rollout.response_ids[..., None])[..., 0]
+        torch.testing.assert_close(policy.logprobs.detach() * mask, expected * mask, atol=1e-5, rtol=1e-5)
+        stats = objective.minibatch_loss(lm, rollout, adv, idx, policy, lambda loss: None)
+        # L_IR = -sum(0.5 * logp_T) / #{w != 0}, with the same T
+        by_hand = -(0.5 * expected * mask).sum() / mask.sum()
+        assert float(stats["imitation_loss"]) == pytest.approx(float(by_hand), rel=1e-4)
+    with pytest.raises(ValueError, match="logprob_temperature must be 'raw' or 'sampling'"):
+        RLMECObjective(logprob_temperature="T=1")

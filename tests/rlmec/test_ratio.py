@@ -129,7 +129,7 @@ def _fit(tiny_model_path, tmp_path, data, regenerate_every=1, epochs=1, version=
     module = DenseRewardPPO(
         reward=lambda p, r: [sum(c in "aeiou" for c in x) / max(len(x), 1) - 0.5 for x in r],
         model=ModelArgs(name_or_path=tiny_model_path),
-        generation=GenerationArgs(max_new_tokens=6),
+        generation=GenerationArgs(max_new_tokens=6, temperature=0.7),  # log-probs at the raw logits all the same
         ppo=PPOArgs(learning_rate=5e-2, epochs=epochs, minibatch_size=4, regenerate_every=regenerate_every),
         objective=RLMECObjective(),
     )
