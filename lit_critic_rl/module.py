@@ -52,10 +52,10 @@ from lit_critic_rl.rl.kl import rollout_kl
 from lit_critic_rl.rl.loop import UpdateLoop
 from lit_critic_rl.rl.masked import no_reduce
 from lit_critic_rl.rl.update import OptimizerStepper
+from lit_critic_rl.rlmec.imitation import Imitation, references_read_by
 from lit_critic_rl.rlmec.ratio import fill_replay_logprobs, with_sampler_logprobs
 from lit_critic_rl.rlmec.rewriter import Rewriter
 from lit_critic_rl.rlmec.rounds import SampleRounds
-from lit_critic_rl.rlmec.targets import rewrite_targets
 from lit_critic_rl.rng import pick_rank_state, restore_rng
 from lit_critic_rl.samples import sample_records
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
@@ -126,7 +126,10 @@ class DenseRewardPPO(LightningModule):
         )
         objective.connect(replace(context, reduce=self.sum_over_ranks))
         check_objective(objective, rewriter, ppo.regenerate_every)
-        self.rewriter = rewriter
+        target = getattr(objective, "imitation_target", "teacher")
+        self.imitation = Imitation(target, rewriter, critic, generation) if objective.needs_targets else None
+        self.references: dict[str, str] = {}
+        """The task datamodule's reference solutions (from :meth:`setup`), for critics and rewriters reading them."""
         self.optimizer_factory = optimizer
         check_model_name(model.name_or_path)  # a missing folder fails here; the weights load in configure_model
         self.tokenizer = None
@@ -196,7 +199,10 @@ class DenseRewardPPO(LightningModule):
         datamodule = getattr(self.trainer, "datamodule", None)
         if isinstance(datamodule, RolloutReplay) and stage == "fit":
             check_offline(self.objective)
+            if self.imitation is not None:
+                self.imitation.check_replay()
         if isinstance(datamodule, PromptDataModule):
+            self.references = datamodule.references()
             hand_over_references(
                 datamodule.references(), {"model.reward": self.reward, "model.metrics": self.evaluator.metrics}
             )
@@ -252,12 +258,13 @@ class DenseRewardPPO(LightningModule):
         with timer("reward"):
             scores = score_samples(self.reward, rollout.prompts, rollout.responses)
         rewrite_stats: dict[str, float] = {}
-        if rewrites is None and self.rewriter is not None:
+        if self.imitation is not None:
             with timer("rewrite"):
-                rewrites = self.rewriter.rewrite(rollout.prompts, rollout.responses)
-        if rewrites is not None and objective.needs_targets:
-            rollout, rewrite_stats = rewrite_targets(rollout, rewrites, self.tokenizer)
-        pending = self.critic_runner.start(rollout.prompts, rollout.responses, scores) if self.critic_runner else None
+                rollout, rewrite_stats, rewrites = self.imitation.targets(taken, self.references, self.tokenizer)
+        pending = None
+        if self.critic_runner is not None:
+            refs = references_read_by(self.critic, rollout.prompts, self.references, "model.critic")
+            pending = self.critic_runner.start(rollout.prompts, rollout.responses, scores, refs)
         fused = loop.fuses(objective, len(rollout))
         with timer("teacher_forced"):
             rollout = teacher_force(

@@ -11,14 +11,15 @@ For each minibatch: ``L = L_RL + imitation_coef * L_IR`` (Chen et al. 2024), wit
   logs the mean ρ;
 - one temperature for L_RL, ρ and L_IR (``logprob_temperature``): the raw logits by default, as the reference code;
 - ``L_IR``: the weighted cross-entropy of the rewrite, when the rollout carries rewrite targets (``Rollout.target_ids``,
-  ``target_mask``, ``imitation_weights``; :func:`~lit_critic_rl.rlmec.losses.imitation_loss`).
+  ``target_mask``, ``imitation_weights``; :func:`~lit_critic_rl.rlmec.losses.imitation_loss`). The rewrite stage
+  fills them (:mod:`lit_critic_rl.rlmec.imitation`): the GRM's rewrites by default (``imitation_target: grm``, the
+  paper), or the teacher's; without either, ``L_IR`` is skipped (``train/imitation_tokens`` is 0).
 
 There is no value function, no GAE and no KL reward: the token rewards of the reward stage are the per-token
-weights as they are, and the KL to the reference is only logged. Where this departs from the paper's full method,
-for now: the token rewards are whatever the reward stage assembles (a critic's token values plus the extrinsic score
-on the last token), not yet the GRM's clipped ``p_t - 0.5``, and no stage fills the rewrite targets yet, so
-``L_IR`` is skipped (``train/imitation_tokens`` is 0) until one does. This lets the two objectives be compared on
-identical rewards.
+weights as they are, and the KL to the reference is only logged. The token rewards are whatever the reward stage
+assembles: with ``model.critic: MinEditGRM`` the GRM's clipped ``p_t - 0.5`` on every token and the EOS, plus
+``shaping.extrinsic_weight`` times the score on the last token (0 in the paper's offline preset). The same rewards
+can feed PPO, so the two objectives can be compared on identical rewards.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from torch import Tensor
 from lit_critic_rl.args import check
 from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.rl.objective import Backward, Objective, PolicyPass
+from lit_critic_rl.rlmec.grm_rewriter import ImitationTarget
 from lit_critic_rl.rlmec.losses import imitation_loss, rlmec_policy_loss
 from lit_critic_rl.rlmec.ratio import LogprobTemperature, logprob_temperature
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
@@ -43,7 +45,11 @@ class RLMECObjective(Objective):
     off_policy = True
 
     def __init__(
-        self, clip_range: float = 0.3, imitation_coef: float = 1.0, logprob_temperature: LogprobTemperature = "raw"
+        self,
+        clip_range: float = 0.3,
+        imitation_coef: float = 1.0,
+        logprob_temperature: LogprobTemperature = "raw",
+        imitation_target: ImitationTarget = "grm",
     ) -> None:
         """
         Args:
@@ -52,6 +58,9 @@ class RLMECObjective(Objective):
             logprob_temperature: Where L_RL, the ratio and L_IR read their log-probs, all three alike: ``raw``
                 logits (T = 1, as the reference code) or logits divided by the ``sampling`` temperature
                 (``model.generation.temperature``), a departure.
+            imitation_target: Whose rewrites L_IR imitates: the ``grm``'s own rewrite of each sample (the paper;
+                needs ``model.critic: MinEditGRM``) or the ``teacher``'s (``model.rewriter``, or the rewrites saved
+                in a replay file), a departure (:mod:`lit_critic_rl.rlmec.imitation`).
         """
         check(clip_range > 0, FIELD + "clip_range", "must be > 0", clip_range)
         check(imitation_coef >= 0, FIELD + "imitation_coef", "must be >= 0", imitation_coef)
@@ -63,7 +72,13 @@ class RLMECObjective(Objective):
             logprob_temperature,
         )
         self.clip_range, self.imitation_coef = clip_range, imitation_coef
-        self.logprob_temperature = logprob_temperature
+        check(
+            imitation_target in ("grm", "teacher"),
+            FIELD + "imitation_target",
+            "must be 'grm' or 'teacher'",
+            imitation_target,
+        )
+        self.logprob_temperature, self.imitation_target = logprob_temperature, imitation_target
 
     @property
     def loss_temperature(self) -> float:

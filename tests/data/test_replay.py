@@ -56,7 +56,7 @@ def _module(path, objective=None):
         model=ModelArgs(name_or_path=path),
         generation=GenerationArgs(max_new_tokens=6),
         ppo=PPOArgs(epochs=1, minibatch_size=4, learning_rate=1e-2),
-        objective=objective or RLMECObjective(),
+        objective=objective or RLMECObjective(imitation_target="teacher"),
     )
 
 
