@@ -5,6 +5,7 @@ import csv
 from dataclasses import replace
 
 import lightning as L
+import pytest
 import torch
 from lightning.pytorch.loggers import CSVLogger
 
@@ -119,14 +120,14 @@ def test_fit_with_the_rlmec_objective_logs_its_statistics(tiny_model_path, tmp_p
     assert not {"train/value_loss", "train/returns_mean", "train/returns_std"} & set(rows[0])  # no value function
 
 
-def test_arith_rlmec_yaml_fits_and_counts_every_rewrite(tiny_model_path, tmp_path, monkeypatch):
+def test_arith_rlmec_online_yaml_fits_and_counts_every_rewrite(tiny_model_path, tmp_path, monkeypatch):
     from pathlib import Path
 
     from lit_critic_rl.cli import main
 
     configs = Path(__file__).resolve().parents[2] / "configs"
     monkeypatch.chdir(tmp_path)
-    experiment = str(configs / "experiment" / "arith_rlmec.yaml")
+    experiment = str(configs / "experiment" / "arith_rlmec_online.yaml")
     main([
         "fit", "--config", str(configs / "quickstart.yaml"), "--config", experiment,
         "--config", str(configs / "debug" / "fast.yaml"), "--model.model.name_or_path", tiny_model_path,
@@ -137,6 +138,41 @@ def test_arith_rlmec_yaml_fits_and_counts_every_rewrite(tiny_model_path, tmp_pat
     assert len(rows) == 2
     # the tiny model writes no parseable steps: every rewrite is a counted failure, none is silently dropped
     assert all(float(r["train/rewrites"]) + float(r["train/rewrite_failures"]) == 4 for r in rows)
+    assert [float(r["train/ratio_mean"]) for r in rows] == [1.0, 1.0]  # every fresh round starts at 1
+
+
+def test_arith_rlmec_offline_yaml_fits_the_papers_recipe(tiny_model_path, tmp_path, monkeypatch):
+    """The paper's offline round: a teacher-data file without log-probs (the base's are computed once), the GRM's
+    token rewards only, and the GRM's own rewrites as imitation targets (each rewrite or failure counted)."""
+    import json
+    from pathlib import Path
+
+    from lit_critic_rl.cli import main
+    from tests.test_cli import untrained_grm_adapter
+
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    monkeypatch.chdir(tmp_path)
+    prompt = "Problem: Start with 3. Add 4. Multiply by 2. What is the result?\n"
+    rows = [{"prompt": prompt, "response": "Step 1: 3 + 4 = 7\nThe answer is 7", "ok": True, "first_error_step": 2,
+             "rewrite": "Step 1: 3 + 4 = 7\nStep 2: 7 * 2 = 14\nThe answer is 14"}] * 8  # fmt: skip
+    Path("teacher.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    main([
+        "fit", "--config", str(configs / "quickstart.yaml"),
+        "--config", str(configs / "experiment" / "arith_rlmec_online.yaml"),
+        "--config", str(configs / "experiment" / "arith_rlmec_offline.yaml"),
+        "--model.model.name_or_path", tiny_model_path,
+        "--model.critic.init_args.adapter_path", untrained_grm_adapter(tiny_model_path, tmp_path),
+        "--data.init_args.rollout_file", "teacher.jsonl", "--data.init_args.batch_size", "4",
+        "--trainer.limit_val_batches", "0", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
+        "--model.generation.max_new_tokens", "4", "--model.ppo.minibatch_size", "4",
+    ])  # fmt: skip
+    metrics = next((tmp_path / "runs" / "quickstart").rglob("metrics.csv"))
+    rows = [r for r in csv.DictReader(metrics.open()) if r.get("train/iteration")]
+    assert len(rows) == 2
+    assert all(float(r["train/reward_extrinsic"]) == 0.0 for r in rows)  # extrinsic_weight 0: the GRM's only
+    # the base sampled the file and the policy starts as the base: the first ratio is 1 (up to float rounding)
+    assert float(rows[0]["train/ratio_mean"]) == pytest.approx(1.0, abs=1e-5)
+    assert all(float(r["train/rewrites"]) + float(r["train/grm_rewrite_failures"]) == 4 for r in rows)
 
 
 def test_a_rewriter_without_the_rlmec_objective_is_refused_before_loading():
