@@ -32,7 +32,8 @@ class BaseRatioRLMEC(RLMECObjective):
     def minibatch_loss(self, lm, rollout: Rollout, adv: Advantages, idx, policy: PolicyPass, backward):
         from dataclasses import replace
 
-        return super().minibatch_loss(lm, replace(rollout, sampler_logprobs=rollout.ref_logprobs), adv, idx, policy, backward)  # fmt: skip
+        against_base = replace(rollout, sampler_logprobs=rollout.ref_logprobs)
+        return super().minibatch_loss(lm, against_base, adv, idx, policy, backward)
 
 
 def teacher_file(path: Path, n: int = 24) -> str:
@@ -49,7 +50,8 @@ def teacher_file(path: Path, n: int = 24) -> str:
 def run(model: str, grm: str, preset: str, ratio: str, lr: float, iterations: int, root: Path) -> list[dict]:
     from lit_critic_rl.cli import main
 
-    configs = ["--config", str(CONFIGS / "quickstart.yaml"), "--config", str(CONFIGS / "experiment" / "arith_rlmec_online.yaml")]  # fmt: skip
+    online = CONFIGS / "experiment" / "arith_rlmec_online.yaml"
+    configs = ["--config", str(CONFIGS / "quickstart.yaml"), "--config", str(online)]
     if preset == "offline":
         configs += ["--config", str(CONFIGS / "experiment" / "arith_rlmec_offline.yaml")]
         configs += ["--data.init_args.rollout_file", teacher_file(root / "teacher.jsonl")]
@@ -61,7 +63,8 @@ def run(model: str, grm: str, preset: str, ratio: str, lr: float, iterations: in
     main([
         "fit", *configs, "--model.model.name_or_path", model, "--model.critic.init_args.adapter_path", grm,
         "--model.ppo.learning_rate", str(lr), "--trainer.default_root_dir", str(root),
-        "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(iterations), "--trainer.limit_val_batches", "0",
+        "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(iterations),
+        "--trainer.limit_val_batches", "0",
         "--data.init_args.batch_size", "4", "--model.ppo.minibatch_size", "4", "--model.ppo.epochs", "2",
         "--model.generation.max_new_tokens", "8", "--trainer.callbacks", "[]",
     ])  # fmt: skip
