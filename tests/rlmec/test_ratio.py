@@ -131,7 +131,7 @@ def _fit(tiny_model_path, tmp_path, data, regenerate_every=1, epochs=1, version=
         model=ModelArgs(name_or_path=tiny_model_path),
         generation=GenerationArgs(max_new_tokens=6, temperature=0.7),  # log-probs at the raw logits all the same
         ppo=PPOArgs(learning_rate=5e-2, epochs=epochs, minibatch_size=4, regenerate_every=regenerate_every),
-        objective=RLMECObjective(),
+        objective=RLMECObjective(imitation_target="teacher"),  # no GRM here; and no rewriter: no imitation
     )
     trainer = L.Trainer(
         max_epochs=1, limit_train_batches=3, limit_val_batches=0, num_sanity_val_steps=0,
