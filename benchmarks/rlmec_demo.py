@@ -5,7 +5,7 @@ Arms (each ``fit`` then ``test`` in its own process, seeds interleaved across ar
 - ``sparse``: PPO on the exact-match reward (``configs/experiment/arith_sparse.yaml``);
 - ``ppo_grm``: the same plus the GRM's token rewards through the critic interface (``configs/critic/grm.yaml``);
 - ``rlmec``: RLMEC's objective on the GRM's token rewards alone (``shaping.extrinsic_weight 0``) plus imitation of
-  the exact teacher's minimum-edit rewrites (``configs/experiment/arith_rlmec.yaml``).
+  the exact teacher's minimum-edit rewrites (``configs/experiment/arith_rlmec_online.yaml``).
 
 ``base`` is the untrained policy's test accuracy (the same test problems and sampling seed). Prerequisites: a GRM
 adapter (``python cli.py grm fit --config configs/experiment/arith_grm_sft.yaml``)::
@@ -31,7 +31,7 @@ ARMS = ("sparse", "ppo_grm", "rlmec")
 def arm_args(
     arm: str, grm: str, iterations: int, batch: int, test_size: int, rlmec_lr: float | None = None
 ) -> list[str]:
-    experiment = "arith_rlmec" if arm == "rlmec" else "arith_sparse"
+    experiment = "arith_rlmec_online" if arm == "rlmec" else "arith_sparse"
     args = [
         "--config", "configs/quickstart.yaml",
         "--config", f"configs/experiment/{experiment}.yaml",
@@ -146,7 +146,7 @@ def main() -> None:
         "--rlmec-lr",
         type=float,
         default=None,
-        help="the rlmec arm's learning rate (default: arith_rlmec.yaml's 5e-5, a tenth of the PPO arms')",
+        help="the rlmec arm's learning rate (default: arith_rlmec_online.yaml's 5e-4, the PPO arms' rate)",
     )
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--plot", default=None, help="write the plot here (png)")

@@ -29,19 +29,20 @@ from lit_critic_rl.checks import check_objective, check_offline, check_prompt_le
 from lit_critic_rl.critic.base import CriticBackend, CriticSetup
 from lit_critic_rl.critic.runner import CriticRunner
 from lit_critic_rl.data.base import PromptDataModule
-from lit_critic_rl.data.replay import RolloutReplay, is_replay, replayed_rollout
+from lit_critic_rl.data.replay import RolloutReplay
 from lit_critic_rl.distributed import AllReduceSum, gather_objects
 from lit_critic_rl.evaluation import Evaluator
 from lit_critic_rl.memory import set_malloc_mmap_threshold, trim_malloc
 from lit_critic_rl.metrics.task import TaskMetrics
 from lit_critic_rl.models.loading import check_model_name, load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
+from lit_critic_rl.module_state import load_training_state, training_state
 from lit_critic_rl.objectives import Objective, PPOObjective, RunContext
 from lit_critic_rl.optim import OptimizerFactory, build_optimizer, check_optimizer_runs
 from lit_critic_rl.perf import PhaseTimer
 from lit_critic_rl.ppo.advantages import mean_sequence_kl
 from lit_critic_rl.ppo.kl_control import AdaptiveKLController, FixedKLController
-from lit_critic_rl.ppo.rollout import sample_groups, teacher_force
+from lit_critic_rl.ppo.rollout import teacher_force
 from lit_critic_rl.ppo.score_scaling import RunningMoments
 from lit_critic_rl.ppo.token_rewards import assemble_rewards, response_token_ranges, scale_rewards
 from lit_critic_rl.processes import prepare_processes
@@ -52,10 +53,11 @@ from lit_critic_rl.rl.kl import rollout_kl
 from lit_critic_rl.rl.loop import UpdateLoop
 from lit_critic_rl.rl.masked import no_reduce
 from lit_critic_rl.rl.update import OptimizerStepper
+from lit_critic_rl.rlmec.imitation import Imitation, references_read_by
+from lit_critic_rl.rlmec.ratio import fill_replay_logprobs, with_sampler_logprobs
 from lit_critic_rl.rlmec.rewriter import Rewriter
 from lit_critic_rl.rlmec.rounds import SampleRounds
-from lit_critic_rl.rlmec.targets import rewrite_targets
-from lit_critic_rl.rng import capture_rng, pick_rank_state, restore_rng
+from lit_critic_rl.rng import pick_rank_state, restore_rng
 from lit_critic_rl.samples import sample_records
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
 
@@ -125,7 +127,10 @@ class DenseRewardPPO(LightningModule):
         )
         objective.connect(replace(context, reduce=self.sum_over_ranks))
         check_objective(objective, rewriter, ppo.regenerate_every)
-        self.rewriter = rewriter
+        target = getattr(objective, "imitation_target", "teacher")
+        self.imitation = Imitation(target, rewriter, critic, generation) if objective.needs_targets else None
+        self.references: dict[str, str] = {}
+        """The task datamodule's reference solutions (from :meth:`setup`), for critics and rewriters reading them."""
         self.optimizer_factory = optimizer
         check_model_name(model.name_or_path)  # a missing folder fails here; the weights load in configure_model
         self.tokenizer = None
@@ -195,7 +200,10 @@ class DenseRewardPPO(LightningModule):
         datamodule = getattr(self.trainer, "datamodule", None)
         if isinstance(datamodule, RolloutReplay) and stage == "fit":
             check_offline(self.objective)
+            if self.imitation is not None:
+                self.imitation.check_replay()
         if isinstance(datamodule, PromptDataModule):
+            self.references = datamodule.references()
             hand_over_references(
                 datamodule.references(), {"model.reward": self.reward, "model.metrics": self.evaluator.metrics}
             )
@@ -216,6 +224,9 @@ class DenseRewardPPO(LightningModule):
             self._pending_rng = None
         elif self.iteration == 0:
             self.log_initial_validation()
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if isinstance(datamodule, RolloutReplay) and self.objective.off_policy:
+            fill_replay_logprobs(datamodule, self.lm, self.tokenizer, self.objective.loss_temperature)
 
     def log_initial_validation(self) -> None:
         """Log the validation metrics of the untrained policy at step 0, the baseline of every later validation."""
@@ -242,30 +253,25 @@ class DenseRewardPPO(LightningModule):
     def training_step(self, batch: list[str] | list[dict], batch_idx: int) -> None:
         objective, loop, timer = self.objective, self.update_loop, self.timer
         self.lm.eval()
-        rewrites, fresh = None, False
         with timer("generate"):
-            if is_replay(batch) or not self.rounds.due(self.iteration):  # saved samples: a file, or the last round
-                records = batch if is_replay(batch) else self.rounds.records
-                rollout, rewrites = replayed_rollout(records, self.tokenizer, self.lm.value_head.weight.device)
-            else:
-                rollout, fresh = sample_groups(self.lm, self.tokenizer, batch, self.generation), True
+            taken = self.rounds.take(batch, self.iteration, self.lm, self.tokenizer, self.generation)
+        rollout, rewrites = taken.rollout, taken.rewrites
         with timer("reward"):
             scores = score_samples(self.reward, rollout.prompts, rollout.responses)
         rewrite_stats: dict[str, float] = {}
-        if rewrites is None and self.rewriter is not None:
+        if self.imitation is not None:
             with timer("rewrite"):
-                rewrites = self.rewriter.rewrite(rollout.prompts, rollout.responses)
-        if rewrites is not None and objective.needs_targets:
-            rollout, rewrite_stats = rewrite_targets(rollout, rewrites, self.tokenizer)
-        if fresh:
-            self.rounds.keep(rollout, rewrites)
-        pending = self.critic_runner.start(rollout.prompts, rollout.responses, scores) if self.critic_runner else None
+                rollout, rewrite_stats, rewrites = self.imitation.targets(taken, self.references, self.tokenizer)
+        pending = None
+        if self.critic_runner is not None:
+            refs = references_read_by(self.critic, rollout.prompts, self.references, "model.critic")
+            pending = self.critic_runner.start(rollout.prompts, rollout.responses, scores, refs)
         fused = loop.fuses(objective, len(rollout))
         with timer("teacher_forced"):
             rollout = teacher_force(
                 self.lm,
                 rollout,
-                self.generation.temperature,
+                objective.loss_temperature,
                 self.ppo.teacher_force_chunk_size,
                 policy=not fused,
                 values=objective.needs_values,
@@ -276,6 +282,10 @@ class DenseRewardPPO(LightningModule):
             self.lm.train(self.adapter_args.dropout > 0)
             if fused:
                 rollout, first = loop.first_forward(objective, self.lm, rollout)
+        if objective.off_policy:  # the ratio's denominator: the policy that sampled this round
+            rollout = with_sampler_logprobs(rollout, taken.records, taken.source)
+        if taken.fresh:
+            self.rounds.keep(rollout, rewrites, rollout.sampler_logprobs)
         critiques = pending.wait() if pending is not None else [None] * len(rollout)
         ranges = response_token_ranges(rollout, self.tokenizer)
         rewards = assemble_rewards(scores, critiques, rollout, ranges, self.shaping, self.tokenizer)
@@ -371,29 +381,7 @@ class DenseRewardPPO(LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["state_dict"] = self.trainable_state_dict()
-        checkpoint["lit_critic_rl"] = {
-            "kl_ctl": self.kl_ctl.state_dict(),
-            "prompts_consumed": self.prompts_consumed,
-            "samples_seen": self.samples_seen,
-            "iteration": self.iteration,
-            "skipped_updates": self.skipped_updates,
-            "rng": capture_rng(),
-            "rng_by_rank": gather_objects(capture_rng()),  # every rank runs this hook; rank 0 writes the file
-            "reward_moments": self.reward_moments.state_dict(),
-            "critic": self.critic.state_dict() if self.critic is not None else {},
-            "rounds": self.rounds.state_dict(),
-        }
+        checkpoint["lit_critic_rl"] = training_state(self)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        state = checkpoint.get("lit_critic_rl")
-        if state is None:
-            raise KeyError("checkpoint has no 'lit_critic_rl' section: it was not written by DenseRewardPPO")
-        self.kl_ctl.load_state_dict(state["kl_ctl"])
-        self.prompts_consumed, self.samples_seen = state["prompts_consumed"], state["samples_seen"]
-        self.iteration, self.skipped_updates = state["iteration"], state["skipped_updates"]
-        self._pending_rng = {"rng": state["rng"], "rng_by_rank": state.get("rng_by_rank")}
-        if "reward_moments" in state:
-            self.reward_moments.load_state_dict(state["reward_moments"])
-        if self.critic is not None:
-            self.critic.load_state_dict(state.get("critic", {}))
-        self.rounds.load_state_dict(state.get("rounds", {}))
+        load_training_state(self, checkpoint)

@@ -33,6 +33,10 @@ class Rollout:
     """``[B, T]`` log-probs of the sampled ids under the policy that sampled them (teacher-forced)."""
     ref_logprobs: Tensor | None = None
     """``[B, T]`` log-probs under the reference (adapters disabled)."""
+    sampler_logprobs: Tensor | None = None
+    """``[B, T]`` log-probs of the sampled ids under the policy that SAMPLED them, kept from sampling time: a fresh
+    round's own ``logprobs`` (taken before any update), a replayed round's saved ones. RLMEC's ratio reads them
+    (:mod:`lit_critic_rl.rlmec.ratio`); None for an objective that does not."""
     values: Tensor | None = None
     """``[B, T]`` value estimates at rollout time."""
     target_ids: Tensor | None = None

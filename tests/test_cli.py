@@ -86,7 +86,8 @@ def test_shipped_yaml_instantiates(case, tiny_model_path, tmp_path, monkeypatch)
             main([*case, "--model.model.name_or_path", tiny_model_path], run=False)
         return
     extra = []
-    if path.name == "grm.yaml":  # the shipped adapter_path is where `grm fit` writes; give it a real tiny adapter
+    critic = ((yaml.safe_load(path.read_text()) or {}).get("model") or {}).get("critic") or {}
+    if path.name == "grm.yaml" or "MinEditGRM" in str(critic):  # adapter_path is where `grm fit` writes: a tiny one
         extra = ["--model.critic.init_args.adapter_path", untrained_grm_adapter(tiny_model_path, tmp_path)]
     cli = main([*case, "--model.model.name_or_path", tiny_model_path, *extra], run=False)  # run=False: no subcommand
     spec = yaml.safe_load(path.read_text()) or {}

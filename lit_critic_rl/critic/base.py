@@ -113,6 +113,10 @@ class CriticBackend(ABC):
     by default.
     """
 
+    reads_references: bool = False
+    """True when ``critique`` takes a ``references`` argument (one reference solution per sample, e.g. RLMEC's GRM
+    trained with them): the runner then passes each prompt's reference from the task datamodule."""
+
     runs_off_thread: bool = False
     """True when ``critique`` mostly waits on I/O and shares no model with the trainer: the critic runner then runs it
     in a background thread, overlapped with the teacher-forced passes."""

@@ -46,12 +46,18 @@ class CriticRunner:
         gate = self.gate_threshold
         return [i for i in range(len(scores)) if gate is None or float(scores[i]) <= gate]
 
-    def _run(self, prompts: list[str], responses: list[str], scores: Tensor) -> list[Critique | None]:
+    def _run(
+        self, prompts: list[str], responses: list[str], scores: Tensor, references: list[str] | None = None
+    ) -> list[Critique | None]:
         start = time.perf_counter()
         asked = self.asked(scores)
-        critiques = self.critic.critique(
-            [prompts[i] for i in asked], [responses[i] for i in asked], [float(scores[i]) for i in asked]
-        )
+        chosen = ([prompts[i] for i in asked], [responses[i] for i in asked], [float(scores[i]) for i in asked])
+        if self.critic.reads_references:
+            if references is None or len(references) != len(prompts):
+                raise ValueError(f"model.critic ({type(self.critic).__name__}) reads references, none were given")
+            critiques = self.critic.critique(*chosen, references=[references[i] for i in asked])
+        else:
+            critiques = self.critic.critique(*chosen)
         if len(critiques) != len(asked):
             name = type(self.critic).__name__
             raise RuntimeError(f"model.critic ({name}) returned {len(critiques)} critiques for {len(asked)} samples")
@@ -61,14 +67,17 @@ class CriticRunner:
         self.timer.add("critic", time.perf_counter() - start)
         return out
 
-    def start(self, prompts: list[str], responses: list[str], scores: Tensor) -> PendingCritiques:
-        """Start the critic on the samples; :meth:`PendingCritiques.wait` returns its critiques."""
+    def start(
+        self, prompts: list[str], responses: list[str], scores: Tensor, references: list[str] | None = None
+    ) -> PendingCritiques:
+        """Start the critic on the samples (with each one's reference when the critic reads them);
+        :meth:`PendingCritiques.wait` returns its critiques."""
         if not self.critic.runs_off_thread:
-            result = self._run(prompts, responses, scores)
+            result = self._run(prompts, responses, scores, references)
             return PendingCritiques(lambda: result, self.timer, off_thread=False)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="critic")
-        future: Future = self._pool.submit(self._run, prompts, responses, scores)
+        future: Future = self._pool.submit(self._run, prompts, responses, scores, references)
         return PendingCritiques(future.result, self.timer, off_thread=True)
 
     def close(self) -> None:

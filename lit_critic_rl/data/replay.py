@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch.utils.data import DataLoader
@@ -41,7 +42,14 @@ ComputeLogprobs = Callable[[list[dict]], tuple[list[list[int]], list[list[float]
 
 
 class RolloutReplay(PromptDataModule):
-    def __init__(self, rollout_file: str, eval_data: PromptDataModule, batch_size: int = 8, seed: int = 0) -> None:
+    def __init__(
+        self,
+        rollout_file: str,
+        eval_data: PromptDataModule,
+        batch_size: int = 8,
+        seed: int = 0,
+        missing_logprobs: Literal["base", "error"] = "error",
+    ) -> None:
         """
         Args:
             rollout_file: jsonl/csv/parquet of saved samples with ``prompt`` and ``response`` (and optionally the
@@ -50,7 +58,14 @@ class RolloutReplay(PromptDataModule):
             eval_data: The task datamodule that serves validate/test prompts and references.
             batch_size: Saved samples per iteration.
             seed: Seed of the replay order.
+            missing_logprobs: Records without sampler log-probs (``response_ids``, ``logprobs``): ``base`` computes
+                them once, before training, under the adapters-off base, which is right only when the base sampled
+                the file (the paper's one offline round: ``rlmec.teacher_data`` without ``--adapter``); ``error``
+                refuses the file, naming it and the fields.
         """
+        if missing_logprobs not in ("base", "error"):
+            raise ValueError(f"data.init_args.missing_logprobs must be 'base' or 'error', got {missing_logprobs!r}")
+        self.missing_logprobs = missing_logprobs
         super().__init__(rollout_file, "prompt", batch_size=batch_size, val_batch_size=eval_data.val_batch_size)
         self.seed = seed
         self.eval_data = eval_data
@@ -80,7 +95,8 @@ class RolloutReplay(PromptDataModule):
             raise ValueError(
                 f"data.init_args.rollout_file: '{self.prompt_file}' has {len(todo)} record(s) without per-token "
                 f"log-probs ({', '.join(LOGPROB_FIELDS)}) and no way to compute them was given; write the file "
-                "with lit_critic_rl.data.replay.write_replay, or compute them under the model that sampled it"
+                "with lit_critic_rl.data.replay.write_replay, or set data.init_args.missing_logprobs: base when "
+                "the adapters-off base sampled it"
             )
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]

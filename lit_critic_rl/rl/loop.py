@@ -51,7 +51,7 @@ class UpdateLoop:
         head (``ppo.logprob_chunk_size``; not when the loss needs the logits' graph), detached entropies instead of
         logits."""
         ids, attn, targets = rollout.input_ids[idx], rollout.attention_mask[idx], rollout.response_ids[idx]
-        chunk, temperature = self.ppo.logprob_chunk_size, objective.context.temperature
+        chunk, temperature = self.ppo.logprob_chunk_size, objective.loss_temperature
         if chunk and not objective.needs_logit_graph and lm.chunked_logprobs_supported():
             logp, entropy, values = lm.policy_logprobs(ids, attn, targets, temperature, chunk)
             return PolicyPass(ForwardOutput(None, values), logp, entropy)

@@ -80,6 +80,12 @@ class Objective(ABC):
         self.context = context
 
     @property
+    def loss_temperature(self) -> float:
+        """The temperature of every log-prob the loss reads (the teacher-forced passes and the update's forwards):
+        the sampling temperature by default; an objective may name another (RLMEC: the raw logits)."""
+        return self.context.temperature
+
+    @property
     def needs_logit_graph(self) -> bool:
         """The loss differentiates through the full logits (an entropy bonus), so the chunked LM head cannot serve."""
         return False

@@ -84,6 +84,10 @@ class MinEditGRM(CriticBackend):
         self.model = None
         self.tokenizer = None
 
+    @property
+    def reads_references(self) -> bool:
+        return bool(self.reference)
+
     def setup(self, context: CriticSetup) -> None:
         if self.shared is not None or self.model is not None:
             return  # fit then test in one process: already attached

@@ -66,6 +66,11 @@ class GRMRewriter(Rewriter):
         self.calls = 0
         self.failures: Counter[str] = Counter()
 
+    @property
+    def reads_references(self) -> bool:
+        """A GRM trained with references is shown them (``MinEditGRM(reference=true)``)."""
+        return bool(self.grm.reference)
+
     def generate(self, prompts: list[str]) -> list[str]:
         """Greedy continuations of ``prompts`` under the GRM adapter."""
         from lit_critic_rl.rlmec.grm_critic import GRM

@@ -98,6 +98,8 @@ def parse_first_error(reply: str, n_steps: int) -> int | None | str:
 
 
 class LLMRewriter(Rewriter):
+    reads_references = True
+
     def __init__(self, backend: GenerativeCritic, cache_path: str | None = None) -> None:
         """
         Args:

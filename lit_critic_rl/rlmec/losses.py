@@ -58,6 +58,9 @@ class RLMECPolicyLoss:
     where the clip changed the weight (``clip(ρ) r < ρ r``; detached)."""
     rewarded: Tensor
     """#{t: r_t != 0} over the masked tokens: the loss's denominator (detached)."""
+    ratio_mean: Tensor
+    """Mean of ρ_t over the masked tokens (detached): 1 on a fresh round's first pass, when ρ is an importance
+    weight against the sampler."""
 
 
 def rlmec_policy_loss(
@@ -97,8 +100,9 @@ def rlmec_policy_loss(
         nonzero = (rewards != 0).to(logp.dtype) * mask
         rewarded = nonzero.sum()
         clipfrac = ((clipped < unclipped).to(logp.dtype) * nonzero).sum() / rewarded.clamp_min(1.0)
+        ratio_mean = (ratio * mask).sum() / mask.sum().clamp_min(1.0)
     loss = -(weights * logp).sum() / rewarded.clamp_min(1.0)
-    return RLMECPolicyLoss(loss, clipfrac, rewarded)
+    return RLMECPolicyLoss(loss, clipfrac, rewarded, ratio_mean)
 
 
 def imitation_loss(logits_or_logp: Tensor, targets: Tensor, weights: Tensor, mask: Tensor | None = None) -> Tensor:

@@ -66,3 +66,31 @@ def sampler_logprobs(
         lm, rollout, temperature, chunk_size, policy=not reference, values=False, reference=reference
     )
     return (filled.ref_logprobs if reference else filled.logprobs).clone()
+
+
+def with_sampler_logprobs(rollout: Rollout, records: list[dict] | None, source: str = "replayed records") -> Rollout:
+    """``rollout`` with ``sampler_logprobs`` filled: for a fresh round (``records`` None) its own ``logprobs``, taken
+    by the teacher-forced pass (or the fused first forward) before any update, so by the policy that sampled it;
+    for a replayed round the log-probs saved with its ``records`` (a file, or a kept round; an error naming
+    ``source`` when they lack them)."""
+    from dataclasses import replace
+
+    from lit_critic_rl.data.replay import replayed_logprobs
+
+    if records is None:
+        if rollout.logprobs is None:
+            raise ValueError("with_sampler_logprobs: a fresh round needs its teacher-forced logprobs first")
+        return replace(rollout, sampler_logprobs=rollout.logprobs.detach().clone())
+    return replace(rollout, sampler_logprobs=replayed_logprobs(records, rollout, source))
+
+
+def fill_replay_logprobs(datamodule, lm, tokenizer, temperature: float) -> int:
+    """Before an offline fit: give a ``RolloutReplay`` file's records their sampler log-probs. With
+    ``missing_logprobs: base`` the records that lack them get them once under the adapters-off base at
+    ``temperature`` (the paper's offline case: the file was sampled by the initial policy, e.g.
+    ``rlmec.teacher_data`` without ``--adapter``); with ``error`` a record without them is one error naming the
+    file and the fields. Returns how many were computed."""
+    from lit_critic_rl.data.replay import logprobs_under
+
+    compute = logprobs_under(lm, tokenizer, temperature, reference=True)
+    return datamodule.fill_logprobs(compute if datamodule.missing_logprobs == "base" else None)

@@ -56,6 +56,10 @@ class Rewriter(ABC):
     teachers that need them (an LLM teacher is shown one); a teacher that can work the answer out ignores them.
     """
 
+    reads_references: bool = False
+    """True when ``rewrite`` needs ``references``: training then hands it each prompt's reference from the task
+    datamodule (:func:`~lit_critic_rl.rlmec.imitation.references_read_by`)."""
+
     @abstractmethod
     def rewrite(
         self, problems: list[str], solutions: list[str], references: list[str] | None = None

@@ -8,11 +8,34 @@ records travel in checkpoints: a resumed run replays exactly what an uninterrupt
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import Tensor
 
-from lit_critic_rl.data.replay import replay_records
+from lit_critic_rl.data.replay import is_replay, replay_records, replayed_rollout
 from lit_critic_rl.rlmec.rewriter import Rewrite
 from lit_critic_rl.types import Rollout
+
+
+@dataclass
+class Round:
+    """The samples one iteration trains on, and where they came from."""
+
+    rollout: Rollout
+    rewrites: list[Rewrite] | None = None
+    """Rewrites saved with replayed samples (a file's, the teacher's; a kept round's, its own stage's)."""
+    records: list[dict] | None = None
+    """The replayed records (their saved sampler log-probs are the ratio's denominator); None for a fresh round."""
+    from_file: bool = False
+    """Replayed from a ``RolloutReplay`` file rather than from the last kept round."""
+
+    @property
+    def fresh(self) -> bool:
+        return self.records is None
+
+    @property
+    def source(self) -> str:
+        return "data.init_args.rollout_file" if self.from_file else "the kept round (model.ppo.regenerate_every)"
 
 
 class SampleRounds:
@@ -23,6 +46,17 @@ class SampleRounds:
     def due(self, iteration: int) -> bool:
         """Whether iteration ``iteration`` (0-based) samples a new round."""
         return self.every == 1 or not self.records or iteration % self.every == 0
+
+    def take(self, batch: list[str] | list[dict], iteration: int, lm, tokenizer, generation) -> Round:
+        """This iteration's samples: the batch's saved records (a replay file), the kept round's (between two
+        sampled rounds), or a fresh sample of the batch's prompts from ``lm``."""
+        from lit_critic_rl.ppo.rollout import sample_groups
+
+        if is_replay(batch) or not self.due(iteration):
+            records = batch if is_replay(batch) else self.records
+            rollout, rewrites = replayed_rollout(records, tokenizer, lm.value_head.weight.device)
+            return Round(rollout, rewrites, records, from_file=is_replay(batch))
+        return Round(sample_groups(lm, tokenizer, batch, generation))
 
     def keep(self, rollout: Rollout, rewrites: list[Rewrite] | None, logprobs: Tensor | None = None) -> None:
         """Remember this round's samples (and rewrites) for the iterations that replay it; with ``logprobs``

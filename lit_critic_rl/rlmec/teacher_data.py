@@ -19,7 +19,6 @@ many as the fixes, as the paper does.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 from collections.abc import Iterable
@@ -211,42 +210,53 @@ def _task(data, reward, rewriter, split: str, problems: int, min_steps: int, max
     return data, reward, rewriter, prompts, references
 
 
+def parser():
+    """The command line: the sampling flags, and the task as components (``--data``, ``--reward``, ``--rewriter``:
+    a ``class_path``/``init_args`` spec as JSON, YAML or a file), e.g. GSM8K with the LLM teacher::
+
+        --data '{"class_path": "lit_critic_rl.data.GSM8KPrompts"}' \\
+        --reward lit_critic_rl.rewards.exact_match.ExactMatchReward --rewriter teacher.yaml
+
+    where ``teacher.yaml`` is ``{class_path: lit_critic_rl.rlmec.LLMRewriter, init_args: {backend: ...}}`` with an
+    ``OpenAICritic`` (or ``HFCritic``) spec as the backend.
+    Without them: the arithmetic task, its reward and its exact teacher."""
+    from jsonargparse import ActionConfigFile, ArgumentParser
+
+    from lit_critic_rl.data.base import PromptDataModule
+    from lit_critic_rl.rewards.base import Reward
+
+    p = ArgumentParser(description=__doc__.split("\n\n")[0], exit_on_error=False)
+    p.add_argument("--config", action=ActionConfigFile)
+    p.add_argument("--model", default="asset:smollm2-135m-instruct", help="base model (hub id, folder, asset:)")
+    p.add_argument("--adapter", type=str | None, default=None, help="a saved policy adapter to sample with")
+    p.add_argument("--split", choices=["train", "val", "test"], default="train")
+    p.add_argument("--problems", type=int, default=512)
+    p.add_argument("--max-new-tokens", type=int, default=80)
+    p.add_argument("--batch-size", type=int, default=16, help="problems per sampling batch")
+    p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (the reference: 0.7)")
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling (the reference: 0.95)")
+    p.add_argument("--samples", type=int, default=5, help="samples per problem, de-duplicated (reference: 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--min-steps", type=int, default=2, help="as data.init_args.min_steps of ArithmeticPrompts")
+    p.add_argument("--max-steps", type=int, default=4, help="as data.init_args.max_steps of ArithmeticPrompts")
+    p.add_argument("--data", type=PromptDataModule | None, default=None, help="task datamodule (its references)")
+    p.add_argument("--reward", type=Reward | None, default=None, help="scores the samples (correct = > 0.5)")
+    p.add_argument("--rewriter", type=Rewriter | None, default=None, help="the teacher (e.g. LLMRewriter)")
+    p.add_argument("--out", required=True)
+    return p
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="asset:smollm2-135m-instruct", help="base model (hub id, folder, asset:)")
-    parser.add_argument("--adapter", default=None, help="a saved policy adapter folder to sample with (later rounds)")
-    parser.add_argument("--split", choices=["train", "val", "test"], default="train")
-    parser.add_argument("--problems", type=int, default=512)
-    parser.add_argument("--max-new-tokens", type=int, default=80)
-    parser.add_argument("--batch-size", type=int, default=16, help="problems per sampling batch")
-    parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (the reference: 0.7)")
-    parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling (the reference: 0.95)")
-    parser.add_argument("--samples", type=int, default=5, help="samples per problem, de-duplicated (reference: 5)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--min-steps", type=int, default=2, help="as data.init_args.min_steps of ArithmeticPrompts")
-    parser.add_argument("--max-steps", type=int, default=4, help="as data.init_args.max_steps of ArithmeticPrompts")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    if args.problems < 1:
-        parser.error(f"--problems must be >= 1, got {args.problems}")
-    if args.samples < 1:
-        parser.error(f"--samples must be >= 1, got {args.samples}")
+    p = parser()
+    cfg = p.instantiate_classes(p.parse_args(argv))
+    for flag, value in (("problems", cfg.problems), ("samples", cfg.samples)):
+        if value < 1:
+            raise ValueError(f"--{flag} must be >= 1, got {value}")
     counts = generate(
-        args.model,
-        args.split,
-        args.problems,
-        args.out,
-        args.max_new_tokens,
-        args.batch_size,
-        args.seed,
-        args.adapter,
-        args.min_steps,
-        args.max_steps,
-        args.temperature,
-        args.top_p,
-        args.samples,
-    )
-    print(json.dumps({"out": args.out, **counts}))
+        cfg.model, cfg.split, cfg.problems, cfg.out, cfg.max_new_tokens, cfg.batch_size, cfg.seed, cfg.adapter,
+        cfg.min_steps, cfg.max_steps, cfg.temperature, cfg.top_p, cfg.samples, cfg.data, cfg.reward, cfg.rewriter,
+    )  # fmt: skip
+    print(json.dumps({"out": cfg.out, **counts}))
 
 
 if __name__ == "__main__":

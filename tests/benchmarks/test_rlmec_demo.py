@@ -16,7 +16,7 @@ def test_the_three_arms_share_the_budget_and_differ_only_in_reward_and_objective
     assert _value(arms["sparse"], "--model.critic") is None
     assert _value(arms["ppo_grm"], "--model.critic.init_args.adapter_path") == "grm/adapter"
     assert "configs/experiment/arith_sparse.yaml" in arms["ppo_grm"]
-    assert "configs/experiment/arith_rlmec.yaml" in arms["rlmec"]
+    assert "configs/experiment/arith_rlmec_online.yaml" in arms["rlmec"]
     assert _value(arms["rlmec"], "--model.shaping.extrinsic_weight") == "0.0"
     assert _value(arms["rlmec"], "--model.ppo.learning_rate") is None  # the experiment config's own rate
 

@@ -54,7 +54,7 @@ def _module(path, objective=None):
         model=ModelArgs(name_or_path=path),
         generation=GenerationArgs(max_new_tokens=6),
         ppo=PPOArgs(epochs=1, minibatch_size=4, learning_rate=1e-2),
-        objective=objective or RLMECObjective(),
+        objective=objective or RLMECObjective(imitation_target="teacher"),
     )
 
 
@@ -64,7 +64,7 @@ def test_offline_rlmec_imitates_the_saved_rewrites_without_sampling(tiny_model_p
     calls = []
     module.lm.generate = lambda **kw: calls.append(kw)  # a replayed run must never sample
     evals = ArithmeticPrompts(train_size=8, val_size=4, test_size=4)
-    make_trainer(tmp_path).fit(module, RolloutReplay(_file(tmp_path), evals, batch_size=4))
+    make_trainer(tmp_path).fit(module, RolloutReplay(_file(tmp_path), evals, batch_size=4, missing_logprobs="base"))
     rows = list(csv.DictReader(open(tmp_path / "csv" / "version_0" / "metrics.csv")))
     imitated = [float(r["train/imitation_tokens"]) for r in rows if r.get("train/imitation_tokens")]
     rewrites = [float(r["train/rewrites"]) for r in rows if r.get("train/rewrites")]
@@ -78,7 +78,7 @@ def test_replay_is_refused_for_ppo_and_a_missing_file_is_named(tiny_model_path, 
     evals = ArithmeticPrompts(train_size=8, val_size=4, test_size=4)
     with pytest.raises(ValueError, match="only an objective that trains off-policy .* not PPOObjective"):
         module = _module(tiny_model_path, PPOObjective())
-        make_trainer(tmp_path).fit(module, RolloutReplay(_file(tmp_path), evals, batch_size=4))
+        make_trainer(tmp_path).fit(module, RolloutReplay(_file(tmp_path), evals, batch_size=4, missing_logprobs="base"))
     with pytest.raises(FileNotFoundError, match="absent.jsonl"):
         RolloutReplay(str(tmp_path / "absent.jsonl"), evals).setup()
 

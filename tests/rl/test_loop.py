@@ -23,6 +23,7 @@ from lit_critic_rl.ppo.rollout import sample, teacher_force
 from lit_critic_rl.rl.kl import rollout_kl
 from lit_critic_rl.rl.loop import UpdateLoop
 from lit_critic_rl.rl.update import OptimizerStepper
+from lit_critic_rl.rlmec.ratio import with_sampler_logprobs
 from lit_critic_rl.types import TokenRewards
 
 # every objective, as configs/objective/*.yaml builds it (DAPO is GRPO with its clip, token_mean and no KL)
@@ -56,7 +57,7 @@ def _rollout(path, objective, n=4, lengths=None):
     if lengths is not None:
         mask = (torch.arange(5)[None, :] < torch.tensor(lengths)[:, None]).to(mask.dtype)
     rollout = replace(rollout, response_mask=mask, group=torch.arange(n) // 2)
-    rollout = teacher_force(lm, rollout, 1.0, 8, values=objective.needs_values)
+    rollout = with_sampler_logprobs(teacher_force(lm, rollout, 1.0, 8, values=objective.needs_values), None)
     # every row has a different reward sequence, so no group is flat (a flat group has zero advantages)
     rewards = torch.tensor([[0.5, -0.2, 0.1, 0.3, 1.0], [-0.5, 0.2, 0.4, -0.1, -1.0]]).repeat(n // 2, 1)
     rewards = (rewards + 0.01 * torch.arange(n)[:, None]) * mask

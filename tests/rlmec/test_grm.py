@@ -171,7 +171,6 @@ def test_rlmec_and_ppo_fit_on_grm_token_rewards(grm_adapter, tiny_model_path, tm
     from lit_critic_rl.module import DenseRewardPPO
     from lit_critic_rl.objectives import PPOObjective, RLMECObjective
     from lit_critic_rl.rewards.arithmetic import ArithmeticReward
-    from lit_critic_rl.rlmec.rewriter import ArithmeticRewriter
 
     for objective in ("rlmec", "ppo"):
         module = DenseRewardPPO(
@@ -182,7 +181,6 @@ def test_rlmec_and_ppo_fit_on_grm_token_rewards(grm_adapter, tiny_model_path, tm
             ppo=PPOArgs(epochs=1, minibatch_size=4, learning_rate=1e-2),
             objective=RLMECObjective() if objective == "rlmec" else PPOObjective(),
             shaping=ShapingArgs(extrinsic_weight=0.0 if objective == "rlmec" else 1.0),
-            rewriter=ArithmeticRewriter() if objective == "rlmec" else None,
         )
         root = tmp_path / objective
         module.configure_model()  # loads the base and attaches the GRM (Lightning would call it in fit)
@@ -199,6 +197,13 @@ def test_rlmec_and_ppo_fit_on_grm_token_rewards(grm_adapter, tiny_model_path, tm
         calls = [float(r["train/critic_calls"]) for r in rows if r.get("train/critic_calls")]
         intrinsic = [float(r["train/reward_intrinsic"]) for r in rows if r.get("train/reward_intrinsic")]
         assert calls == [4.0, 4.0] and all(v < 0 for v in intrinsic)  # gibberish is wrong: -0.1 band only
+        if objective == "rlmec":  # imitation_target grm (the default): the GRM rewrote every sample, each counted
+            made = [
+                float(r["train/rewrites"]) + float(r["train/grm_rewrite_failures"])
+                for r in rows
+                if r.get("train/rewrites")
+            ]
+            assert made == [4.0, 4.0]
 
 
 def test_a_separate_grm_model_gives_the_shared_adapters_values(grm_adapter, tiny_model_path, tiny_tokenizer, tmp_path):

@@ -166,3 +166,78 @@ def test_a_gsm8k_round_is_rewritten_by_the_llm_teacher_into_teacher_data(server,
     assert server.requests == 2  # two calls for the wrong sample; the right one is an identity without a call
     with pytest.raises(KeyError, match="have no reference"):
         round_records(["other prompt"], ["x"], reward, rewriter, {GSM_PROMPT: GSM_REFERENCE})
+
+
+def reference_teacher(prompt: str) -> str:
+    """A teacher that reads the reference it is shown: the first step is wrong, the fix ends on its answer."""
+    reference = prompt.split("A correct reference solution:\n", 1)[1].split("\n\nThe student's answer", 1)[0]
+    if "Find the first step" in prompt:
+        return "First wrong step: 1"
+    return f"The answer is {reference.rsplit('####', 1)[-1].strip()}"
+
+
+def test_llm_rewriter_inside_training_reads_the_tasks_references(server, tiny_model_path, tmp_path):
+    """Through the module: GSM8K's references reach the LLM teacher (it raised without them before), its rewrites
+    become imitation targets (imitation_target: teacher), and every sample is counted."""
+    import csv
+
+    from lightning.pytorch import Trainer
+    from lightning.pytorch.loggers import CSVLogger
+
+    from lit_critic_rl.args import GenerationArgs, ModelArgs, PPOArgs
+    from lit_critic_rl.data.gsm8k import GSM8KPrompts
+    from lit_critic_rl.module import DenseRewardPPO
+    from lit_critic_rl.objectives import RLMECObjective
+    from lit_critic_rl.rewards.exact_match import ExactMatchReward
+
+    server.reply = reference_teacher
+    module = DenseRewardPPO(
+        reward=ExactMatchReward(),
+        model=ModelArgs(name_or_path=tiny_model_path, check_memory=False),
+        generation=GenerationArgs(max_new_tokens=6),
+        ppo=PPOArgs(epochs=1, minibatch_size=4, learning_rate=1e-2),
+        objective=RLMECObjective(imitation_target="teacher"),
+        rewriter=make(server, tmp_path, cache=False),
+    )
+    trainer = Trainer(
+        accelerator="cpu", max_epochs=1, limit_train_batches=2, limit_val_batches=0, num_sanity_val_steps=0,
+        default_root_dir=str(tmp_path), logger=CSVLogger(str(tmp_path), name="csv", version=0),
+        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1,
+    )  # fmt: skip
+    data = GSM8KPrompts(val_size=4, batch_size=4, val_batch_size=4)
+    trainer.fit(module, data)
+    rows = [r for r in csv.DictReader(open(tmp_path / "csv" / "version_0" / "metrics.csv")) if r.get("train/rewrites")]
+    # the tiny model's gibberish has no final number: two calls per sample, each rewrite ending on the reference's
+    # answer, so all 4 samples of both iterations are usable targets
+    assert [float(r["train/rewrites"]) for r in rows] == [4.0, 4.0]
+    assert [float(r["train/rewrite_prefix_mismatch"]) for r in rows] == [0.0, 0.0]
+    assert all(float(r["train/imitation_tokens"]) > 0 for r in rows)
+    assert server.requests == 16
+
+
+def test_teacher_data_cli_takes_any_task_and_rewriter(server, tiny_model_path, tmp_path, capsys):
+    """``python -m lit_critic_rl.rlmec.teacher_data`` with GSM8K, its exact-match reward and the LLM teacher, each
+    given as a component on the command line, against the loopback server."""
+    import json
+
+    from lit_critic_rl.rlmec.teacher_data import main
+
+    server.reply = reference_teacher
+    backend = {
+        "class_path": "lit_critic_rl.critic.openai_api.OpenAICritic",
+        "init_args": {"model": "loopback", "base_url": server.base_url, "api_key_env": None, "max_retries": 0},
+    }
+    rewriter = {"class_path": "lit_critic_rl.rlmec.LLMRewriter", "init_args": {"backend": backend}}
+    out = tmp_path / "gsm8k_teacher.jsonl"
+    main([
+        "--model", tiny_model_path, "--problems", "2", "--samples", "2", "--max-new-tokens", "4", "--out", str(out),
+        "--data", json.dumps({"class_path": "lit_critic_rl.data.GSM8KPrompts", "init_args": {"val_size": 4}}),
+        "--reward", "lit_critic_rl.rewards.exact_match.ExactMatchReward", "--rewriter", json.dumps(rewriter),
+    ])  # fmt: skip
+    counts = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert counts["samples"] == len(rows) and 2 <= len(rows) <= 4  # 2 problems x 2 samples, repeats dropped
+    # every sample rewritten by the teacher, shown (and ending on) each problem's reference
+    assert all(r["ok"] and r["rewrite"].startswith("The answer is") and "####" in r["reference"] for r in rows)
+    assert all(r["rewrite"].split()[-1] == r["reference"].rsplit("####", 1)[-1].strip() for r in rows)
+    assert server.requests == 2 * len(rows)

@@ -113,3 +113,71 @@ def test_replay_records_carry_one_logprob_per_sampled_id(tiny_model_path, tiny_t
         n = int(rollout.response_mask[b].sum())
         assert record["response_ids"] == rollout.response_ids[b, :n].tolist()
         assert len(record["logprobs"]) == n and record["logprobs"] == pytest.approx(sampler[b, :n].tolist())
+
+
+def _fit(tiny_model_path, tmp_path, data, regenerate_every=1, epochs=1, version=0):
+    import csv
+
+    import lightning as L
+    from lightning.pytorch.loggers import CSVLogger
+
+    from lit_critic_rl.args import ModelArgs, PPOArgs
+    from lit_critic_rl.module import DenseRewardPPO
+    from lit_critic_rl.objectives import RLMECObjective
+
+    L.seed_everything(0)
+    module = DenseRewardPPO(
+        reward=lambda p, r: [sum(c in "aeiou" for c in x) / max(len(x), 1) - 0.5 for x in r],
+        model=ModelArgs(name_or_path=tiny_model_path),
+        generation=GenerationArgs(max_new_tokens=6, temperature=0.7),  # log-probs at the raw logits all the same
+        ppo=PPOArgs(learning_rate=5e-2, epochs=epochs, minibatch_size=4, regenerate_every=regenerate_every),
+        objective=RLMECObjective(imitation_target="teacher"),  # no GRM here; and no rewriter: no imitation
+    )
+    trainer = L.Trainer(
+        max_epochs=1, limit_train_batches=3, limit_val_batches=0, num_sanity_val_steps=0,
+        default_root_dir=str(tmp_path), logger=CSVLogger(str(tmp_path), name="csv", version=version),
+        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1,
+    )  # fmt: skip
+    trainer.fit(module, data)
+    path = tmp_path / "csv" / f"version_{version}" / "metrics.csv"
+    return [r for r in csv.DictReader(path.open()) if r.get("train/iteration")]
+
+
+def test_online_fit_takes_the_ratio_against_the_sampler_so_each_fresh_round_starts_at_one(tiny_model_path, tmp_path):
+    from lit_critic_rl.data import SentimentPrompts
+
+    rows = _fit(tiny_model_path, tmp_path, SentimentPrompts(batch_size=4, val_size=8))
+    # one epoch of one minibatch: the only pass is the sampler's own, so rho is exactly 1 in every iteration, also
+    # after the policy moved (against the adapters-off base it would not be, after the first update)
+    assert [float(r["train/ratio_mean"]) for r in rows] == [1.0, 1.0, 1.0]
+    assert float(rows[-1]["train/kl"]) != 0.0  # the policy did move away from the base
+
+
+def test_a_replayed_round_is_weighed_against_its_kept_sampler_logprobs(tiny_model_path, tmp_path):
+    from lit_critic_rl.data import SentimentPrompts
+
+    rows = _fit(tiny_model_path, tmp_path, SentimentPrompts(batch_size=4, val_size=8), regenerate_every=2)
+    ratios = [float(r["train/ratio_mean"]) for r in rows]
+    # iteration 1 samples (rho = 1), iteration 2 replays that round after one update (rho moved, but is finite and
+    # near 1: the kept log-probs are the sampler's), iteration 3 samples again (rho = 1)
+    assert ratios[0] == 1.0 and ratios[2] == 1.0
+    assert ratios[1] != 1.0 and math.isfinite(ratios[1]) and abs(ratios[1] - 1.0) < 0.5
+
+
+def test_an_offline_file_without_logprobs_is_refused_unless_the_base_sampled_it(tiny_model_path, tmp_path):
+    import json
+
+    from lit_critic_rl.data.arithmetic import ArithmeticPrompts
+    from lit_critic_rl.data.replay import RolloutReplay
+
+    path = tmp_path / "round.jsonl"
+    path.write_text("".join(json.dumps({"prompt": f"Start with {n}.", "response": "Step 1"}) + "\n" for n in range(4)))
+    evals = ArithmeticPrompts(train_size=8, val_size=4, test_size=4)
+    with pytest.raises(ValueError, match=r"rollout_file: '.*round.jsonl' has 4 record\(s\) without .*response_ids"):
+        _fit(tiny_model_path, tmp_path, RolloutReplay(str(path), evals, batch_size=4))
+    data = RolloutReplay(str(path), evals, batch_size=4, missing_logprobs="base")
+    rows = _fit(tiny_model_path, tmp_path, data, version=1)
+    assert float(rows[0]["train/ratio_mean"]) == pytest.approx(1.0, abs=1e-5)  # the base sampled it; none moved yet
+    assert all("logprobs" in r for r in data.records)
+    with pytest.raises(ValueError, match="missing_logprobs must be 'base' or 'error'"):
+        RolloutReplay(str(path), evals, missing_logprobs="policy")

@@ -44,7 +44,7 @@ def test_iterated_rlmec_samples_every_second_iteration(tiny_model_path, tmp_path
         model=ModelArgs(name_or_path=tiny_model_path),
         generation=GenerationArgs(max_new_tokens=6),
         ppo=PPOArgs(regenerate_every=2, epochs=1, minibatch_size=4, learning_rate=1e-2),
-        objective=RLMECObjective(),
+        objective=RLMECObjective(imitation_target="teacher"),
         rewriter=ArithmeticRewriter(),
     )
     module.configure_model()
