@@ -130,40 +130,46 @@ class VLLMEngine:
             shutil.rmtree(folder, ignore_errors=True)
 
     def sample(self, lm: PolicyValueModel, tokenizer, prompts: list[str], gen: GenerationArgs, workdir: Path):
-        """One response per prompt from the server, with the current policy adapter."""
+        """``gen.samples_per_prompt`` responses to each prompt (each prompt's in a row, like ``repeat_prompts``),
+        with the current policy adapter, seeded from torch's generator (so a seeded or resumed run asks for the same
+        samples)."""
         name = self.push_adapter(lm, workdir) if rank() == 0 else None
         name = gather_objects(name)[0]  # every rank samples with rank 0's adapter, after it is loaded
         eos = eos_ids(tokenizer, lm.peft)
-        enc = tokenizer(prompts, padding=False)
-        prompt_ids = [list(ids) for ids in enc["input_ids"]]
-        completions = self.complete_all(name, prompt_ids, tokenizer, gen, eos)
+        prompt_ids = [list(ids) for ids in tokenizer(prompts, padding=False)["input_ids"]]
+        seed = int(torch.randint(0, 2**31 - 1, ()))
+        completions = self.complete_all(name, prompt_ids, tokenizer, gen, eos, seed)
+        repeated, _ = repeat_prompts(prompts, gen.samples_per_prompt)
         device = next(lm.parameters()).device
-        return rollout_from_completions(prompts, tokenizer, completions, eos, gen.stop_strings, device)
+        return rollout_from_completions(repeated, tokenizer, completions, eos, gen.stop_strings, device)
 
-    def complete_all(self, name, prompt_ids, tokenizer, gen, eos) -> list[Completion]:
-        """Completions of every prompt; short ones are asked again, ``self.retries`` times."""
-        settings = sampling_settings(gen, eos)
-        out: list[Completion | None] = [None] * len(prompt_ids)
-        todo = list(range(len(prompt_ids)))
-        for _ in range(self.retries + 1):
-            answers = self.client.complete(name, [prompt_ids[i] for i in todo], settings)
+    def complete_all(self, name, prompt_ids, tokenizer, gen, eos, seed: int) -> list[Completion]:
+        """Completions of every prompt; short ones are asked again (one by one, unseeded: the same seed would
+        give the same short answer), ``self.retries`` times."""
+        settings, k = sampling_settings(gen, eos), gen.samples_per_prompt
+        out = self.client.complete(name, prompt_ids, {**settings, "seed": seed}, n=k)
+        todo = [i for i in range(len(out)) if is_short(tokenizer, out[i], gen, eos)]
+        for _ in range(self.retries):
+            if not todo:
+                break
+            answers = self.client.complete(name, [prompt_ids[i // k] for i in todo], settings)
             for i, answer in zip(todo, answers):
                 out[i] = answer
             todo = [i for i in todo if is_short(tokenizer, out[i], gen, eos)]
-            if not todo:
-                return out
-        raise EngineError(
-            f"rollout server returned {len(todo)} of {len(prompt_ids)} responses shorter than "
-            f"model.generation.max_new_tokens ({gen.max_new_tokens}) with neither EOS nor a stop string, "
-            f"{self.retries + 1} times; is its --max-model-len at least the longest prompt plus max_new_tokens?"
-        )
+        if todo:
+            raise EngineError(
+                f"rollout server returned {len(todo)} of {len(out)} responses shorter than "
+                f"model.generation.max_new_tokens ({gen.max_new_tokens}) with neither EOS nor a stop string, "
+                f"{self.retries + 1} times; is its --max-model-len at least the longest prompt plus max_new_tokens?"
+            )
+        return out
 
     def sample_groups(self, module, prompts: list[str]) -> Rollout:
         """``module.generation.samples_per_prompt`` responses to each prompt, one group per prompt
         (``Rollout.group``), with ``module.lm``'s policy adapter saved under the run dir."""
         gen = module.generation
-        repeated, group = repeat_prompts(prompts, gen.samples_per_prompt)
-        rollout = self.sample(module.lm, module.tokenizer, repeated, gen, run_dir(module.trainer))
+        rollout = self.sample(module.lm, module.tokenizer, prompts, gen, run_dir(module.trainer))
+        _, group = repeat_prompts(prompts, gen.samples_per_prompt)
         return replace(rollout, group=group.to(rollout.response_ids.device))
 
     def close(self) -> None:

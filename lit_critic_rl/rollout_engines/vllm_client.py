@@ -109,24 +109,26 @@ class VLLMClient:
     def unload_adapter(self, name: str) -> None:
         self.request("POST", "/v1/unload_lora_adapter", {"lora_name": name})
 
-    def complete(self, model: str, prompts: list[list[int]], settings: dict) -> list[Completion]:
-        """One ``/v1/completions`` request sampling a response to each token-id prompt, in prompt order.
+    def complete(self, model: str, prompts: list[list[int]], settings: dict, n: int = 1) -> list[Completion]:
+        """One ``/v1/completions`` request sampling ``n`` responses to each token-id prompt: prompt 0's ``n``
+        first, then prompt 1's... (vLLM's ``index`` order).
 
-        ``settings`` holds the sampling fields (``max_tokens``, ``temperature``, ``stop``...); ``logprobs`` and
-        ``return_token_ids`` are added here. An answer without ids or log-probs for every prompt is an error.
+        ``settings`` holds the sampling fields (``max_tokens``, ``temperature``, ``stop``, ``seed``...);
+        ``logprobs`` and ``return_token_ids`` are added here. An answer without ids or log-probs for every response
+        is an error.
         """
-        body = {"model": model, "prompt": prompts, **settings, "logprobs": 0, "return_token_ids": True, "n": 1}
+        body = {"model": model, "prompt": prompts, **settings, "logprobs": 0, "return_token_ids": True, "n": n}
         answer = self.post_json("/v1/completions", body)
-        return parse_completions(answer, len(prompts))
+        return parse_completions(answer, len(prompts) * n)
 
 
-def parse_completions(answer: dict, n_prompts: int) -> list[Completion]:
-    """The ``n_prompts`` completions of a vLLM ``/v1/completions`` answer, ordered by ``index``."""
+def parse_completions(answer: dict, expected: int) -> list[Completion]:
+    """The ``expected`` completions of a vLLM ``/v1/completions`` answer, ordered by ``index``."""
     choices = answer.get("choices")
-    if not isinstance(choices, list) or len(choices) != n_prompts:
-        got = len(choices) if isinstance(choices, list) else choices
-        raise EngineError(f"rollout server answered {got} choices for {n_prompts} prompts")
-    out: list[Completion | None] = [None] * n_prompts
+    if not isinstance(choices, list) or len(choices) != expected:
+        got = len(choices) if isinstance(choices, list) else answer.get("error", answer)
+        raise EngineError(f"rollout server answered {got!r} choices where {expected} responses were asked for")
+    out: list[Completion | None] = [None] * expected
     for choice in choices:
         ids = choice.get("token_ids")
         logprobs = (choice.get("logprobs") or {}).get("token_logprobs")
