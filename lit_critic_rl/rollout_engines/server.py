@@ -139,7 +139,8 @@ def serve_main(argv: list[str]) -> None:
     gen, model_args = module.generation, module.model_args
     folder = resolve_model_path(model_args.name_or_path)
     python = vllm_python(args.vllm_python)
-    command = server_command(python, folder, gen.engine_url, module.adapter_args.r, model_args.dtype, args.max_model_len)
+    r, length = module.adapter_args.r, args.max_model_len
+    command = server_command(python, folder, gen.engine_url, r, model_args.dtype, length)
     log = Path(args.log or Path(cli.trainer.default_root_dir) / "vllm_server.log")
     print(f"starting {' '.join(command)} (log: {log})", file=sys.stderr)
     proc = start_server(command, gen.engine_url, log, args.ready_timeout)
