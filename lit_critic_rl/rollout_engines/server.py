@@ -129,7 +129,7 @@ def stop_server(proc: subprocess.Popen, grace: float = 20.0) -> None:
 
 def serve_main(argv: list[str]) -> None:
     """``serve-rollouts --config X.yaml [overrides] [--vllm-python P] [--max-model-len N] [--log FILE]``: start
-    the server, print its URL when it is ready, and keep it running until interrupted (Ctrl-C stops it)."""
+    the server, print its URL when it is ready, and keep it running until interrupted (Ctrl-C or SIGTERM)."""
     from lit_critic_rl.cli import main
     from lit_critic_rl.models.loading import resolve_model_path
 
@@ -148,8 +148,10 @@ def serve_main(argv: list[str]) -> None:
     command = server_command(python, folder, gen.engine_url, r, model_args.dtype, length)
     log = Path(args.log or Path(cli.trainer.default_root_dir) / "vllm_server.log")
     print(f"starting {' '.join(command)} (log: {log})", file=sys.stderr)
+    # SIGTERM (kill, a job scheduler) stops the server too: the server runs in its own session, so it would outlive us
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     proc = start_server(command, gen.engine_url, log, args.ready_timeout)
-    print(f"vLLM rollout server ready at {gen.engine_url} (pid {proc.pid}); Ctrl-C stops it", flush=True)
+    print(f"vLLM rollout server ready at {gen.engine_url} (pid {proc.pid}); Ctrl-C or SIGTERM stops it", flush=True)
     try:
         proc.wait()
     except KeyboardInterrupt:
