@@ -2,7 +2,7 @@
 
 One iteration (``training_step`` on a batch of prompts)::
 
-    rollout  = engine.sample_groups(module, prompts)                       # rollout_engines/ (HF or vLLM)
+    rollout  = engine.sample_groups(lm, tokenizer, prompts, run dir)       # rollout_engines/ (HF or vLLM)
     scores   = score_samples(reward, prompts, responses)                   # rewards/base.py
     pending  = critic_runner.start(prompts, responses, scores)              # critic/runner.py (maybe off-thread)
     rollout  = teacher_force(lm, rollout, ...)                              # ppo/rollout.py (no grad)
@@ -246,7 +246,7 @@ class DenseRewardPPO(LightningModule):
                 records = batch if is_replay(batch) else self.rounds.records
                 rollout, rewrites = replayed_rollout(records, self.tokenizer, self.lm.value_head.weight.device)
             else:
-                rollout, fresh = self.engine.sample_groups(self, batch), True
+                rollout, fresh = self.engine.sample_groups(self.lm, self.tokenizer, batch, run_dir(self.trainer)), True
         with timer("reward"):
             scores = score_samples(self.reward, rollout.prompts, rollout.responses)
         rewrite_stats: dict[str, float] = {}

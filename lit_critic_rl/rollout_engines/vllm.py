@@ -28,7 +28,6 @@ from pathlib import Path
 import torch
 
 from lit_critic_rl.args import GenerationArgs
-from lit_critic_rl.callbacks import run_dir
 from lit_critic_rl.distributed import gather_objects, rank
 from lit_critic_rl.models.policy import POLICY, PolicyValueModel
 from lit_critic_rl.ppo.rollout import eos_ids, stop_length
@@ -102,6 +101,7 @@ class VLLMEngine:
     """Samples rollouts through a vLLM server at ``gen.engine_url`` (see the module docstring)."""
 
     def __init__(self, gen: GenerationArgs, client: VLLMClient | None = None) -> None:
+        self.gen = gen
         self.client = client or VLLMClient(gen.engine_url, gen.engine_timeout, gen.engine_retries)
         self.retries = gen.engine_retries
         self.loaded: tuple[str, Path] | None = None
@@ -164,12 +164,11 @@ class VLLMEngine:
             )
         return out
 
-    def sample_groups(self, module, prompts: list[str]) -> Rollout:
-        """``module.generation.samples_per_prompt`` responses to each prompt, one group per prompt
-        (``Rollout.group``), with ``module.lm``'s policy adapter saved under the run dir."""
-        gen = module.generation
-        rollout = self.sample(module.lm, module.tokenizer, prompts, gen, run_dir(module.trainer))
-        _, group = repeat_prompts(prompts, gen.samples_per_prompt)
+    def sample_groups(self, lm: PolicyValueModel, tokenizer, prompts: list[str], workdir: Path) -> Rollout:
+        """``gen.samples_per_prompt`` responses to each prompt, one group per prompt (``Rollout.group``), with the
+        policy adapter saved under ``workdir`` (the run dir)."""
+        rollout = self.sample(lm, tokenizer, prompts, self.gen, workdir)
+        _, group = repeat_prompts(prompts, self.gen.samples_per_prompt)
         return replace(rollout, group=group.to(rollout.response_ids.device))
 
     def close(self) -> None:
