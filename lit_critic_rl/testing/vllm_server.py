@@ -9,12 +9,14 @@ hold ``adapter_config.json``), and ``POST /v1/completions`` on token-id prompts 
 Behaviour can be changed while it runs: ``fail_statuses`` (HTTP statuses to answer first, one per request),
 ``hang`` (seconds to sleep before answering), ``short`` (the number of completions requests whose responses are cut
 to half their length, with no EOS: a short answer). ``requests`` keeps ``(path, body)`` of every request and
-``adapters`` the names loaded now.
+``adapters`` the names loaded now; with ``keep_dir`` set, each loaded adapter folder is copied there under its name
+(the engine deletes its own copy once the next adapter replaces it).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +37,8 @@ class FakeVLLM:
         self.short = 0
         self.requests: list[tuple[str, dict | None]] = []
         self.adapters: set[str] = set()
+        self.loaded: list[str] = []
+        self.keep_dir: Path | None = None
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -71,6 +75,9 @@ class FakeVLLM:
             if not (Path(body["lora_path"]) / "adapter_config.json").is_file():
                 return 400, json.dumps({"error": {"message": f"no adapter_config.json in {body['lora_path']}"}})
             self.adapters.add(body["lora_name"])
+            self.loaded.append(body["lora_name"])
+            if self.keep_dir is not None:
+                shutil.copytree(body["lora_path"], self.keep_dir / body["lora_name"])
             return 200, f"Success: LoRA adapter '{body['lora_name']}' added successfully."
         if path == "/v1/unload_lora_adapter":
             if body["lora_name"] not in self.adapters:

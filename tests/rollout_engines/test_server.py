@@ -35,3 +35,14 @@ def test_missing_vllm_venv_and_portless_url_are_named(tmp_path, monkeypatch):
         vllm_python()
     with pytest.raises(ValueError, match="model.generation.engine_url"):
         host_port("http://localhost")
+
+
+def test_engine_fields_are_checked_when_the_config_is_read():
+    from lit_critic_rl.args import GenerationArgs
+
+    with pytest.raises(ValueError, match="model.generation.engine must be 'hf' or 'vllm'"):
+        GenerationArgs(engine="sglang")
+    with pytest.raises(ValueError, match="model.generation.engine_url must be an http"):
+        GenerationArgs(engine_url="127.0.0.1:8000")
+    with pytest.raises(ValueError, match="model.generation.engine_timeout"):
+        GenerationArgs(engine_timeout=0)

@@ -2,6 +2,7 @@
 requests it sends, the rollout it builds, and what it does when the server fails, hangs or answers short."""
 
 import csv
+import shutil
 from pathlib import Path
 
 import lightning as L
@@ -178,3 +179,42 @@ def test_fit_with_the_vllm_engine_logs_the_log_prob_gap(tiny_model_path, tmp_pat
     # the stand-in reports -100 for every token; the tiny model's teacher-forced log-probs are near -log(V) ~ -6
     assert len(gaps) == 2 and all(80 < g < 100 for g in gaps)
     assert all(float(r["train/engine_logprob_gap_mean"]) <= g for r, g in zip(rows, gaps))
+
+
+def test_after_a_resume_the_server_gets_the_checkpoint_adapter_first(tiny_model_path, tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from safetensors.torch import load_file
+
+    def run(fake, epochs, ckpt_path=None):
+        L.seed_everything(0)
+        module = DenseRewardPPO(
+            reward=lambda prompts, responses: [float(len(r) % 3) for r in responses],
+            model=ModelArgs(name_or_path=tiny_model_path, value_mode="shared_trunk", check_memory=False),
+            generation=GenerationArgs(max_new_tokens=4, engine="vllm", engine_url=fake.url),
+            ppo=PPOArgs(epochs=1, minibatch_size=4, learning_rate=1e-2),
+        )
+        trainer = L.Trainer(
+            max_epochs=epochs,
+            limit_train_batches=1,
+            limit_val_batches=0,
+            default_root_dir=str(tmp_path),
+            logger=False,
+            callbacks=[ModelCheckpoint(dirpath=str(tmp_path / "ckpt"), save_last=True)],
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        trainer.fit(module, SentimentPrompts(batch_size=4, val_size=4, val_batch_size=4), ckpt_path=ckpt_path)
+
+    with FakeVLLM() as fake:
+        fake.keep_dir = tmp_path / "pushed"
+        run(fake, epochs=1)
+        resume_from = tmp_path / "after_epoch_1.ckpt"  # last.ckpt is written again by the resumed run
+        shutil.copy(tmp_path / "ckpt" / "last.ckpt", resume_from)
+        run(fake, epochs=2, ckpt_path=str(resume_from))
+        first_after_resume = fake.loaded[1]
+    saved = torch.load(resume_from, weights_only=True)["state_dict"]
+    policy = {k: v for k, v in saved.items() if ".lora_" in k and ".policy." in k}
+    pushed = load_file(next((tmp_path / "pushed" / first_after_resume).rglob("adapter_model.safetensors")))
+    assert len(pushed) == len(policy) > 0
+    for key, value in policy.items():  # lm.peft.<path>.lora_A.policy.weight -> <path>.lora_A.weight
+        assert torch.equal(pushed[key.removeprefix("lm.peft.").replace(".policy.", ".")], value), key
