@@ -144,8 +144,8 @@ class VLLMEngine:
         return rollout_from_completions(repeated, tokenizer, completions, eos, gen.stop_strings, device)
 
     def complete_all(self, name, prompt_ids, tokenizer, gen, eos, seed: int) -> list[Completion]:
-        """Completions of every prompt; short ones are asked again (one by one, unseeded: the same seed would
-        give the same short answer), ``self.retries`` times."""
+        """Completions of every prompt; the short ones are asked again, ``self.retries`` times, in one request of
+        one response per short row and without a seed (the same seed would give the same short answer)."""
         settings, k = sampling_settings(gen, eos), gen.samples_per_prompt
         out = self.client.complete(name, prompt_ids, {**settings, "seed": seed}, n=k)
         todo = [i for i in range(len(out)) if is_short(tokenizer, out[i], gen, eos)]

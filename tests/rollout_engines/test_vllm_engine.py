@@ -218,3 +218,36 @@ def test_after_a_resume_the_server_gets_the_checkpoint_adapter_first(tiny_model_
     assert len(pushed) == len(policy) > 0
     for key, value in policy.items():  # lm.peft.<path>.lora_A.policy.weight -> <path>.lora_A.weight
         assert torch.equal(pushed[key.removeprefix("lm.peft.").replace(".policy.", ".")], value), key
+
+
+def test_under_ddp_rank_zero_pushes_one_adapter_per_iteration_for_both_ranks(tiny_model_path, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with FakeVLLM() as fake:
+        args = [
+            *("--config", str(repo / "configs" / "quickstart.yaml"), "--config", str(repo / "configs/debug/fast.yaml")),
+            *("--trainer", str(repo / "configs" / "trainer" / "ddp.yaml"), "--trainer.max_epochs", "1"),
+            *("--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "0"),
+            *("--trainer.default_root_dir", str(tmp_path), "--model.model.name_or_path", tiny_model_path),
+            *("--model.reward", "lit_critic_rl.testing.rewards.VowelShare", "--data.init_args.batch_size", "4"),
+            *("--model.generation.max_new_tokens", "4", "--model.generation.min_new_tokens", "0"),
+            *("--model.generation.engine", "vllm", "--model.generation.engine_url", fake.url),
+            *("--model.ppo.epochs", "1", "--model.model.check_memory", "false"),
+        ]
+        env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1", "MASTER_PORT": str(port)}
+        env.pop("LOCAL_RANK", None)
+        command = [sys.executable, str(repo / "cli.py"), "fit", *args]
+        out = subprocess.run(command, capture_output=True, text=True, timeout=420, env=env)
+        assert out.returncode == 0, out.stderr[-3000:]
+        requests = fake.completions_requests()
+        # 2 iterations: one adapter each, loaded by rank 0 only; each rank samples its 2 prompts with it
+        assert len(fake.loaded) == 2 and len(requests) == 4
+        assert [r["model"] for r in requests].count(fake.loaded[0]) == 2
+        assert all(len(r["prompt"]) == 2 for r in requests) and fake.adapters == set()
