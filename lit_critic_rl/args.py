@@ -109,8 +109,28 @@ class GenerationArgs:
     distribution up to float rounding; costs one temporary copy of each adapted weight while sampling. Only fp32
     bases are merged (a bf16 sum would round small adapter updates away; 4-bit cannot be merged). Off by default
     until a quiet-machine run shows it pays (docs/benchmarks.md)."""
+    engine: Literal["hf", "vllm"] = "hf"
+    """Where training rollouts are sampled: 'hf' = HF ``generate`` on the policy; 'vllm' = a vLLM server at
+    ``engine_url`` given the current policy adapter every iteration (``lit_critic_rl.rollout_engines``, started by
+    ``lit-critic-rl serve-rollouts``). Validation and test always sample with HF."""
+    engine_url: str = "http://127.0.0.1:8000"
+    """Root URL of the vLLM server (``engine: vllm``)."""
+    engine_timeout: float = 300.0
+    """Seconds one request to the vLLM server may take (a whole batch is one request) before it is retried."""
+    engine_retries: int = 2
+    """Retries of a failed or timed-out request, and of responses that came back short (no EOS, no stop string,
+    fewer than ``max_new_tokens`` tokens), before the run stops with an error."""
 
     def __post_init__(self) -> None:
+        check(self.engine in ("hf", "vllm"), "model.generation.engine", "must be 'hf' or 'vllm'", self.engine)
+        check(
+            self.engine_url.startswith(("http://", "https://")),
+            "model.generation.engine_url",
+            "must be an http(s) URL",
+            self.engine_url,
+        )
+        check(self.engine_timeout > 0, "model.generation.engine_timeout", "must be > 0 seconds", self.engine_timeout)
+        check(self.engine_retries >= 0, "model.generation.engine_retries", "must be >= 0", self.engine_retries)
         check(self.max_new_tokens >= 1, "model.generation.max_new_tokens", "must be >= 1", self.max_new_tokens)
         check(
             0 <= self.min_new_tokens <= self.max_new_tokens,

@@ -1,6 +1,7 @@
 """Command line: ``lit-critic-rl fit|validate|test --config configs/quickstart.yaml``,
 ``lit-critic-rl report RUN_DIR`` to rebuild a run's ``report.html``,
-``lit-critic-rl plan-memory --config X.yaml`` to print a run's memory plan without loading weights, and
+``lit-critic-rl plan-memory --config X.yaml`` to print a run's memory plan without loading weights,
+``lit-critic-rl serve-rollouts --config X.yaml`` to start the vLLM server of ``model.generation.engine: vllm``, and
 ``lit-critic-rl grm fit --config ...`` to train RLMEC's generative reward model.
 
 Components are swapped by ``class_path``/``init_args`` in YAML (the extrinsic reward, the critic, the datamodule).
@@ -54,7 +55,8 @@ class CLI(LightningCLI):
 def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
     """Entry point of ``cli.py`` and the ``lit-critic-rl`` script; ``args``/``run`` as in ``LightningCLI``.
 
-    ``report RUN_DIR`` and ``plan-memory --config ...`` are handled here, before LightningCLI, and return None.
+    ``report RUN_DIR``, ``plan-memory --config ...`` and ``serve-rollouts --config ...`` are handled here, before
+    LightningCLI, and return None.
     ``grm fit|validate ...`` runs the same LightningCLI on RLMEC's generative reward model
     (:mod:`lit_critic_rl.rlmec.grm_module`) instead of PPO.
     """
@@ -63,6 +65,11 @@ def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
     argv = sys.argv[1:] if args is None else list(args)
     if argv[:1] == ["plan-memory"]:
         plan_main(argv[1:])
+        return None
+    if argv[:1] == ["serve-rollouts"]:
+        from lit_critic_rl.rollout_engines.server import serve_main
+
+        serve_main(argv[1:])
         return None
     if argv[:1] == ["report"]:
         from lit_critic_rl.report import report_main

@@ -3,7 +3,8 @@
 
 - :class:`AllReduceSum` is the module's ``reduce`` hook (``lit_critic_rl.rl.masked.Reduce``): the elementwise sum of
   a tensor over every rank, so whitening, reward scaling and the KL controller see the statistics of the global batch.
-- :func:`global_means` averages a dict of per-rank scalars over the ranks in one collective (logged metrics).
+- :func:`global_means` averages a dict of per-rank scalars over the ranks in one collective (logged metrics);
+  :func:`global_max` takes the largest of one scalar.
 - :func:`gather_objects` collects a picklable object from every rank (samples for the rank-0 samples file, RNG states
   for the checkpoint).
 - :func:`rank_share` splits an integer budget (critic requests, tokens) into per-rank shares that sum to the budget.
@@ -52,6 +53,11 @@ def global_means(values: dict[str, float], reduce: AllReduceSum | None) -> dict[
     summed = reduce(torch.tensor([float(values[k]) for k in keys], dtype=torch.float64))
     n = world_size()
     return {k: float(v) / n for k, v in zip(keys, summed.tolist())}
+
+
+def global_max(value: float) -> float:
+    """The largest of every rank's ``value``; ``value`` in one process."""
+    return max(float(v) for v in gather_objects(value))
 
 
 def gather_objects(obj: object) -> list[object]:

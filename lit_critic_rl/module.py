@@ -2,7 +2,7 @@
 
 One iteration (``training_step`` on a batch of prompts)::
 
-    rollout  = sample_groups(lm, tokenizer, prompts, generation)           # ppo/rollout.py, Rollout.group
+    rollout  = engine.sample_groups(lm, tokenizer, prompts, run dir)       # rollout_engines/ (HF or vLLM)
     scores   = score_samples(reward, prompts, responses)                   # rewards/base.py
     pending  = critic_runner.start(prompts, responses, scores)              # critic/runner.py (maybe off-thread)
     rollout  = teacher_force(lm, rollout, ...)                              # ppo/rollout.py (no grad)
@@ -58,6 +58,7 @@ from lit_critic_rl.rlmec.ratio import fill_replay_logprobs, with_sampler_logprob
 from lit_critic_rl.rlmec.rewriter import Rewriter
 from lit_critic_rl.rlmec.rounds import SampleRounds
 from lit_critic_rl.rng import pick_rank_state, restore_rng
+from lit_critic_rl.rollout_engines import rollout_engine
 from lit_critic_rl.samples import sample_records
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
 
@@ -118,6 +119,7 @@ class DenseRewardPPO(LightningModule):
         self.reward, self.critic = reward, critic
         self.model_args, self.adapter_args = model, adapter
         self.generation, self.ppo, self.shaping = generation, ppo, shaping
+        self.engine = rollout_engine(generation)  # HF generate or a vLLM server (model.generation.engine)
         self.val_seed = val_seed
         if model.malloc_mmap_threshold is not None:
             set_malloc_mmap_threshold(model.malloc_mmap_threshold)
@@ -143,10 +145,7 @@ class DenseRewardPPO(LightningModule):
         )
         self.reward_moments = RunningMoments()
         self.rounds = SampleRounds(ppo.regenerate_every)
-        self.prompts_consumed = 0
-        self.samples_seen = 0
-        self.iteration = 0
-        self.skipped_updates = 0
+        self.prompts_consumed = self.samples_seen = self.iteration = self.skipped_updates = 0
         self.last_samples: list[dict] = []
         self.timer = PhaseTimer(after=trim_malloc if model.malloc_trim else None)
         self.critic_runner = CriticRunner(critic, self.timer, shaping.gate_threshold) if critic is not None else None
@@ -254,7 +253,7 @@ class DenseRewardPPO(LightningModule):
         objective, loop, timer = self.objective, self.update_loop, self.timer
         self.lm.eval()
         with timer("generate"):
-            taken = self.rounds.take(batch, self.iteration, self.lm, self.tokenizer, self.generation)
+            taken = self.rounds.take(batch, self.iteration, self.lm, self.tokenizer, self.engine, run_dir(self.trainer))
         rollout, rewrites = taken.rollout, taken.rewrites
         with timer("reward"):
             scores = score_samples(self.reward, rollout.prompts, rollout.responses)
@@ -338,8 +337,9 @@ class DenseRewardPPO(LightningModule):
         self.log("reward", metrics["train/reward_extrinsic"], prog_bar=True, logger=False, batch_size=len(rollout))
 
     def teardown(self, stage: str) -> None:
-        """End of fit/validate/test: stop the critic's thread pool and close its connections and cache (a later
-        run in the same process reopens them)."""
+        """End of fit/validate/test: unload the rollout server's adapter; stop the critic's threads, connections
+        and cache (a later run in the same process reopens them)."""
+        self.engine.close()
         if self.critic_runner is not None:
             self.critic_runner.close()
 

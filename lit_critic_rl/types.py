@@ -39,6 +39,9 @@ class Rollout:
     (:mod:`lit_critic_rl.rlmec.ratio`); None for an objective that does not."""
     values: Tensor | None = None
     """``[B, T]`` value estimates at rollout time."""
+    engine_logprobs: Tensor | None = None
+    """``[B, T]`` log-probs of the sampled ids as the rollout engine reported them (``engine: vllm``; 0 on padding):
+    logged against ``logprobs``, never trained on."""
     target_ids: Tensor | None = None
     """``[B, T']`` ids of each response's rewrite (RLMEC imitation targets), right-padded; None without rewrites."""
     target_mask: Tensor | None = None

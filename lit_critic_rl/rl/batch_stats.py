@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from lit_critic_rl.distributed import global_means
+from lit_critic_rl.distributed import global_max, global_means
 from lit_critic_rl.rl.groups import group_sizes, group_std
 from lit_critic_rl.rl.masked import Reduce, no_reduce
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
@@ -67,6 +67,19 @@ def group_stats(scores: Tensor, group: Tensor | None, reduce: Reduce = no_reduce
     return {"train/groups": n} | ({"train/flat_groups": n_flat / multi} if multi else {})
 
 
+def engine_gap_stats(rollout: Rollout, reduce: Reduce = no_reduce) -> dict[str, float]:
+    """``train/engine_logprob_gap_mean`` and ``_max``: the mean and the largest ``|engine - trainer|`` log-prob of
+    the sampled response tokens over every rank (the engine's ``Rollout.engine_logprobs`` against the teacher-forced
+    ``logprobs`` the update uses); nothing when the rollout has no engine log-probs."""
+    if rollout.engine_logprobs is None or rollout.logprobs is None:
+        return {}
+    mask = rollout.response_mask.detach().double().cpu()
+    gap = (rollout.engine_logprobs.detach().double().cpu() - rollout.logprobs.detach().double().cpu()).abs() * mask
+    total = reduce(torch.stack([mask.sum(), gap.sum()]))
+    mean = float(total[1] / total[0].clamp_min(1.0))
+    return {"train/engine_logprob_gap_mean": mean, "train/engine_logprob_gap_max": global_max(float(gap.max()))}
+
+
 def iteration_metrics(
     rollout: Rollout,
     scores: Tensor,
@@ -88,5 +101,6 @@ def iteration_metrics(
     metrics = sample_means(per_sample, reduce)
     metrics.update(advantage_stats(adv, rollout.response_mask, reduce))
     metrics.update(group_stats(scores, rollout.group, reduce))
+    metrics.update(engine_gap_stats(rollout, reduce))
     metrics.update(global_means(averaged, reduce if several_ranks else None))
     return metrics

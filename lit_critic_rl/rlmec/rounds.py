@@ -47,16 +47,15 @@ class SampleRounds:
         """Whether iteration ``iteration`` (0-based) samples a new round."""
         return self.every == 1 or not self.records or iteration % self.every == 0
 
-    def take(self, batch: list[str] | list[dict], iteration: int, lm, tokenizer, generation) -> Round:
+    def take(self, batch: list[str] | list[dict], iteration: int, lm, tokenizer, engine, workdir) -> Round:
         """This iteration's samples: the batch's saved records (a replay file), the kept round's (between two
-        sampled rounds), or a fresh sample of the batch's prompts from ``lm``."""
-        from lit_critic_rl.ppo.rollout import sample_groups
-
+        sampled rounds), or a fresh sample of the batch's prompts from ``lm`` through the rollout ``engine``
+        (:mod:`lit_critic_rl.rollout_engines`; ``workdir`` is where it may save the adapter it pushes)."""
         if is_replay(batch) or not self.due(iteration):
             records = batch if is_replay(batch) else self.records
             rollout, rewrites = replayed_rollout(records, tokenizer, lm.value_head.weight.device)
             return Round(rollout, rewrites, records, from_file=is_replay(batch))
-        return Round(sample_groups(lm, tokenizer, batch, generation))
+        return Round(engine.sample_groups(lm, tokenizer, batch, workdir))
 
     def keep(self, rollout: Rollout, rewrites: list[Rewrite] | None, logprobs: Tensor | None = None) -> None:
         """Remember this round's samples (and rewrites) for the iterations that replay it; with ``logprobs``

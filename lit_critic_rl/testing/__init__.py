@@ -1,1 +1,1 @@
-"""Helpers for tests and benchmarks (a loopback chat-completions server)."""
+"""Helpers for tests and benchmarks (a loopback chat-completions server, a stand-in vLLM server)."""
