@@ -5,12 +5,17 @@ Per token, with ``ρ_t = π_θ(y_t) / π_old(y_t)`` against the policy that samp
 equal), plus, when ``kl_coef > 0``, ``kl_coef * k3_t`` with ``k3_t = π_ref/π_θ - log(π_ref/π_θ) - 1`` (GRPO's KL in
 the loss; DeepSeekMath). The per-token terms become one loss by a ``loss_aggregation``:
 
-- ``token_mean``: ``Σ_{i,t} ℓ M / Σ_{i,t} M`` over the minibatch's tokens (DAPO);
+- ``token_mean``: ``Σ_{i,t} ℓ M / Σ_{i,t} M`` over the tokens of the whole optimizer step (DAPO's mean over the
+  batch): the update loop counts the tokens of each accumulation group over every process
+  (:meth:`ClippedPolicyGradient.token_counts`), and each minibatch adds its token sum over that count, as TRL's
+  ``dapo`` loss divides by ``num_items_in_batch``;
 - ``seq_mean_token_mean``: ``mean_i (Σ_t ℓ M / Σ_t M)``, each response weighs the same (GRPO as published);
 - ``seq_mean_token_sum_norm``: ``mean_i (Σ_t ℓ M / C)`` with the constant ``C = max_new_tokens`` (Dr. GRPO: no bias
   towards short or long responses).
 
-With gradient accumulation each minibatch's aggregate is averaged, so ``token_mean`` is a mean per minibatch.
+The two per-sequence aggregations are means over each minibatch's responses, averaged over the minibatches of an
+accumulation group: with minibatches of equal size that is the mean over the group's responses, whatever their
+lengths. So every aggregation takes the same step for minibatch 4 x accumulation 1 as for 2 x 2.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from torch import Tensor
 from lit_critic_rl.args import check
 from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.rl.kl import kl_estimate
-from lit_critic_rl.rl.masked import masked_mean
+from lit_critic_rl.rl.masked import as_minibatch_mean, masked_mean, masked_sum_over
 from lit_critic_rl.rl.objective import Backward, Objective, PolicyPass
 from lit_critic_rl.types import Advantages, Rollout
 
@@ -32,10 +37,13 @@ AGGREGATIONS = ("token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm")
 FIELD = "model.objective.init_args."
 
 
-def aggregate(x: Tensor, mask: Tensor, mode: Aggregation, normaliser: float = 1.0) -> Tensor:
-    """One scalar from per-token ``x`` ``[b, T]`` (see the module docstring; ``normaliser`` is ``C``)."""
+def aggregate(
+    x: Tensor, mask: Tensor, mode: Aggregation, normaliser: float = 1.0, tokens: Tensor | None = None
+) -> Tensor:
+    """One scalar from per-token ``x`` ``[b, T]`` (see the module docstring; ``normaliser`` is ``C``, ``tokens`` the
+    token count of ``token_mean``, by default the mask's own)."""
     if mode == "token_mean":
-        return masked_mean(x, mask)
+        return masked_sum_over(x, mask, tokens)
     if mode == "seq_mean_token_mean":
         return masked_mean(x, mask, dim=1).mean()
     if mode == "seq_mean_token_sum_norm":
@@ -76,8 +84,16 @@ class ClippedPolicyGradient(Objective):
             kl_coef,
         )
 
-    def aggregate(self, x: Tensor, mask: Tensor) -> Tensor:
-        return aggregate(x, mask, self.loss_aggregation, float(self.context.max_new_tokens))
+    @property
+    def token_mean(self) -> bool:
+        return self.loss_aggregation == "token_mean"
+
+    def aggregate(self, x: Tensor, mask: Tensor, tokens: Tensor | None = None) -> Tensor:
+        return aggregate(x, mask, self.loss_aggregation, float(self.context.max_new_tokens), tokens)
+
+    def token_counts(self, rollout: Rollout, adv: Advantages, idx: Tensor) -> Tensor | None:
+        """The response tokens of rows ``idx`` with ``token_mean``; None for the per-sequence aggregations."""
+        return rollout.response_mask[idx].sum()[None] if self.token_mean else None
 
     def minibatch_loss(
         self,
@@ -89,20 +105,24 @@ class ClippedPolicyGradient(Objective):
         backward: Backward,
     ) -> dict[str, Tensor]:
         mask, logp = rollout.response_mask[idx], policy.logprobs
+        tokens = backward.tokens[0] if self.token_mean else None
         per_token, clipped = clipped_surrogate(
             logp, rollout.logprobs[idx], adv.advantages[idx], self.clip_low, self.clip_high
         )
-        policy_loss = self.aggregate(per_token, mask)
+        policy_loss = self.aggregate(per_token, mask, tokens)
         stats = {
-            "policy_loss": policy_loss.detach(),
+            "policy_loss": as_minibatch_mean(policy_loss, tokens, mask.sum()),
             "clipfrac": masked_mean(clipped, mask),
             "approx_kl": masked_mean(0.5 * (logp.detach() - rollout.logprobs[idx]) ** 2, mask),
             "entropy": policy.mean_entropy(mask, self.context.temperature),
         }
         loss = policy_loss
         if self.kl_coef > 0:
-            kl_loss = self.aggregate(kl_estimate(logp, rollout.ref_logprobs[idx], "k3"), mask)
+            kl_loss = self.aggregate(kl_estimate(logp, rollout.ref_logprobs[idx], "k3"), mask, tokens)
             loss = loss + self.kl_coef * kl_loss
-            stats["kl_loss"] = kl_loss.detach()
-        backward(loss)
+            stats["kl_loss"] = as_minibatch_mean(kl_loss, tokens, mask.sum())
+        if self.token_mean:
+            backward.part(loss)
+        else:
+            backward(loss)
         return stats

@@ -3,6 +3,11 @@ policy loss plus the clipped value loss, on GAE advantages of the KL-penalised t
 
 With a separate value adapter the policy and value losses are back-propagated one after the other, each with its own
 adapter active (PEFT freezes inactive adapters, so one backward through both graphs would drop a gradient).
+
+Both losses (and the entropy bonus) are token means over the response tokens of the optimizer step's whole
+accumulation group, on every process (:meth:`PPOObjective.token_counts`): minibatch 4 x accumulation 1 and 2 x 2
+take the same step whatever the response lengths. With one minibatch per step, as the quickstart, that is the
+minibatch's own token mean, as before. The logged losses stay per-minibatch token means.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from lit_critic_rl.args import check
 from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.ppo.advantages import compute_advantages
 from lit_critic_rl.ppo.losses import clipped_policy_loss, clipped_value_loss
+from lit_critic_rl.rl.masked import as_minibatch_mean, masked_mean, masked_sum_over
 from lit_critic_rl.rl.objective import Backward, Objective, PolicyPass
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
 
@@ -63,6 +69,11 @@ class PPOObjective(Objective):
             rollout, rewards, kl, kl_coef, self.gamma, self.lam, self.whiten_advantages, self.context.reduce
         )
 
+    def token_counts(self, rollout: Rollout, adv: Advantages, idx: Tensor) -> Tensor:
+        """The response tokens of rows ``idx``: the policy loss, the value loss and the entropy bonus are token
+        means over the accumulation group's response tokens."""
+        return rollout.response_mask[idx].sum()[None]
+
     def minibatch_loss(
         self,
         lm: PolicyValueModel,
@@ -72,23 +83,30 @@ class PPOObjective(Objective):
         policy: PolicyPass,
         backward: Backward,
     ) -> dict[str, Tensor]:
-        mask = rollout.response_mask[idx]
-        pg = clipped_policy_loss(policy.logprobs, rollout.logprobs[idx], adv.advantages[idx], mask, self.clip_range)
-        entropy = policy.mean_entropy(mask, self.context.temperature, with_grad=self.entropy_coef > 0)
-        policy_loss = pg.loss - self.entropy_coef * entropy
+        mask, tokens = rollout.response_mask[idx], backward.tokens[0]
+        pg = clipped_policy_loss(
+            policy.logprobs, rollout.logprobs[idx], adv.advantages[idx], mask, self.clip_range, tokens
+        )
+        if self.entropy_coef > 0:
+            token_entropy = policy.token_entropy(self.context.temperature, with_grad=True)
+            bonus, entropy = masked_sum_over(token_entropy, mask, tokens), masked_mean(token_entropy.detach(), mask)
+        else:
+            bonus = entropy = policy.mean_entropy(mask, self.context.temperature)
+        policy_loss = pg.loss - self.entropy_coef * bonus
         old_values, returns = rollout.values[idx], adv.returns[idx]
         values = policy.output.values
+        clip = self.value_clip_range
         if values is None:
-            backward(policy_loss)
+            backward.part(policy_loss)
             values = lm.value_forward(rollout.input_ids[idx], rollout.attention_mask[idx], rollout.response_len)
-            value_loss, vf_clipfrac = clipped_value_loss(values, old_values, returns, mask, self.value_clip_range)
-            backward(self.value_coef * value_loss)
+            value_loss, vf_clipfrac = clipped_value_loss(values, old_values, returns, mask, clip, tokens)
+            backward.part(self.value_coef * value_loss)
         else:
-            value_loss, vf_clipfrac = clipped_value_loss(values, old_values, returns, mask, self.value_clip_range)
-            backward(policy_loss + self.value_coef * value_loss)
+            value_loss, vf_clipfrac = clipped_value_loss(values, old_values, returns, mask, clip, tokens)
+            backward.part(policy_loss + self.value_coef * value_loss)
         return {
-            "policy_loss": pg.loss.detach(),
-            "value_loss": value_loss.detach(),
+            "policy_loss": as_minibatch_mean(pg.loss, tokens, mask.sum()),
+            "value_loss": as_minibatch_mean(value_loss, tokens, mask.sum()),
             "clipfrac": pg.clipfrac,
             "value_clipfrac": vf_clipfrac,
             "approx_kl": pg.approx_kl,

@@ -2,7 +2,9 @@
 ``ppo.grad_accumulation`` minibatches per optimizer step, and the policy forward of each minibatch.
 
 The objective only writes each minibatch's loss (:meth:`~lit_critic_rl.rl.objective.Objective.minibatch_loss`);
-the loop never reads what the loss is.
+the loop never reads what the loss is. What it does count, before each optimizer step, is the tokens of the step's
+accumulation group (:meth:`~lit_critic_rl.rl.objective.Objective.token_counts`, summed over every process), so that
+a token-mean loss is a mean over the step's tokens, not over each minibatch's (see ``docs/design.md``).
 
 Fused first forward: when one minibatch holds the whole rollout and LoRA dropout is 0, the first minibatch's forward
 runs before any optimizer step, so it IS the rollout policy's teacher-forced pass. :meth:`UpdateLoop.first_forward`
@@ -13,6 +15,7 @@ One forward fewer per iteration, with the same numbers as the unfused path.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import torch
@@ -22,7 +25,14 @@ from lit_critic_rl.args import PPOArgs
 from lit_critic_rl.models.policy import ForwardOutput, PolicyValueModel
 from lit_critic_rl.rl.logprobs import token_logprobs
 from lit_critic_rl.rl.objective import Objective, PolicyPass
-from lit_critic_rl.rl.update import AccumulationGroups, MeanStats, Stepper, minibatches
+from lit_critic_rl.rl.update import (
+    AccumulationGroups,
+    MeanStats,
+    Stepper,
+    accumulation_groups,
+    group_tokens,
+    minibatches,
+)
 from lit_critic_rl.types import Advantages, Rollout
 
 
@@ -83,18 +93,28 @@ class UpdateLoop:
         first: FirstForward | None = None,
     ) -> dict[str, float]:
         """Optimise ``objective`` on one rollout; returns the mean over minibatches of its statistics."""
-        args = self.ppo
-        per_epoch = -(-len(rollout) // args.minibatch_size)  # ceil: the last minibatch may be shorter
-        groups = AccumulationGroups(stepper, args.grad_accumulation, args.epochs * per_epoch)
+        groups = AccumulationGroups(stepper)
         mean = MeanStats()
-        for epoch in range(args.epochs):
-            order = first.order if first is not None and epoch == 0 else torch.randperm(len(rollout))
-            for idx in minibatches(order, args.minibatch_size):
+        for group in accumulation_groups(self._minibatches(len(rollout), first), self.ppo.grad_accumulation):
+            groups.start(len(group), self._group_tokens(objective, rollout, adv, group))
+            for idx in group:
                 if first is not None:
                     policy, first = first.policy, None
                 else:
                     policy = self.forward(objective, lm, rollout, idx)
-                mean.add(objective.minibatch_loss(lm, rollout, adv, idx, policy, groups.backward))
-                groups.end_minibatch()
-        groups.end_group()
+                mean.add(objective.minibatch_loss(lm, rollout, adv, idx, policy, groups))
+            groups.end()
         return mean.means()
+
+    def _minibatches(self, n: int, first: FirstForward | None) -> Iterator[Tensor]:
+        """Every epoch's minibatches in turn, each epoch shuffled when it begins (epoch 0: the fused forward's)."""
+        for epoch in range(self.ppo.epochs):
+            order = first.order if first is not None and epoch == 0 else torch.randperm(n)
+            yield from minibatches(order, self.ppo.minibatch_size)
+
+    @staticmethod
+    def _group_tokens(objective: Objective, rollout: Rollout, adv: Advantages, group: list[Tensor]) -> Tensor | None:
+        counts = [objective.token_counts(rollout, adv, idx) for idx in group]
+        if counts[0] is None:
+            return None
+        return group_tokens(counts, objective.context.reduce)

@@ -30,6 +30,22 @@ def masked_mean(x: Tensor, mask: Tensor, dim: int | None = None) -> Tensor:
     return (x * mask).sum(dim) / mask.sum(dim).clamp_min(1.0)
 
 
+def masked_sum_over(x: Tensor, mask: Tensor, normaliser: Tensor | None = None) -> Tensor:
+    """``Σ x M / normaliser``: a token mean over ``normaliser`` tokens (an accumulation group's, which may hold more
+    than ``mask``); the default, ``Σ M`` (at least 1), makes it :func:`masked_mean`."""
+    if normaliser is None:
+        return masked_mean(x, mask)
+    return (x * mask).sum() / normaliser
+
+
+def as_minibatch_mean(loss: Tensor, normaliser: Tensor | None, count: Tensor) -> Tensor:
+    """A loss that divided a sum by ``normaliser`` as the mean over the minibatch's own ``count`` (at least 1),
+    detached, for the log; ``loss`` itself, bit for bit, when the two are equal (one minibatch per step)."""
+    if normaliser is None:
+        return loss.detach()
+    return loss.detach() * (normaliser / count.clamp_min(1.0))
+
+
 def global_masked_mean(x: Tensor, mask: Tensor, reduce: Reduce = no_reduce) -> Tensor:
     """:func:`masked_mean` over the masked entries of every process: ``reduce(sum) / reduce(count)``."""
     return reduce((x * mask).sum()) / reduce(mask.sum()).clamp_min(1.0)

@@ -13,8 +13,8 @@ update loop every objective shares (:class:`lit_critic_rl.rl.loop.UpdateLoop`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from torch import Tensor
 
@@ -23,8 +23,21 @@ from lit_critic_rl.rl.logprobs import entropy_diagnostic, entropy_from_logits
 from lit_critic_rl.rl.masked import Reduce, masked_mean, no_reduce
 from lit_critic_rl.types import Advantages, Rollout, TokenRewards
 
-Backward = Callable[[Tensor], None]
-"""Accumulate the gradients of a minibatch loss (the update loop's accumulation group)."""
+
+class Backward(Protocol):
+    """The update loop's accumulation group (the minibatches of one optimizer step), as a minibatch loss sees it."""
+
+    tokens: Tensor | None
+    """``[K]`` the denominators of token means over the whole group: each of the objective's
+    :meth:`Objective.token_counts`, summed over the group's minibatches and every process, divided by the processes
+    (:func:`~lit_critic_rl.rl.update.group_tokens`); None when the objective counts none."""
+
+    def __call__(self, loss: Tensor) -> None:
+        """Accumulate the gradients of a minibatch's mean loss (divided by the minibatches in the group)."""
+
+    def part(self, loss: Tensor) -> None:
+        """Accumulate the gradients of a loss that is already this minibatch's part of the group's (a token sum over
+        ``tokens``), as it is."""
 
 
 @dataclass(frozen=True)
@@ -54,13 +67,17 @@ class PolicyPass:
     entropy: Tensor | None = None
     """``[b, T]`` detached entropies when the chunked LM head computed the log-probs (no logits kept)."""
 
-    def mean_entropy(self, mask: Tensor, temperature: float, with_grad: bool = False) -> Tensor:
-        """Masked mean entropy of the policy: with grad (an entropy bonus) or as a cheap no-grad diagnostic."""
+    def token_entropy(self, temperature: float, with_grad: bool = False) -> Tensor:
+        """``[b, T]`` entropies of the policy: with grad (an entropy bonus) or as a cheap no-grad diagnostic."""
         if self.entropy is not None:
-            return masked_mean(self.entropy, mask)
+            return self.entropy
         if with_grad:
-            return masked_mean(entropy_from_logits(self.output.logits, temperature), mask)
-        return masked_mean(entropy_diagnostic(self.output.logits, temperature), mask)
+            return entropy_from_logits(self.output.logits, temperature)
+        return entropy_diagnostic(self.output.logits, temperature)
+
+    def mean_entropy(self, mask: Tensor, temperature: float, with_grad: bool = False) -> Tensor:
+        """Masked mean of :meth:`token_entropy` over the minibatch's tokens."""
+        return masked_mean(self.token_entropy(temperature, with_grad), mask)
 
 
 class Objective(ABC):
@@ -104,6 +121,14 @@ class Objective(ABC):
         """What the update trains on, from the rollout, its token rewards and the per-token KL ``[B, T]`` to the
         reference (``kl_coef``: the KL controller's current coefficient)."""
 
+    def token_counts(self, rollout: Rollout, adv: Advantages, idx: Tensor) -> Tensor | None:
+        """``[K]`` the token counts the loss of rows ``idx`` takes its token means over (one per denominator), or
+        None for a loss without token means (the default: per-sequence means). The update loop sums them over each
+        accumulation group and every process, and ``minibatch_loss`` divides its token sums by that
+        (``backward.tokens``) and back-propagates them with ``backward.part``: a token mean over all the tokens of
+        an optimizer step, however they are split into minibatches and processes."""
+        return None
+
     @abstractmethod
     def minibatch_loss(
         self,
@@ -114,4 +139,5 @@ class Objective(ABC):
         policy: PolicyPass,
         backward: Backward,
     ) -> dict[str, Tensor]:
-        """Back-propagate the loss of rows ``idx`` (through ``backward``, once or more) and return its statistics."""
+        """Back-propagate the loss of rows ``idx`` (through ``backward``, once or more) and return its statistics
+        (per-minibatch means, averaged over the minibatches for the log)."""

@@ -9,12 +9,15 @@ LightningModule. The PPO module builds an :class:`OptimizerStepper` whose ``back
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
 import torch
 from torch import Tensor
+
+from lit_critic_rl.rl.masked import Reduce, no_reduce
 
 
 class Stepper(Protocol):
@@ -76,47 +79,71 @@ class OptimizerStepper:
 
 
 class AccumulationGroups:
-    """Groups of ``size`` minibatches whose gradients are summed before one step.
+    """The gradients of a group of minibatches (``ppo.grad_accumulation`` of them; the update's last group may hold
+    fewer), summed before one optimizer step. Objectives see it as their
+    :class:`~lit_critic_rl.rl.objective.Backward`.
 
-    Each loss is divided by the number of minibatches in its group: ``size``, except in a last, partial group of the
-    ``total`` minibatches, whose losses are divided by the minibatches it holds (``total`` mod ``size``), so that its
-    step is a mean like any other, as a last partial minibatch's is (without ``total``, always ``size``). A non-finite
-    loss poisons its group: the group's later backward passes are not run, and at the group's end the stepper skips
-    instead of stepping (the gradients are discarded).
+    A loss reaches the stepper in one of two ways. A mean loss (``groups(loss)``: a per-sequence aggregation) is
+    divided by the minibatches the group holds, so the step is the mean of its minibatches' means. A part of a token
+    mean over the whole group (``groups.part(loss)``: a token sum over :attr:`tokens`) goes in as it is, so the step
+    is the token mean of the group's tokens, however they are split into minibatches. A non-finite loss poisons its
+    group: the group's later backward passes are not run, and at the group's end the stepper skips instead of
+    stepping (the gradients are discarded).
     """
 
-    def __init__(self, stepper: Stepper, size: int, total: int | None = None) -> None:
-        if size < 1:
-            raise ValueError(f"ppo.grad_accumulation must be >= 1, got {size}")
-        self.stepper, self.size, self.total = stepper, size, total
-        self.finite, self.in_group, self.ended = True, 0, 0
+    def __init__(self, stepper: Stepper) -> None:
+        self.stepper = stepper
+        self.minibatches, self.finite = 0, True
+        self.tokens: Tensor | None = None
+        """``[K]`` the current group's token-mean denominators (:func:`group_tokens`), or None."""
 
-    def group_size(self) -> int:
-        """Minibatches in the current group."""
-        if self.total is None:
-            return self.size
-        return max(1, min(self.size, self.total - (self.ended - self.in_group)))
+    def start(self, minibatches: int, tokens: Tensor | None = None) -> None:
+        """Begin a group of ``minibatches`` minibatches whose token means divide by ``tokens``."""
+        if minibatches < 1:
+            raise ValueError(f"an accumulation group needs at least one minibatch, got {minibatches}")
+        self.minibatches, self.tokens, self.finite = minibatches, tokens, True
 
-    def backward(self, loss: Tensor) -> None:
+    def __call__(self, loss: Tensor) -> None:
+        self._backward(loss, loss / self.minibatches)
+
+    def part(self, loss: Tensor) -> None:
+        self._backward(loss, loss)
+
+    def _backward(self, loss: Tensor, scaled: Tensor) -> None:
         if not torch.isfinite(loss):
             self.finite = False
         if self.finite:
-            self.stepper.backward(loss / self.group_size())
+            self.stepper.backward(scaled)
 
-    def end_minibatch(self) -> None:
-        self.in_group += 1
-        self.ended += 1
-        if self.in_group == self.size:
-            self.end_group()
-
-    def end_group(self) -> None:
-        if self.in_group == 0:
-            return
+    def end(self) -> None:
+        """Step on the group's summed gradients, or skip them if a loss was not finite."""
         if self.finite:
             self.stepper.step()
         else:
             self.stepper.skip()
-        self.finite, self.in_group = True, 0
+        self.minibatches, self.tokens, self.finite = 0, None, True
+
+
+def group_tokens(counts: list[Tensor], reduce: Reduce = no_reduce) -> Tensor:
+    """``[K]`` the denominators of token means over one accumulation group, from each minibatch's ``[K]`` counts
+    (:meth:`~lit_critic_rl.rl.objective.Objective.token_counts`): their sum over the group's minibatches and every
+    process (at least 1), divided by the processes. The strategy averages the processes' gradients, so each process
+    divides its token sum by its share ``N / P`` and the average is the token mean over all ``N`` tokens; in one
+    process it is ``N`` itself. One collective per group (the counts and the process count together).
+    """
+    local = torch.stack(counts).sum(0)
+    summed = reduce(torch.cat([local, torch.ones_like(local[:1])]))
+    return summed[:-1].clamp_min(1.0) / summed[-1]
+
+
+def accumulation_groups(minibatches: Iterable[Tensor], size: int) -> Iterator[list[Tensor]]:
+    """Consecutive groups of ``size`` minibatches (the last may hold fewer); each is drawn when it starts, so a later
+    epoch's shuffle is drawn no earlier than its first group needs it."""
+    if size < 1:
+        raise ValueError(f"ppo.grad_accumulation must be >= 1, got {size}")
+    iterator = iter(minibatches)
+    while group := list(itertools.islice(iterator, size)):
+        yield group
 
 
 class MeanStats:

@@ -64,7 +64,12 @@ class RLMECPolicyLoss:
 
 
 def rlmec_policy_loss(
-    logp: Tensor, ref_logp: Tensor, rewards: Tensor, mask: Tensor, eps: float = 0.3
+    logp: Tensor,
+    ref_logp: Tensor,
+    rewards: Tensor,
+    mask: Tensor,
+    eps: float = 0.3,
+    normaliser: Tensor | None = None,
 ) -> RLMECPolicyLoss:
     """RLMEC's policy loss: ``-Σ_t w_t · logp_t / #{t: r_t != 0}`` over masked tokens, with
 
@@ -90,6 +95,8 @@ def rlmec_policy_loss(
         rewards: ``[B, T]`` token rewards, e.g. from :func:`grm_token_rewards`.
         mask: ``[B, T]`` 1 on real solution tokens, 0 on padding.
         eps: Clip range of the ratio (the paper: 0.3).
+        normaliser: The count of rewarded tokens the sum is divided by: the optimizer step's whole accumulation
+            group's (``Backward.tokens``), by default these rows' own ``#{r != 0}``.
     """
     mask = mask.to(logp.dtype)
     with torch.no_grad():
@@ -101,12 +108,19 @@ def rlmec_policy_loss(
         rewarded = nonzero.sum()
         clipfrac = ((clipped < unclipped).to(logp.dtype) * nonzero).sum() / rewarded.clamp_min(1.0)
         ratio_mean = (ratio * mask).sum() / mask.sum().clamp_min(1.0)
-    loss = -(weights * logp).sum() / rewarded.clamp_min(1.0)
+    loss = -(weights * logp).sum() / (rewarded.clamp_min(1.0) if normaliser is None else normaliser)
     return RLMECPolicyLoss(loss, clipfrac, rewarded, ratio_mean)
 
 
-def imitation_loss(logits_or_logp: Tensor, targets: Tensor, weights: Tensor, mask: Tensor | None = None) -> Tensor:
-    """Weighted cross-entropy on the rewrite: ``Σ_t w_t · CE_t / #{t: w_t != 0}`` over masked tokens (0 if none).
+def imitation_loss(
+    logits_or_logp: Tensor,
+    targets: Tensor,
+    weights: Tensor,
+    mask: Tensor | None = None,
+    normaliser: Tensor | None = None,
+) -> Tensor:
+    """Weighted cross-entropy on the rewrite: ``Σ_t w_t · CE_t / #{t: w_t != 0}`` over masked tokens (0 if none);
+    ``normaliser`` replaces the count (the accumulation group's, ``Backward.tokens``).
 
     Args:
         logits_or_logp: ``[B, T, V]`` logits whose position t predicts ``targets[:, t]`` (already shifted), or
@@ -124,5 +138,5 @@ def imitation_loss(logits_or_logp: Tensor, targets: Tensor, weights: Tensor, mas
             f"imitation_loss takes [B, T, V] logits or [B, T] log-probs, got shape {tuple(logits_or_logp.shape)}"
         )
     weights = weights.to(logp.dtype) if mask is None else weights.to(logp.dtype) * mask.to(logp.dtype)
-    counted = (weights != 0).to(logp.dtype).sum().clamp_min(1.0)
+    counted = (weights != 0).to(logp.dtype).sum().clamp_min(1.0) if normaliser is None else normaliser
     return -(weights * logp).sum() / counted

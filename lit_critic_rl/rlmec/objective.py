@@ -1,6 +1,8 @@
 """RLMEC's token-level objective on the update seam (``model.objective: lit_critic_rl.objectives.RLMECObjective``).
 
-For each minibatch: ``L = L_RL + imitation_coef * L_IR`` (Chen et al. 2024), with
+For each minibatch: ``L = L_RL + imitation_coef * L_IR`` (Chen et al. 2024), both token means over the optimizer
+step's whole accumulation group, every process's (:meth:`RLMECObjective.token_counts`; the logged losses are
+per-minibatch means), with
 
 - ``L_RL = -Σ_t sg[min(ρ_t r_t, clip(ρ_t, 1 - ε, 1 + ε) r_t)] log π_θ(y_t) / #{r_t != 0}``, with
   ``ρ_t = π_θ(y_t) / π_sampler(y_t)`` and ``ε = clip_range``
@@ -29,6 +31,7 @@ from torch import Tensor
 
 from lit_critic_rl.args import check
 from lit_critic_rl.models.policy import PolicyValueModel
+from lit_critic_rl.rl.masked import as_minibatch_mean
 from lit_critic_rl.rl.objective import Backward, Objective, PolicyPass
 from lit_critic_rl.rlmec.grm_rewriter import ImitationTarget
 from lit_critic_rl.rlmec.losses import imitation_loss, rlmec_policy_loss
@@ -90,6 +93,15 @@ class RLMECObjective(Objective):
         token_rewards = rewards.total.to(mask.device) * mask
         return Advantages(kl, token_rewards, None, token_rewards)
 
+    def token_counts(self, rollout: Rollout, adv: Advantages, idx: Tensor) -> Tensor:
+        """``[#{r_t != 0}, #{w_t != 0}]`` of rows ``idx``: the denominators of L_RL and L_IR, which are token means
+        over the accumulation group's rewarded and weighted rewrite tokens."""
+        rewarded = ((adv.advantages[idx] != 0).float() * rollout.response_mask[idx]).sum()
+        if rollout.target_ids is None:
+            return torch.stack([rewarded, torch.zeros_like(rewarded)])
+        weighted = ((rollout.imitation_weights[idx] * rollout.target_mask[idx]) != 0).sum().float()
+        return torch.stack([rewarded, weighted.to(rewarded.device)])
+
     def minibatch_loss(
         self,
         lm: PolicyValueModel,
@@ -99,19 +111,19 @@ class RLMECObjective(Objective):
         policy: PolicyPass,
         backward: Backward,
     ) -> dict[str, Tensor]:
-        mask = rollout.response_mask[idx]
+        mask, tokens = rollout.response_mask[idx], backward.tokens
         if rollout.sampler_logprobs is None:
             raise ValueError("RLMECObjective: the rollout has no sampler_logprobs (the ratio's denominator)")
         sampler = rollout.sampler_logprobs[idx]
-        rl = rlmec_policy_loss(policy.logprobs, sampler, adv.advantages[idx], mask, self.clip_range)
+        rl = rlmec_policy_loss(policy.logprobs, sampler, adv.advantages[idx], mask, self.clip_range, tokens[0])
         entropy = policy.mean_entropy(mask, self.loss_temperature)
         imitation, n_imitated = torch.zeros(()), torch.zeros(())
         if rollout.target_ids is not None:
-            imitation, n_imitated = self._imitation(lm, rollout, idx)
-        backward(rl.loss + self.imitation_coef * imitation)
+            imitation, n_imitated = self._imitation(lm, rollout, idx, tokens[1])
+        backward.part(rl.loss + self.imitation_coef * imitation)
         return {
-            "policy_loss": rl.loss.detach(),
-            "imitation_loss": imitation.detach(),
+            "policy_loss": as_minibatch_mean(rl.loss, tokens[0], rl.rewarded),
+            "imitation_loss": as_minibatch_mean(imitation, tokens[1], n_imitated),
             "clipfrac": rl.clipfrac,
             "ratio_mean": rl.ratio_mean,
             "rewarded_tokens": rl.rewarded,
@@ -120,9 +132,10 @@ class RLMECObjective(Objective):
         }
 
     def _imitation(
-        self, lm: PolicyValueModel, rollout: Rollout, idx: torch.Tensor
+        self, lm: PolicyValueModel, rollout: Rollout, idx: torch.Tensor, normaliser: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Weighted cross-entropy of the rewrites of ``idx`` under the policy, and the count of weighted tokens."""
+        """Weighted cross-entropy of the rewrites of ``idx`` under the policy (its sum over ``normaliser``), and the
+        count of weighted tokens."""
         targets, target_mask = rollout.target_ids[idx], rollout.target_mask[idx]
         weights = rollout.imitation_weights[idx]
         ids = torch.cat([rollout.query_ids[idx], targets], dim=1)
@@ -130,5 +143,5 @@ class RLMECObjective(Objective):
         out = lm.policy_forward(ids, attn, targets.shape[1])
         temperature = self.loss_temperature  # the same as L_RL's and the ratio's
         logits = out.logits if temperature == 1.0 else out.logits / temperature
-        loss = imitation_loss(logits, targets, weights, target_mask)
+        loss = imitation_loss(logits, targets, weights, target_mask, normaliser)
         return loss, ((weights * target_mask) != 0).sum().float()

@@ -101,22 +101,11 @@ def test_a_last_partial_group_steps_like_a_last_partial_minibatch(tiny_model_pat
     _assert_4x1_equals_2x2(*_rollout(tiny_model_path, objective, n=6), objective)
 
 
-PER_MINIBATCH_TOKEN_MEAN = pytest.mark.xfail(
-    strict=True,
-    reason="token means (PPO's losses, DAPO/RLOO/REINFORCE++'s token_mean, RLMEC's / #{r != 0}) divide by the "
-    "minibatch's own token count, so unequal minibatches weigh their tokens unequally; see docs/design.md",
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    ["grpo", "dr_grpo"]
-    + [pytest.param(n, marks=PER_MINIBATCH_TOKEN_MEAN) for n in ("ppo", "rlmec", "dapo", "rloo", "reinforce_pp")],
-)
-def test_with_unequal_lengths_a_per_sequence_loss_is_unchanged_by_accumulation(tiny_model_path, name):
+@pytest.mark.parametrize("name", OBJECTIVES)
+def test_with_unequal_lengths_the_loss_is_unchanged_by_accumulation(tiny_model_path, name):
     # 5, 2, 4 and 1 tokens: a mean over sequences (GRPO's seq_mean_token_mean) or a sum over a constant (Dr. GRPO)
-    # of 2 + 2 sequences is the same as over the 4; a mean over tokens is not: seed 1 shuffles to rows [1, 3, 2, 0],
-    # minibatches of 2 + 1 = 3 and 4 + 5 = 9 tokens, whose mean of means weighs a token by 1/6 or 1/18 where the
-    # whole batch weighs each by 1/12
+    # of 2 + 2 sequences is the same as over the 4. Seed 1 shuffles to rows [1, 3, 2, 0], minibatches of 2 + 1 = 3
+    # and 4 + 5 = 9 tokens: a mean of per-minibatch token means would weigh a token by 1/6 or 1/18 where the whole
+    # batch weighs each by 1/12; the token means divide by the group's 12 tokens, so they match too
     objective = _objective(name)
     _assert_4x1_equals_2x2(*_rollout(tiny_model_path, objective, lengths=[5, 2, 4, 1]), objective)

@@ -17,7 +17,7 @@ from lit_critic_rl.ppo.rollout import sample, teacher_force
 from lit_critic_rl.rl.kl import rollout_kl
 from lit_critic_rl.rl.logprobs import token_logprobs
 from lit_critic_rl.rl.loop import UpdateLoop
-from lit_critic_rl.rl.update import OptimizerStepper
+from lit_critic_rl.rl.update import AccumulationGroups, OptimizerStepper, group_tokens
 from lit_critic_rl.rlmec.objective import RLMECObjective
 from lit_critic_rl.rlmec.ratio import with_sampler_logprobs
 from lit_critic_rl.types import TokenRewards
@@ -197,7 +197,10 @@ def test_one_temperature_for_the_ratio_the_policy_loss_and_the_imitation_loss(ti
         # the update's log-probs are at T: log softmax(z / T) at the sampled ids
         expected = torch.log_softmax(logits / t, -1).gather(-1, rollout.response_ids[..., None])[..., 0]
         torch.testing.assert_close(policy.logprobs.detach() * mask, expected * mask, atol=1e-5, rtol=1e-5)
-        stats = objective.minibatch_loss(lm, rollout, adv, idx, policy, lambda loss: None)
+        # the whole batch as one minibatch of its own accumulation group (its step is never taken)
+        group = AccumulationGroups(OptimizerStepper(torch.optim.SGD(lm.trainable_parameters(), lr=0.0)))
+        group.start(1, group_tokens([objective.token_counts(rollout, adv, idx)]))
+        stats = objective.minibatch_loss(lm, rollout, adv, idx, policy, group)
         # L_IR = -sum(0.5 * logp_T) / #{w != 0}, with the same T
         by_hand = -(0.5 * expected * mask).sum() / mask.sum()
         assert float(stats["imitation_loss"]) == pytest.approx(float(by_hand), rel=1e-4)
