@@ -9,6 +9,7 @@ from lit_critic_rl.models.policy import ForwardOutput
 from lit_critic_rl.objectives import GRPOObjective
 from lit_critic_rl.objectives.surrogate import aggregate, clipped_surrogate
 from lit_critic_rl.rl.objective import PolicyPass, RunContext
+from lit_critic_rl.rl.update import AccumulationGroups, group_tokens
 from lit_critic_rl.types import Advantages, Rollout
 
 X = torch.tensor([[1.0, 2.0, 3.0], [4.0, 6.0, 9.0]])
@@ -66,3 +67,51 @@ def test_settings_are_checked_with_the_field_named():
         GRPOObjective(dense="summed")
     with pytest.raises(ValueError, match="model.generation.samples_per_prompt must be >= 2 for GRPOObjective"):
         GRPOObjective().connect(RunContext(samples_per_prompt=1))
+
+
+class _RecordingStepper:
+    """A Stepper that keeps the losses it back-propagates and counts its steps."""
+
+    def __init__(self):
+        self.losses, self.steps, self.skipped_updates = [], 0, 0
+
+    def backward(self, loss):
+        loss.backward()
+        self.losses.append(loss.item())
+
+    def step(self):
+        self.steps += 1
+
+    def skip(self):
+        self.skipped_updates += 1
+
+
+def test_token_mean_divides_by_the_tokens_of_the_whole_accumulation_group():
+    # DAPO's token_mean over one group of 2 minibatches: row 0 alone with 3 tokens (A = 1, 2, 3), row 1 alone with
+    # 9 tokens (A = 1 each). At ratio 1 the per-token loss is -A, so the minibatch sums are -6 and -9, and the group
+    # holds 3 + 9 = 12 tokens: the parts are -6/12 = -0.5 and -9/12 = -0.75, together -15/12 = -1.25, the token mean
+    # of the 12 tokens (a mean of the minibatch means would be (-6/3 - 9/9) / 2 = -1.5). The gradient of -A ρ at
+    # ρ = 1 with respect to log π is -A, over 12: -1/12, -2/12, -3/12 on row 0 and -1/12 on each token of row 1.
+    objective = GRPOObjective(clip_high=0.28, loss_aggregation="token_mean", kl_coef=0.0)
+    objective.connect(RunContext(samples_per_prompt=2))
+    mask = torch.tensor([[1.0] * 3 + [0.0] * 6, [1.0] * 9])
+    ids = torch.zeros(2, 9, dtype=torch.long)
+    old = torch.full((2, 9), -1.0)
+    rollout = Rollout(["p", "q"], ["y", "z"], ids, mask.long(), ids, mask, logprobs=old, ref_logprobs=old)
+    advantages = torch.tensor([[1.0, 2.0, 3.0] + [0.0] * 6, [1.0] * 9])
+    adv = Advantages(torch.zeros(2, 9), advantages, None, torch.zeros(2, 9))
+    logp = old.clone().requires_grad_(True)
+    stepper = _RecordingStepper()
+    groups = AccumulationGroups(stepper)
+    minibatches = [torch.tensor([0]), torch.tensor([1])]
+    tokens = group_tokens([objective.token_counts(rollout, adv, idx) for idx in minibatches])
+    assert tokens.tolist() == [12.0]
+    groups.start(2, tokens)
+    logged = []
+    for idx in minibatches:
+        policy = PolicyPass(ForwardOutput(torch.zeros(1, 9, 3), None), logp[idx])
+        logged.append(objective.minibatch_loss(None, rollout, adv, idx, policy, groups)["policy_loss"].item())
+    groups.end()
+    assert stepper.losses == pytest.approx([-0.5, -0.75]) and stepper.steps == 1
+    torch.testing.assert_close(logp.grad, -advantages * mask / 12)
+    assert logged == pytest.approx([-2.0, -1.0])  # the log keeps each minibatch's own token mean

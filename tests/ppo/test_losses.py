@@ -46,3 +46,23 @@ def test_clipped_value_loss_counts_clipping():
     )
     assert loss.item() == pytest.approx(0.5 * 3.24)
     assert clipfrac.item() == 1.0
+
+
+def test_a_normaliser_replaces_the_minibatch_token_count():
+    # the value loss by hand above over 2 tokens is 0.5 * (0.25 + 1) / 2 = 0.3125; over an accumulation group of 5
+    # tokens it is this minibatch's part, 0.5 * 1.25 / 5 = 0.125; the policy loss at ratio 1 with A = 1, 3 is
+    # -(1 + 3) / 5 = -0.8 (its own mean: -2)
+    values, old, returns, mask = (
+        torch.tensor([[2.0, 0.0]]),
+        torch.tensor([[1.0, 0.0]]),
+        torch.tensor([[1.5, 1.0]]),
+        torch.ones(1, 2),
+    )
+    loss, _ = clipped_value_loss(values, old, returns, mask, 0.2, torch.tensor(5.0))
+    assert loss.item() == pytest.approx(0.125)
+    pg = clipped_policy_loss(torch.zeros(1, 2), torch.zeros(1, 2), torch.tensor([[1.0, 3.0]]), mask, 0.2)
+    assert pg.loss.item() == pytest.approx(-2.0)
+    pg = clipped_policy_loss(
+        torch.zeros(1, 2), torch.zeros(1, 2), torch.tensor([[1.0, 3.0]]), mask, 0.2, torch.tensor(5.0)
+    )
+    assert pg.loss.item() == pytest.approx(-0.8)

@@ -114,3 +114,21 @@ def test_imitation_gradient_through_logits_by_hand():
 def test_imitation_loss_rejects_a_wrong_rank():
     with pytest.raises(ValueError, match="logits or"):
         imitation_loss(torch.zeros(3), torch.zeros(3, dtype=torch.long), torch.ones(3))
+
+
+def test_a_normaliser_replaces_the_counts_of_both_losses():
+    # the accumulation group's counts replace this minibatch's own: the imitation loss above over its 2 weighted
+    # tokens is 1.5 * ln(4/3) / 2 = 0.215762; as a part of a group with 6 weighted tokens, 1.5 * 0.287682 / 6 =
+    # 0.071921. L_RL at ρ = 1 (logp = ref) with r = [0.5, -0.1] has weights r and loss -(0.5 * ln 0.5 - 0.1 * ln 0.25)
+    # = 0.208 (ln 0.5 = -0.693147, ln 0.25 = -1.386294: -(-0.346574 + 0.138629) = 0.207944) over its 2 rewarded
+    # tokens: 0.103972; over a group's 8: 0.025993
+    logp = torch.log(torch.tensor([[0.75, 0.25, 0.75]]))
+    loss = imitation_loss(logp, torch.zeros(1, 3, dtype=torch.long), torch.tensor([[1.0, 0.0, 0.5]]), None, 6.0)
+    assert loss.item() == pytest.approx(1.5 * math.log(4 / 3) / 6, rel=1e-6)
+    logp = torch.log(torch.tensor([[0.5, 0.25]]))
+    rewards = torch.tensor([[0.5, -0.1]])
+    own = rlmec_policy_loss(logp, logp, rewards, torch.ones(1, 2))
+    grouped = rlmec_policy_loss(logp, logp, rewards, torch.ones(1, 2), normaliser=torch.tensor(8.0))
+    assert own.loss.item() == pytest.approx(0.207944 / 2, abs=1e-6)
+    assert grouped.loss.item() == pytest.approx(0.207944 / 8, abs=1e-6)
+    assert grouped.rewarded.item() == 2  # the logged count stays the minibatch's
