@@ -14,6 +14,7 @@ from lit_critic_rl.distributed import AllReduceSum, gather_objects, global_means
 from lit_critic_rl.ppo.score_scaling import RunningMoments
 from lit_critic_rl.rl.batch_stats import masked_moments, sample_means
 from lit_critic_rl.rl.masked import masked_whiten
+from lit_critic_rl.rl.update import group_tokens
 
 
 def batch() -> tuple[torch.Tensor, torch.Tensor]:
@@ -24,6 +25,17 @@ def batch() -> tuple[torch.Tensor, torch.Tensor]:
     mask[0, 3:] = 0
     mask[4, 1:] = 0
     return x, mask
+
+
+def token_mean_gradient(x: torch.Tensor, mask: torch.Tensor, reduce: AllReduceSum) -> torch.Tensor:
+    """The gradient of ``w`` in the token mean of ``w * x`` over one accumulation group of 2 minibatches (a row,
+    then the other two) on this rank, averaged over the ranks as DDP averages gradients."""
+    w = torch.ones((), requires_grad=True)
+    halves = [slice(0, 1), slice(1, 3)]
+    tokens = group_tokens([mask[h].sum()[None] for h in halves], reduce)
+    for h in halves:
+        ((w * x[h] * mask[h]).sum() / tokens[0]).backward()
+    return reduce(w.grad) / dist.get_world_size()
 
 
 def worker(rank: int, port: int, results) -> None:
@@ -41,6 +53,7 @@ def worker(rank: int, port: int, results) -> None:
             "sample_means": sample_means({"row_sum": (x * mask)[mine].sum(1)}, reduce),
             "global_means": global_means({"loss": float(rank + 1)}, reduce),
             "gathered": gather_objects({"rank": rank}),
+            "token_mean_grad": token_mean_gradient(x[mine], mask[mine], reduce),
         }
     finally:
         dist.destroy_process_group()
@@ -78,6 +91,15 @@ def test_moments_and_logged_means_are_global_on_every_rank(two_ranks):
         assert got["sample_means"]["row_sum"] == pytest.approx(float((x * mask).sum(1).mean()))
         assert got["global_means"] == {"loss": 1.5}
         assert got["gathered"] == [{"rank": 0}, {"rank": 1}]
+
+
+def test_a_token_mean_over_ranks_and_minibatches_is_the_whole_batch_token_mean(two_ranks):
+    # rank 0 holds 3 + 5 + 5 = 13 tokens, rank 1 5 + 1 + 5 = 11, each split into minibatches of 1 and 2 rows: each
+    # divides its token sums by 24 / 2 = 12 and the ranks' average gradient is sum(x M) / 24, the whole batch's mean
+    # (per-rank means averaged would weigh rank 0's tokens by 1/26 and rank 1's by 1/22)
+    x, mask = batch()
+    for rank in (0, 1):
+        torch.testing.assert_close(two_ranks[rank]["token_mean_grad"], (x * mask).sum() / mask.sum())
 
 
 @pytest.mark.parametrize(("total", "world", "shares"), [(10, 3, [4, 3, 3]), (2, 4, [1, 1, 0, 0]), (8, 2, [4, 4])])
