@@ -1,8 +1,9 @@
-"""Command line: ``lit-critic-rl fit|validate|test --config configs/quickstart.yaml``,
-``lit-critic-rl report RUN_DIR`` to rebuild a run's ``report.html``,
-``lit-critic-rl plan-memory --config X.yaml`` to print a run's memory plan without loading weights,
-``lit-critic-rl serve-rollouts --config X.yaml`` to start the vLLM server of ``model.generation.engine: vllm``, and
-``lit-critic-rl grm fit --config ...`` to train RLMEC's generative reward model.
+"""Command line: one registry of subcommands (:data:`SUBCOMMANDS`); ``lit-critic-rl --help`` lists them.
+
+``fit|validate|test --config configs/quickstart.yaml`` train and evaluate the policy (LightningCLI on
+:class:`~lit_critic_rl.module.DenseRewardPPO`); ``grm fit|validate`` the same on RLMEC's generative reward model;
+``plan-memory``, ``serve-rollouts``, ``report``, ``teacher-data`` and ``grm-eval`` are their modules' own commands
+(the last two also run as ``python -m lit_critic_rl.rlmec.teacher_data`` / ``.grm_eval``).
 
 Components are swapped by ``class_path``/``init_args`` in YAML (the extrinsic reward, the critic, the datamodule).
 Every output follows ``trainer.default_root_dir``: it is linked to the ``save_dir`` of each logger and, plus
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from lightning.pytorch.cli import LightningCLI
 
@@ -52,35 +55,11 @@ class CLI(LightningCLI):
         return parser
 
 
-def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
-    """Entry point of ``cli.py`` and the ``lit-critic-rl`` script; ``args``/``run`` as in ``LightningCLI``.
-
-    ``report RUN_DIR``, ``plan-memory --config ...`` and ``serve-rollouts --config ...`` are handled here, before
-    LightningCLI, and return None.
-    ``grm fit|validate ...`` runs the same LightningCLI on RLMEC's generative reward model
-    (:mod:`lit_critic_rl.rlmec.grm_module`) instead of PPO.
-    """
+def ppo_cli(argv: list[str], run: bool = True) -> CLI:
+    """LightningCLI on the PPO module and a prompt datamodule (``fit``/``validate``/``test``, or ``run=False`` for
+    the commands that only build the run: ``plan-memory``, ``serve-rollouts``)."""
     from lit_critic_rl.data.base import PromptDataModule
 
-    argv = sys.argv[1:] if args is None else list(args)
-    if argv[:1] == ["plan-memory"]:
-        plan_main(argv[1:])
-        return None
-    if argv[:1] == ["serve-rollouts"]:
-        from lit_critic_rl.rollout_engines.server import serve_main
-
-        serve_main(argv[1:])
-        return None
-    if argv[:1] == ["report"]:
-        from lit_critic_rl.report import report_main
-
-        report_main(argv[1:])
-        return None
-    if argv[:1] == ["grm"]:
-        from lit_critic_rl.rlmec.grm_module import GRMData, GRMFineTuning
-
-        with lightning_run():
-            return LightningCLI(GRMFineTuning, GRMData, save_config_kwargs={"overwrite": True}, args=argv[1:], run=run)
     check_argv(argv)  # keys moved to model.objective: one message naming the new key, not jsonargparse's
     with lightning_run():  # without the library messages that are not about the run (lit_critic_rl/library_messages.py)
         # the module adds its callbacks itself (DenseRewardPPO.configure_callbacks: adapters, samples, report, summary)
@@ -89,9 +68,17 @@ def main(args: list[str] | None = None, run: bool = True) -> CLI | None:
             PromptDataModule,
             subclass_mode_data=True,
             save_config_kwargs={"overwrite": True},
-            args=args,
+            args=argv,
             run=run,
         )
+
+
+def grm_cli(argv: list[str], run: bool = True) -> LightningCLI:
+    """``grm fit|validate ...``: the same LightningCLI on RLMEC's generative reward model (SFT of its adapter)."""
+    from lit_critic_rl.rlmec.grm_module import GRMData, GRMFineTuning
+
+    with lightning_run():
+        return LightningCLI(GRMFineTuning, GRMData, save_config_kwargs={"overwrite": True}, args=argv, run=run)
 
 
 def plan_main(argv: list[str]) -> None:
@@ -99,13 +86,85 @@ def plan_main(argv: list[str]) -> None:
     status 1 when it does not fit this machine's device memory."""
     from lit_critic_rl.plan_memory import plan_for_trainer
 
-    cli = main(argv, run=False)
+    cli = ppo_cli(argv, run=False)
     cli.datamodule.setup()
     text, fits, advice = plan_for_trainer(cli.model, cli.datamodule, cli.trainer)
     print(text)
     if not fits:
         print("does NOT fit; knobs: " + "; ".join(advice), file=sys.stderr)
         raise SystemExit(1)
+
+
+def serve_main(argv: list[str]) -> None:
+    from lit_critic_rl.rollout_engines.server import serve_main
+
+    serve_main(argv)
+
+
+def report_main(argv: list[str]) -> None:
+    from lit_critic_rl.report import report_main
+
+    report_main(argv)
+
+
+def teacher_data_main(argv: list[str]) -> None:
+    from lit_critic_rl.rlmec.teacher_data import main
+
+    main(argv)
+
+
+def grm_eval_main(argv: list[str]) -> None:
+    from lit_critic_rl.rlmec.grm_eval import main
+
+    main(argv)
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    summary: str
+    """The one line of ``lit-critic-rl --help``."""
+    run: Callable[[list[str], bool], object]
+    """Called with the arguments after the subcommand's name (all of them for LightningCLI's) and ``run``."""
+    lightning: bool = False
+    """A LightningCLI subcommand of the PPO module: it is given the whole argument list, its name included."""
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "fit": Subcommand("train the policy (--config configs/quickstart.yaml)", ppo_cli, lightning=True),
+    "validate": Subcommand("evaluate the policy on the validation prompts", ppo_cli, lightning=True),
+    "test": Subcommand("evaluate the policy on the test prompts", ppo_cli, lightning=True),
+    "report": Subcommand("rebuild a run's report.html: report RUN_DIR", lambda a, r: report_main(a)),
+    "plan-memory": Subcommand("print a run's memory plan without loading weights", lambda a, r: plan_main(a)),
+    "serve-rollouts": Subcommand("start the vLLM server of model.generation.engine: vllm", lambda a, r: serve_main(a)),
+    "grm": Subcommand("train RLMEC's generative reward model: grm fit|validate --config ...", grm_cli),
+    "teacher-data": Subcommand("sample a policy and save a teacher's rewrites (RLMEC's data round)",
+                               lambda a, r: teacher_data_main(a)),
+    "grm-eval": Subcommand("score a GRM adapter on held-out teacher data", lambda a, r: grm_eval_main(a)),
+}  # fmt: skip
+
+
+def help_text() -> str:
+    """What ``lit-critic-rl --help`` prints: the docs hint and every subcommand with its one line."""
+    width = max(len(name) for name in SUBCOMMANDS) + 2
+    lines = [f"  {name:<{width}}{cmd.summary}" for name, cmd in SUBCOMMANDS.items()]
+    usage = "usage: lit-critic-rl SUBCOMMAND [options]  ('lit-critic-rl SUBCOMMAND --help' for its options)"
+    return "\n".join([usage, "", DOCS_HINT, "", "subcommands:", *lines])
+
+
+def main(args: list[str] | None = None, run: bool = True) -> CLI | LightningCLI | None:
+    """Entry point of ``cli.py`` and the ``lit-critic-rl`` script; ``args``/``run`` as in ``LightningCLI``.
+
+    The first argument names the subcommand (:data:`SUBCOMMANDS`); ``fit``/``validate``/``test`` and ``grm`` return
+    their LightningCLI, the others None. Arguments that name none go to the PPO LightningCLI as they are.
+    """
+    argv = sys.argv[1:] if args is None else list(args)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(help_text())
+        return None
+    command = SUBCOMMANDS.get(argv[0])
+    if command is None or command.lightning:
+        return ppo_cli(argv, run)
+    return command.run(argv[1:], run)
 
 
 DEBUG_ENV = "LIT_CRITIC_RL_DEBUG"

@@ -1,15 +1,22 @@
 """The PPO LightningModule: it orchestrates one iteration as a straight line; the stages live elsewhere.
 
-One iteration (``training_step`` on a batch of prompts)::
+One iteration (``training_step`` on a batch of prompts, or of a replay file's records)::
 
-    rollout  = engine.sample_groups(lm, tokenizer, prompts, run dir)       # rollout_engines/ (HF or vLLM)
+    taken    = source.take(batch, iteration, lm, tokenizer, engine, run dir)  # rlmec/rounds.py: fresh or replayed
     scores   = score_samples(reward, prompts, responses)                   # rewards/base.py
+    rollout  = imitation.targets(taken, tokenizer)                          # rlmec/imitation.py (rewrite targets)
     pending  = critic_runner.start(prompts, responses, scores)              # critic/runner.py (maybe off-thread)
     rollout  = teacher_force(lm, rollout, ...)                              # ppo/rollout.py (no grad)
     rollout, first = update_loop.first_forward(objective, lm, rollout)   # only when fused  rl/loop.py
+    rollout  = with_sampler_logprobs(rollout, taken.records)                # rlmec/ratio.py (off-policy objectives)
+    source.remember(taken, rollout, rewrites)                               # the round later iterations replay
     rewards  = assemble_rewards(scores, pending.wait(), rollout, ...)      # ppo/token_rewards.py
     adv      = objective.advantages(rollout, rewards, kl, kl_coef)         # e.g. ppo/objective.py
     stats    = update_loop.run(objective, lm, stepper, rollout, adv, first) # rl/loop.py, objective's minibatch loss
+
+The source (:func:`~lit_critic_rl.rlmec.rounds.rollout_source`) is chosen once in :meth:`setup` from the datamodule,
+and the stages that read references (the critic's, the rewrite stage) receive them there, so the step has no
+branches on what the batch holds.
 
 Optimization is manual, so Lightning's ``global_step`` counts optimizer steps (several per iteration); iterations
 are batches of the train loader (``train/iteration``).
@@ -25,11 +32,10 @@ from lightning.pytorch import LightningModule
 
 from lit_critic_rl.args import AdapterArgs, EvalArgs, GenerationArgs, ModelArgs, PPOArgs, ShapingArgs
 from lit_critic_rl.callbacks import AdapterExport, RunSummary, SampleLog, run_dir
-from lit_critic_rl.checks import check_objective, check_offline, check_prompt_lengths
+from lit_critic_rl.checks import check_objective, check_prompt_lengths
 from lit_critic_rl.critic.base import CriticBackend, CriticSetup
 from lit_critic_rl.critic.runner import CriticRunner
 from lit_critic_rl.data.base import PromptDataModule
-from lit_critic_rl.data.replay import RolloutReplay
 from lit_critic_rl.distributed import AllReduceSum, gather_objects
 from lit_critic_rl.evaluation import Evaluator
 from lit_critic_rl.memory import set_malloc_mmap_threshold, trim_malloc
@@ -53,10 +59,10 @@ from lit_critic_rl.rl.kl import rollout_kl
 from lit_critic_rl.rl.loop import UpdateLoop
 from lit_critic_rl.rl.masked import no_reduce
 from lit_critic_rl.rl.update import OptimizerStepper
-from lit_critic_rl.rlmec.imitation import Imitation, references_read_by
-from lit_critic_rl.rlmec.ratio import fill_replay_logprobs, with_sampler_logprobs
+from lit_critic_rl.rlmec.imitation import Imitation
+from lit_critic_rl.rlmec.ratio import with_sampler_logprobs
 from lit_critic_rl.rlmec.rewriter import Rewriter
-from lit_critic_rl.rlmec.rounds import SampleRounds
+from lit_critic_rl.rlmec.rounds import RolloutSource, SampleRounds, rollout_source
 from lit_critic_rl.rng import pick_rank_state, restore_rng
 from lit_critic_rl.rollout_engines import rollout_engine
 from lit_critic_rl.samples import sample_records
@@ -131,8 +137,6 @@ class DenseRewardPPO(LightningModule):
         check_objective(objective, rewriter, ppo.regenerate_every)
         target = getattr(objective, "imitation_target", "teacher")
         self.imitation = Imitation(target, rewriter, critic, generation) if objective.needs_targets else None
-        self.references: dict[str, str] = {}
-        """The task datamodule's reference solutions (from :meth:`setup`), for critics and rewriters reading them."""
         self.optimizer_factory = optimizer
         check_model_name(model.name_or_path)  # a missing folder fails here; the weights load in configure_model
         self.tokenizer = None
@@ -145,6 +149,8 @@ class DenseRewardPPO(LightningModule):
         )
         self.reward_moments = RunningMoments()
         self.rounds = SampleRounds(ppo.regenerate_every)
+        self.source: RolloutSource = self.rounds
+        """Where each iteration's samples come from (:mod:`~lit_critic_rl.rlmec.rounds`), chosen in :meth:`setup`."""
         self.prompts_consumed = self.samples_seen = self.iteration = self.skipped_updates = 0
         self.last_samples: list[dict] = []
         self.timer = PhaseTimer(after=trim_malloc if model.malloc_trim else None)
@@ -197,15 +203,13 @@ class DenseRewardPPO(LightningModule):
             prepare_processes(self.trainer, self.model_args.value_mode, self.objective.needs_values)
             self.reduce = AllReduceSum(self.trainer.strategy.root_device)
         datamodule = getattr(self.trainer, "datamodule", None)
-        if isinstance(datamodule, RolloutReplay) and stage == "fit":
-            check_offline(self.objective)
-            if self.imitation is not None:
-                self.imitation.check_replay()
+        self.source = rollout_source(datamodule, self.rounds)
+        if stage == "fit":
+            self.source.check(self.objective, self.imitation)
         if isinstance(datamodule, PromptDataModule):
-            self.references = datamodule.references()
-            hand_over_references(
-                datamodule.references(), {"model.reward": self.reward, "model.metrics": self.evaluator.metrics}
-            )
+            readers = {"model.reward": self.reward, "model.metrics": self.evaluator.metrics}
+            stages = {"model.critic": self.critic_runner, "model.rewriter": self.imitation}
+            hand_over_references(datamodule.references(), {**readers, **stages})
             prompts = datamodule.all_prompts()
             evaluation = self.evaluator.args.generation or self.generation
             new_tokens = max(self.generation.max_new_tokens, evaluation.max_new_tokens)
@@ -223,9 +227,7 @@ class DenseRewardPPO(LightningModule):
             self._pending_rng = None
         elif self.iteration == 0:
             self.log_initial_validation()
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if isinstance(datamodule, RolloutReplay) and self.objective.off_policy:
-            fill_replay_logprobs(datamodule, self.lm, self.tokenizer, self.objective.loss_temperature)
+        self.source.prepare(self.lm, self.tokenizer, self.objective)
 
     def log_initial_validation(self) -> None:
         """Log the validation metrics of the untrained policy at step 0, the baseline of every later validation."""
@@ -250,21 +252,21 @@ class DenseRewardPPO(LightningModule):
         )
 
     def training_step(self, batch: list[str] | list[dict], batch_idx: int) -> None:
+        """One iteration: the stages of the module docstring, in order."""
         objective, loop, timer = self.objective, self.update_loop, self.timer
         self.lm.eval()
         with timer("generate"):
-            taken = self.rounds.take(batch, self.iteration, self.lm, self.tokenizer, self.engine, run_dir(self.trainer))
+            taken = self.source.take(batch, self.iteration, self.lm, self.tokenizer, self.engine, run_dir(self.trainer))
         rollout, rewrites = taken.rollout, taken.rewrites
         with timer("reward"):
             scores = score_samples(self.reward, rollout.prompts, rollout.responses)
         rewrite_stats: dict[str, float] = {}
         if self.imitation is not None:
             with timer("rewrite"):
-                rollout, rewrite_stats, rewrites = self.imitation.targets(taken, self.references, self.tokenizer)
+                rollout, rewrite_stats, rewrites = self.imitation.targets(taken, self.tokenizer)
         pending = None
         if self.critic_runner is not None:
-            refs = references_read_by(self.critic, rollout.prompts, self.references, "model.critic")
-            pending = self.critic_runner.start(rollout.prompts, rollout.responses, scores, refs)
+            pending = self.critic_runner.start(rollout.prompts, rollout.responses, scores)
         fused = loop.fuses(objective, len(rollout))
         with timer("teacher_forced"):
             rollout = teacher_force(
@@ -283,8 +285,7 @@ class DenseRewardPPO(LightningModule):
                 rollout, first = loop.first_forward(objective, self.lm, rollout)
         if objective.off_policy:  # the ratio's denominator: the policy that sampled this round
             rollout = with_sampler_logprobs(rollout, taken.records, taken.source)
-        if taken.fresh:
-            self.rounds.keep(rollout, rewrites, rollout.sampler_logprobs)
+        self.source.remember(taken, rollout, rewrites)
         critiques = pending.wait() if pending is not None else [None] * len(rollout)
         ranges = response_token_ranges(rollout, self.tokenizer)
         rewards = assemble_rewards(scores, critiques, rollout, ranges, self.shaping, self.tokenizer)

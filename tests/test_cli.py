@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lit_critic_rl.cli import main
+from lit_critic_rl.cli import SUBCOMMANDS, main
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -180,6 +180,45 @@ def test_console_script_shim_prints_help():
     assert out.returncode == 0 and "fit" in out.stdout
     text = " ".join(out.stdout.split())  # argparse wraps the description to the terminal width
     assert "Guides in docs/" in text and "lit-critic-rl report RUN_DIR" in text
+
+
+def test_help_lists_every_subcommand_with_one_line(capsys):
+    assert main(["--help"]) is None
+    listed = capsys.readouterr().out.split("subcommands:\n", 1)[1].splitlines()
+    names = [line.split()[0] for line in listed]
+    expected = ["fit", "validate", "test", "report", "plan-memory", "serve-rollouts", "grm", "teacher-data", "grm-eval"]
+    assert sorted(names) == sorted(expected) and list(SUBCOMMANDS) == names
+    assert all(len(line.split()) > 2 for line in listed)  # a name, then its summary, on the one line
+
+
+# one per kind of subcommand: a LightningCLI of PPO, of the GRM, one that builds the PPO run only, and the own parsers
+HELP_MARKERS = {
+    "fit": "--model.ppo.regenerate_every",
+    "grm fit": "--model.learning_rate",
+    "plan-memory": "--model.ppo.regenerate_every",
+    "serve-rollouts": "--model.ppo.regenerate_every",
+    "report": "Rebuild report.html",
+    "teacher-data": "--rewriter",
+    "grm-eval": "--reference-field",
+}
+
+
+@pytest.mark.parametrize("command", list(HELP_MARKERS))
+def test_each_subcommand_dispatches_to_its_own_parser(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command.split(), "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert HELP_MARKERS[command] in out and "subcommands:" not in out  # its own help, not the listing
+    if command == "grm fit":
+        assert "--model.ppo" not in out  # the GRM's module, not PPO's
+
+
+def test_scripts_still_run_as_modules():
+    scripts = {"lit_critic_rl.rlmec.teacher_data": "--rewriter", "lit_critic_rl.rlmec.grm_eval": "--adapter"}
+    for module, marker in scripts.items():
+        out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and marker in out.stdout, out.stderr[-500:]
 
 
 @pytest.mark.parametrize("subcommand", ["validate", "test"])

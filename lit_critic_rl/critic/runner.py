@@ -3,6 +3,8 @@
 It owns the thread pool and the timing (``perf/critic_s``: the critic's own time; ``perf/critic_wait_s``: how long the
 trainer waited for an off-thread critic after its teacher-forced passes). Critics that share the trainer's model
 (self-critique) or compute on the CPU run in the caller's thread, since overlapping them would only contend.
+A critic that reads references gets each sample's from the runner, which takes the datamodule's through
+:class:`~lit_critic_rl.rewards.references.UsesReferences` at setup.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from torch import Tensor
 
 from lit_critic_rl.critic.base import CriticBackend, Critique
 from lit_critic_rl.perf import PhaseTimer
+from lit_critic_rl.rewards.references import UsesReferences
 
 
 class PendingCritiques:
@@ -30,7 +33,7 @@ class PendingCritiques:
             return self._result()
 
 
-class CriticRunner:
+class CriticRunner(UsesReferences):
     def __init__(self, critic: CriticBackend, timer: PhaseTimer, gate_threshold: float | None = None) -> None:
         """
         Args:
@@ -67,11 +70,20 @@ class CriticRunner:
         self.timer.add("critic", time.perf_counter() - start)
         return out
 
+    @property
+    def reads_references(self) -> bool:
+        return bool(self.critic.reads_references)
+
+    def reader_name(self) -> str:
+        return type(self.critic).__name__
+
     def start(
         self, prompts: list[str], responses: list[str], scores: Tensor, references: list[str] | None = None
     ) -> PendingCritiques:
-        """Start the critic on the samples (with each one's reference when the critic reads them);
-        :meth:`PendingCritiques.wait` returns its critiques."""
+        """Start the critic on the samples (with each one's reference when the critic reads them: ``references``,
+        else the handed-over table's); :meth:`PendingCritiques.wait` returns its critiques."""
+        if references is None:
+            references = self.stage_references(self.critic, prompts, "model.critic")
         if not self.critic.runs_off_thread:
             result = self._run(prompts, responses, scores, references)
             return PendingCritiques(lambda: result, self.timer, off_thread=False)

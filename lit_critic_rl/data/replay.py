@@ -123,10 +123,6 @@ class RolloutReplay(PromptDataModule):
         return self.eval_data.test_dataloader()
 
 
-def is_replay(batch) -> bool:
-    return bool(batch) and isinstance(batch[0], dict)
-
-
 def replayed_rollout(records: list[dict], tokenizer, device) -> tuple[Rollout, list[Rewrite] | None]:
     """The rollout of saved samples (prompts left-padded as :func:`~lit_critic_rl.ppo.rollout.sample` pads them,
     responses re-tokenized and right-padded, samples of identical prompts in one group), and their saved rewrites

@@ -29,6 +29,7 @@ import torch
 
 from lit_critic_rl.critic.base import CriticBackend, CriticSetup, Critique, TokenValue
 from lit_critic_rl.rlmec.grm import check_reference_use, encode_pair, rewrite_prompt
+from lit_critic_rl.rlmec.grm_tokens import answer_logprobs
 from lit_critic_rl.rlmec.losses import grm_token_rewards
 
 GRM = "grm"
@@ -131,8 +132,6 @@ class MinEditGRM(CriticBackend):
     ) -> list[tuple[torch.Tensor, list]]:
         """Per solution: the GRM's probability of each of its tokens (and the EOS) after the rewrite prompt, and
         their ranges."""
-        from lit_critic_rl.rlmec.grm_module import answer_logprobs
-
         refs = self._references(references, len(prompts))
         pairs = [(rewrite_prompt(p, y, r), y) for p, y, r in zip(prompts, responses, refs)]
         out = []

@@ -21,12 +21,11 @@ import json
 import torch
 
 from lit_critic_rl.rlmec.grm import check_reference_use, locate_prompt, parse_located, record_reference, rewrite_prompt
+from lit_critic_rl.rlmec.grm_tokens import left_padded
 
 
 @torch.no_grad()
 def greedy(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int = 8) -> list[str]:
-    from lit_critic_rl.rlmec.grm_module import left_padded
-
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     out = []
     for start in range(0, len(prompts), batch_size):

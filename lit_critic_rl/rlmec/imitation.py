@@ -10,20 +10,23 @@
 - ``teacher``: ``model.rewriter``'s rewrites (the exact arithmetic teacher, an LLM), or the teacher's rewrites
   saved in the replay file. A departure from the paper, named in the config.
 
-A rewriter that reads references (``reads_references``: the LLM teacher; a GRM trained with them) is given each
-prompt's reference from the task datamodule. Every rewrite that claims a first wrong step k must keep the sample's
-lines before k: one whose earlier lines differ (:func:`keeps_earlier_steps`) is a counted skip
-(``train/rewrite_prefix_mismatch``), never a silently used target.
+The stage is declared like the critic's: it takes the references through
+:class:`~lit_critic_rl.rewards.references.UsesReferences` (handed over at setup, only when its rewriter reads them:
+``reads_references``, the LLM teacher, a GRM trained with them) and gives the rewriter each prompt's.
+
+Every rewrite that claims a first wrong step k must keep the sample's lines before k: one whose earlier lines differ
+(:func:`keeps_earlier_steps`) is a counted skip (``train/rewrite_prefix_mismatch``), never a silently used target.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from lit_critic_rl.rewards.references import UsesReferences, references_read_by  # noqa: F401  (re-exported)
 from lit_critic_rl.rlmec.grm_rewriter import GRMRewriter, ImitationTarget, first_changed_line
 from lit_critic_rl.rlmec.rewriter import Rewrite, Rewriter
 from lit_critic_rl.rlmec.rounds import Round
-from lit_critic_rl.rlmec.targets import references_for, rewrite_targets
+from lit_critic_rl.rlmec.targets import rewrite_targets
 from lit_critic_rl.types import Rollout
 
 PREFIX_MISMATCH = "rewrite changes lines before its first wrong step"
@@ -49,21 +52,7 @@ def checked_prefixes(solutions: list[str], rewrites: list[Rewrite]) -> tuple[lis
     return out, sum(a.ok and not b.ok for a, b in zip(rewrites, out))
 
 
-def references_read_by(reader, prompts: list[str], references: dict[str, str], field: str) -> list[str] | None:
-    """Each prompt's reference when ``reader`` (a critic or a rewriter) reads them (``reads_references``), else
-    None; one error naming ``field`` when it does and the data module has none."""
-    if not getattr(reader, "reads_references", False):
-        return None
-    refs = references_for(prompts, references)
-    if refs is None:
-        raise ValueError(
-            f"{field} ({type(reader).__name__}) reads reference solutions, but the data module has none "
-            "(use a task with references, e.g. GSM8KPrompts)"
-        )
-    return refs
-
-
-class Imitation:
+class Imitation(UsesReferences):
     def __init__(self, target: ImitationTarget, rewriter: Rewriter | None, critic, generation) -> None:
         """
         Args:
@@ -90,6 +79,13 @@ class Imitation:
         else:
             self.rewriter = rewriter if target == "teacher" else None
 
+    @property
+    def reads_references(self) -> bool:
+        return bool(getattr(self.rewriter, "reads_references", False))
+
+    def reader_name(self) -> str:
+        return type(self.rewriter).__name__
+
     def check_replay(self) -> None:
         """An offline file's saved rewrites are the teacher's: ``grm`` needs the GRM to make its own."""
         if self.target == "grm" and not self.has_grm:
@@ -99,7 +95,7 @@ class Imitation:
                 "teacher to imitate those"
             )
 
-    def rewrites(self, taken: Round, references: dict[str, str]) -> tuple[list[Rewrite] | None, bool]:
+    def rewrites(self, taken: Round) -> tuple[list[Rewrite] | None, bool]:
         """This round's rewrites: the saved ones where they are the chosen source's, else the chosen rewriter's
         (None without one: no imitation); and whether they were made now."""
         if taken.rewrites is not None and (self.target == "teacher" or not taken.from_file):
@@ -107,12 +103,12 @@ class Imitation:
         if self.rewriter is None:
             return None, False
         rollout = taken.rollout
-        refs = references_read_by(self.rewriter, rollout.prompts, references, "model.rewriter")
+        refs = self.stage_references(self.rewriter, rollout.prompts, "model.rewriter")
         return self.rewriter.rewrite(rollout.prompts, rollout.responses, refs), True
 
-    def targets(self, taken: Round, references: dict[str, str], tokenizer) -> tuple[Rollout, dict, list | None]:
+    def targets(self, taken: Round, tokenizer) -> tuple[Rollout, dict, list | None]:
         """The rollout with its imitation targets, the stage's counters and the rewrites (kept with the round)."""
-        rewrites, made_now = self.rewrites(taken, references)
+        rewrites, made_now = self.rewrites(taken)
         if rewrites is None:
             return taken.rollout, {}, None
         rewrites, mismatched = checked_prefixes(taken.rollout.responses, rewrites)

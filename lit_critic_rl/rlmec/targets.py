@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import torch
 
+from lit_critic_rl.rewards.references import references_for  # noqa: F401  (re-exported: teacher data, tests)
 from lit_critic_rl.rlmec.alignment import imitation_weight_rows
 from lit_critic_rl.rlmec.rewriter import Rewrite, Rewriter
 from lit_critic_rl.types import Rollout
@@ -65,17 +66,6 @@ def rewrite_targets(rollout: Rollout, rewrites: list[Rewrite], tokenizer) -> tup
         "rewrites_changed": float(sum(r.ok and r.first_error_step is not None for r in rewrites)),
     }
     return filled, stats
-
-
-def references_for(prompts: list[str], references: dict[str, str]) -> list[str] | None:
-    """Each prompt's reference from a datamodule's ``references()`` (None when it has none at all, e.g. the
-    arithmetic task, whose teacher works the answer out); a prompt without one is an error."""
-    if not references:
-        return None
-    missing = [p for p in prompts if not references.get(p, "").strip()]
-    if missing:
-        raise KeyError(f"data: {len(missing)} prompt(s) have no reference (first: {missing[0][:60]!r})")
-    return [references[p] for p in prompts]
 
 
 def imitation_targets(

@@ -130,7 +130,7 @@ def stop_server(proc: subprocess.Popen, grace: float = 20.0) -> None:
 def serve_main(argv: list[str]) -> None:
     """``serve-rollouts --config X.yaml [overrides] [--vllm-python P] [--max-model-len N] [--log FILE]``: start
     the server, print its URL when it is ready, and keep it running until interrupted (Ctrl-C or SIGTERM)."""
-    from lit_critic_rl.cli import main
+    from lit_critic_rl.cli import ppo_cli
     from lit_critic_rl.models.loading import resolve_model_path
 
     own = argparse.ArgumentParser(prog="lit-critic-rl serve-rollouts", add_help=False)
@@ -139,7 +139,7 @@ def serve_main(argv: list[str]) -> None:
     own.add_argument("--ready-timeout", type=float, default=600.0)
     own.add_argument("--log", default=None)
     args, rest = own.parse_known_args(argv)
-    cli = main(rest, run=False)
+    cli = ppo_cli(rest, run=False)
     module = cli.model
     gen, model_args = module.generation, module.model_args
     folder = resolve_model_path(model_args.name_or_path)

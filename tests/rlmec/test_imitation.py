@@ -69,3 +69,42 @@ def test_imitation_target_names_its_source_or_fails_naming_the_setting():
     Imitation("teacher", None, None, gen).check_replay()  # the file's saved rewrites are the teacher's
     with pytest.raises(ValueError, match="must be 'grm' or 'teacher'"):
         Imitation("policy", None, None, gen)
+
+
+class ReferenceRewriter(ArithmeticRewriter):
+    """The exact teacher, declared as reading references (as the LLM teacher does), recording what it is given."""
+
+    reads_references = True
+
+    def __init__(self):
+        self.seen = []
+
+    def rewrite(self, problems, solutions, references=None):
+        self.seen.append(references)
+        return super().rewrite(problems, solutions, references)
+
+
+def test_stages_receive_references_at_setup_only_when_their_component_reads_them():
+    from lit_critic_rl.rewards.references import hand_over_references
+    from lit_critic_rl.rlmec.rounds import Round
+    from lit_critic_rl.types import Rollout
+
+    class NoReader(ReferenceReader):
+        reads_references = False
+
+    reader, plain = CriticRunner(ReferenceReader(), PhaseTimer()), CriticRunner(NoReader(), PhaseTimer())
+    teacher, exact = Imitation("teacher", ReferenceRewriter(), None, GenerationArgs()), ArithmeticRewriter()
+    hand_over_references(
+        {}, {"model.critic": plain, "model.rewriter": Imitation("teacher", exact, None, GenerationArgs())}
+    )
+    with pytest.raises(ValueError, match=r"model.critic \(ReferenceReader\) compares responses with references"):
+        hand_over_references({}, {"model.critic": reader})
+    with pytest.raises(ValueError, match=r"model.rewriter \(ReferenceRewriter\) compares responses with references"):
+        hand_over_references({}, {"model.rewriter": teacher})
+    prompt = "Problem: Start with 7. Add 5. Multiply by 3. What is the result?\n"
+    hand_over_references({prompt: "#### 36", "p": "#### 1"}, {"model.critic": reader, "model.rewriter": teacher})
+    reader.start([prompt], ["a"], torch.tensor([0.0])).wait()
+    assert reader.critic.seen == [["#### 36"]]  # looked up from the handed-over table
+    empty = torch.zeros(1, 1)
+    teacher.rewrites(Round(Rollout([prompt], [SAMPLE], empty, empty, empty, empty)))
+    assert teacher.rewriter.seen == [["#### 36"]]
