@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_the_readme_quickstart_has_the_three_steps_the_script_runs():
     commands = quickstart_commands((REPO / "README.md").read_text())
     assert commands["install"][0].startswith("python3 -m venv .venv")
-    assert commands["train"] == ["python cli.py fit --config configs/quickstart.yaml"]
+    assert commands["train"][0].startswith("python cli.py fit --config configs/quickstart.yaml")
     assert commands["test"] == ["python -m pytest -q"]
     # the CI script installs with the same pip lines as the README's install step
     ci = (REPO / ".ci" / "run").read_text()
