@@ -60,7 +60,9 @@ def materialize_asset(alias: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
     try:
-        with without_progress_bars():  # the line above instead of transformers' three bars
+        # the fresh model built to save the weights draws its random init from torch's global generator: without
+        # the fork, a run's first use of the asset would sample differently from every later run with the same seed
+        with without_progress_bars(), torch.random.fork_rng(devices=[]):  # our line instead of transformers' bars
             convert_gguf(folder, filename, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
