@@ -8,16 +8,14 @@ of ours (:data:`EXPECTED`).
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from lit_critic_rl.library_messages import strip_progress_bars
+from tests.test_distributed import cli_fit
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -28,25 +26,13 @@ EXPECTED: list[re.Pattern] = []
 """Our own lines that may match :data:`SUSPECT` in these runs (none do today; add a pattern here with the reason)."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def fit(root: Path, model: str, *extra: str) -> subprocess.CompletedProcess:
     args = [
         *("--config", str(CONFIGS / "quickstart.yaml"), "--config", str(CONFIGS / "debug" / "fast.yaml")),
         *("--trainer.default_root_dir", str(root), "--trainer.limit_val_batches", "1"),
         *("--model.model.name_or_path", model, *extra),
     ]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MASTER_PORT": str(free_port())}
-    env.pop("LOCAL_RANK", None)
-    out = subprocess.run(
-        [sys.executable, str(REPO / "cli.py"), "fit", *args], capture_output=True, text=True, timeout=420, env=env
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out
+    return cli_fit(args)
 
 
 def unexpected_lines(out: subprocess.CompletedProcess) -> list[str]:

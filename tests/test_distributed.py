@@ -81,6 +81,11 @@ def fit(root: Path, model: str, devices: int, epochs: int, *extra: str) -> subpr
         *("--model.critic.init_args.name_or_path", model, "--model.critic.init_args.max_new_tokens", "4"),
         *("--model.critic.init_args.count_file", str(root / "critic_builds.txt")),
     ]
+    return cli_fit(args)
+
+
+def cli_fit(args: list[str]) -> subprocess.CompletedProcess:
+    """``cli.py fit *args`` in a fresh process (one thread, a free DDP port); it must exit 0."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MASTER_PORT": str(free_port())}
     env.pop("LOCAL_RANK", None)
     out = subprocess.run(
