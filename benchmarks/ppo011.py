@@ -70,11 +70,12 @@ def check_trl011_env(env: Path) -> tuple[Path, Path]:
     return python, script
 
 
-def run_trl011(env: Path, steps: int, threads: int) -> dict:
-    """One ``ppo_bench.py`` process: 1 warm-up + ``steps - 1`` timed iterations, generate batch 8."""
+def run_trl011(env: Path, steps: int, threads: int, process_env: dict[str, str] | None = None) -> dict:
+    """One ``ppo_bench.py`` process: 1 warm-up + ``steps - 1`` timed iterations, generate batch 8, in
+    ``process_env`` (default: this process's environment)."""
     python, script = check_trl011_env(env)
     cmd = [str(python), str(script), "--gen-batch-size", "8", "--steps", str(max(steps - 1, 1))]
-    out = subprocess.run(cmd + ["--threads", str(threads)], capture_output=True, text=True, cwd=env)
+    out = subprocess.run(cmd + ["--threads", str(threads)], capture_output=True, text=True, cwd=env, env=process_env)
     if out.returncode != 0:
         raise SystemExit(f"trl_ppo011 failed:\n{out.stderr[-3000:]}")
     lines = out.stdout.splitlines()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -39,7 +40,12 @@ ARMS = {
 }
 PPO011_ARMS = {
     "trl_ppo011": "TRL 0.11.4 PPOTrainer (ppo_bench.py in its venv), generate batch 8",
-    "ours": "lit_critic_rl PPO, library defaults",
+    "trl_ppo011_jemalloc": "TRL 0.11.4 PPOTrainer under jemalloc (LD_PRELOAD), as a TRL user could run it",
+    "ours": "lit_critic_rl PPO, library defaults (as the CLI launches it: jemalloc when installed)",
+    "ours_glibc": "lit_critic_rl PPO, library defaults under glibc's malloc (LIT_CRITIC_RL_ALLOCATOR=system)",
+    "ours_tcmalloc": "lit_critic_rl PPO, library defaults under tcmalloc (LIT_CRITIC_RL_ALLOCATOR=tcmalloc)",
+    "ours_shared_trunk": "lit_critic_rl PPO, model.value_mode shared_trunk (value head on the policy trunk)",
+    "ours_separate": "lit_critic_rl PPO, model.value_mode separate_adapter (its own value adapter)",
     "ours_fp32": "lit_critic_rl PPO, model.dtype float32 (the default, spelled out)",
     "ours_bf16": "lit_critic_rl PPO, model.dtype bfloat16",
     "ours_nf4": "lit_critic_rl PPO, model.quantization nf4 (fp32 compute)",
@@ -57,6 +63,10 @@ PPO011_ARMS = {
 PPO011_DEFAULT_ARMS = ["trl_ppo011", "ours", "hf_generate"]
 PPO011_OURS = {  # ModelArgs / PPOArgs / GenerationArgs overrides of our arms in the PPO peer's shape
     "ours": {},
+    "ours_glibc": {},
+    "ours_tcmalloc": {},
+    "ours_shared_trunk": {"model": {"value_mode": "shared_trunk"}},
+    "ours_separate": {"model": {"value_mode": "separate_adapter"}},
     "ours_fp32": {"model": {"dtype": "float32"}},
     "ours_bf16": {"model": {"dtype": "bfloat16"}},
     "ours_nf4": {"model": {"quantization": "nf4", "dtype": "float32"}},
@@ -70,10 +80,21 @@ PPO011_OURS = {  # ModelArgs / PPOArgs / GenerationArgs overrides of our arms in
     "ours_chunked": {"ppo": {"logprob_chunk_size": 64}},
 }
 OURS = {  # model.* settings of our arms
-    "ours_lean": {"activation_checkpointing": True, "malloc_mmap_threshold": 65536},
-    "ours_no_ckpt": {"malloc_mmap_threshold": 65536},
-    "ours_fast": {},
+    "ours_lean": {"value_mode": "shared_trunk", "activation_checkpointing": True, "malloc_mmap_threshold": 65536},
+    "ours_no_ckpt": {"value_mode": "shared_trunk", "malloc_mmap_threshold": 65536},
+    "ours_fast": {"value_mode": "shared_trunk"},
 }
+GLIBC_LEVERS = ("ours_lean", "ours_no_ckpt", "ours_trim", "ours_mmap64k", "ours_mmap256k", "ours_mem", "ours_nf4_trim")
+"""Arms whose lever is a glibc malloc setting (``malloc_trim``, ``malloc_mmap_threshold``): they run under glibc."""
+ARM_ALLOCATOR = {
+    "ours_glibc": "system",
+    "ours_tcmalloc": "tcmalloc",
+    "trl_ppo011": "system",
+    **{arm: "system" for arm in GLIBC_LEVERS},
+}
+"""``LIT_CRITIC_RL_ALLOCATOR`` of an arm's process; our other arms start as the CLI does (``auto``)."""
+GLIBC_ARMS = ("trl_rloo", "hf_generate", "hf_generate_static")
+"""Arms measured as before the allocator choice existed: under glibc's malloc."""
 
 
 def run_ours_arm(args, arm: str) -> tuple[list[float], dict[str, float]]:
@@ -151,6 +172,10 @@ def run_trl(args) -> tuple[list[float], dict[str, float]]:
 
 
 def child(args) -> None:
+    if args.child not in GLIBC_ARMS:
+        from lit_critic_rl.launch import reexec_with_allocator
+
+        reexec_with_allocator()  # our arms launch as the CLI does (LIT_CRITIC_RL_ALLOCATOR set by run_arm)
     import torch
 
     from benchmarks._ours import peak_rss_mib
@@ -172,15 +197,32 @@ def child(args) -> None:
     print(json.dumps({"step_s": times, "phases": phases, "peak_rss_mib": peak_rss_mib()}))
 
 
+def arm_env(arm: str, base) -> dict[str, str]:
+    """The environment of ``arm``'s process: ``base`` with its allocator choice; the TRL-under-jemalloc arm gets
+    jemalloc in ``LD_PRELOAD`` directly (TRL has no launcher of its own)."""
+    from lit_critic_rl.launch import ALLOCATOR_ENV, find_allocator, library_dirs
+
+    env = dict(base)
+    env.pop("LD_PRELOAD", None)
+    env[ALLOCATOR_ENV] = ARM_ALLOCATOR.get(arm, "auto")
+    if arm == "trl_ppo011_jemalloc":
+        library = find_allocator("jemalloc", library_dirs(env))
+        if library is None:
+            sys.exit("trl_ppo011_jemalloc needs jemalloc installed (e.g. apt install libjemalloc2)")
+        env["LD_PRELOAD"] = str(library)
+    return env
+
+
 def run_arm(args, arm: str) -> dict:
     """One process of ``arm``: its iteration times, phase times and peak RSS."""
-    if arm == "trl_ppo011":
+    env = arm_env(arm, os.environ)
+    if arm.startswith("trl_ppo011"):
         from benchmarks.ppo011 import run_trl011
 
-        return run_trl011(Path(args.trl011_env), args.steps, args.threads)
+        return run_trl011(Path(args.trl011_env), args.steps, args.threads, env)
     cmd = [sys.executable, "-m", "benchmarks.vs_trl", "--peer", args.peer, "--child", arm, "--steps", str(args.steps)]
     cmd += ["--prompts", str(args.prompts), "--new-tokens", str(args.new_tokens), "--threads", str(args.threads)]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         sys.exit(f"{arm} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -238,7 +280,7 @@ def main() -> None:
         unknown = [a for a in args.arms if a not in PPO011_ARMS]
         if unknown:
             parser.error(f"--peer ppo011 has no arm(s) {unknown}; its arms: {list(PPO011_ARMS)}")
-        if "trl_ppo011" in args.arms:
+        if any(arm.startswith("trl_ppo011") for arm in args.arms):
             check_trl011_env(Path(args.trl011_env))
         args.new_tokens, tokens = NEW_TOKENS, len(PROMPTS) * NEW_TOKENS
     else:

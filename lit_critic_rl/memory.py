@@ -13,8 +13,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 from functools import cache
+
+from lit_critic_rl.launch import ALLOCATOR_ENV, preloaded
+from lit_critic_rl.logs import get_logger
+
+log = get_logger(__name__)
 
 M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
 
@@ -41,3 +47,31 @@ def set_malloc_mmap_threshold(nbytes: int) -> bool:
         raise ValueError(f"model.malloc_mmap_threshold must be a positive number of bytes, got {nbytes}")
     mallopt = getattr(_libc(), "mallopt", None)  # musl and other libcs have no mallopt
     return bool(mallopt(M_MMAP_THRESHOLD, int(nbytes))) if mallopt is not None else False
+
+
+def malloc_in_use(env: dict[str, str] | None = None) -> str:
+    """``jemalloc`` or ``tcmalloc`` when preloaded (:mod:`lit_critic_rl.launch`), else ``glibc`` on Linux, else
+    ``system``."""
+    found = preloaded(dict(os.environ if env is None else env))
+    return found or ("glibc" if sys.platform.startswith("linux") else "system")
+
+
+def glibc_settings_note(mmap_threshold: int | None, trim: bool, allocator: str) -> str | None:
+    """What to tell a user who set glibc's knobs in a process that runs another allocator (None: nothing)."""
+    named = (("model.malloc_mmap_threshold", mmap_threshold is not None), ("model.malloc_trim", trim))
+    fields = [field for field, is_set in named if is_set]
+    if not fields or allocator == "glibc":
+        return None
+    return (
+        f"{' and '.join(fields)} tune glibc's malloc, but this process runs {allocator}, which returns freed memory "
+        f"itself: they do nothing here ({ALLOCATOR_ENV}=system runs glibc's)"
+    )
+
+
+def configure_malloc(mmap_threshold: int | None, trim: bool) -> None:
+    """Apply ``model.malloc_mmap_threshold`` and say when glibc's knobs cannot act (another allocator runs)."""
+    if mmap_threshold is not None:
+        set_malloc_mmap_threshold(mmap_threshold)
+    note = glibc_settings_note(mmap_threshold, trim, malloc_in_use())
+    if note:
+        log.warning(note)

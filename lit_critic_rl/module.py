@@ -38,7 +38,7 @@ from lit_critic_rl.critic.runner import CriticRunner
 from lit_critic_rl.data.base import PromptDataModule
 from lit_critic_rl.distributed import AllReduceSum, gather_objects
 from lit_critic_rl.evaluation import Evaluator
-from lit_critic_rl.memory import set_malloc_mmap_threshold, trim_malloc
+from lit_critic_rl.memory import configure_malloc, trim_malloc
 from lit_critic_rl.metrics.task import TaskMetrics
 from lit_critic_rl.models.loading import check_model_name, load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
@@ -127,8 +127,7 @@ class DenseRewardPPO(LightningModule):
         self.generation, self.ppo, self.shaping = generation, ppo, shaping
         self.engine = rollout_engine(generation)  # HF generate or a vLLM server (model.generation.engine)
         self.val_seed = val_seed
-        if model.malloc_mmap_threshold is not None:
-            set_malloc_mmap_threshold(model.malloc_mmap_threshold)
+        configure_malloc(model.malloc_mmap_threshold, model.malloc_trim)
         self.objective, self.update_loop = objective, UpdateLoop(ppo)
         context = RunContext(
             generation.temperature, adapter.dropout, generation.samples_per_prompt, generation.max_new_tokens

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from lit_critic_rl.logs import get_logger
+from lit_critic_rl.memory import malloc_in_use
 from lit_critic_rl.memory_plan import CriticShape, MemoryPlan, ModelShape, RunShape, knobs, plan
 
 log = get_logger(__name__)
@@ -105,7 +106,8 @@ def plan_for_trainer(module, datamodule, trainer) -> tuple[str, bool, list[str]]
     memory, advice = module_plan(module, datamodule.all_prompts(), trainer.world_size, datamodule.batch_size)
     budget = device_budget(accelerator_name(trainer), trainer.num_devices)
     name = module.model_args.name_or_path
-    text = f"memory plan of {name}, per process ({trainer.world_size} process(es)):\n{memory.table(budget)}"
+    processes = f"{trainer.world_size} process(es), malloc: {malloc_in_use()}"
+    text = f"memory plan of {name}, per process ({processes}):\n{memory.table(budget)}"
     return text, budget is None or memory.peak <= budget, advice
 
 

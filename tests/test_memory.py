@@ -34,3 +34,22 @@ def test_trim_hands_back_the_heap_holes_that_free_keeps():
     after = _rss_mib()
     assert before - after > 100, (before, after)  # about 164 MiB of holes
     del survivors  # kept alive until after the measurement, so their blocks pin the holes between them
+
+
+def test_the_allocator_in_use_is_read_from_the_preload():
+    from lit_critic_rl.memory import malloc_in_use
+
+    assert malloc_in_use({"LD_PRELOAD": "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"}) == "jemalloc"
+    assert malloc_in_use({"LD_PRELOAD": "libtcmalloc_minimal.so.4"}) == "tcmalloc"
+    assert malloc_in_use({}) == ("glibc" if sys.platform.startswith("linux") else "system")
+
+
+def test_glibc_knobs_under_another_allocator_are_named_and_said_to_do_nothing():
+    from lit_critic_rl.memory import glibc_settings_note
+
+    note = glibc_settings_note(65536, True, "jemalloc")
+    assert note.startswith("model.malloc_mmap_threshold and model.malloc_trim tune glibc's malloc")
+    assert "runs jemalloc" in note and "LIT_CRITIC_RL_ALLOCATOR=system" in note
+    assert glibc_settings_note(None, True, "tcmalloc").startswith("model.malloc_trim tune")
+    assert glibc_settings_note(65536, True, "glibc") is None
+    assert glibc_settings_note(None, False, "jemalloc") is None
