@@ -84,13 +84,18 @@ def fit(root: Path, model: str, devices: int, epochs: int, *extra: str) -> subpr
     return cli_fit(args)
 
 
-def cli_fit(args: list[str]) -> subprocess.CompletedProcess:
-    """``cli.py fit *args`` in a fresh process (one thread, a free DDP port); it must exit 0."""
+def fit_command(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of ``cli.py fit *args`` in a fresh process (this checkout's code, one
+    thread, a free DDP port)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MASTER_PORT": str(free_port())}
     env.pop("LOCAL_RANK", None)
-    out = subprocess.run(
-        [sys.executable, str(REPO / "cli.py"), "fit", *args], capture_output=True, text=True, timeout=420, env=env
-    )
+    return [sys.executable, str(REPO / "cli.py"), "fit", *args], env
+
+
+def cli_fit(args: list[str]) -> subprocess.CompletedProcess:
+    """``cli.py fit *args`` in a fresh process (:func:`fit_command`); it must exit 0."""
+    command, env = fit_command(args)
+    out = subprocess.run(command, capture_output=True, text=True, timeout=420, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     return out
 

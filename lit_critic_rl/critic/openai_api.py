@@ -15,10 +15,12 @@ per rank), and ``requests_per_minute`` / ``tokens_per_minute`` are divided by ``
 stops calling even if another rank has some left: the split is static, with no traffic between ranks.
 
 Structured outputs (``structured``): critique requests carry a ``response_format`` asking for JSON in the template's
-labels (:mod:`~lit_critic_rl.critic.structured`), and the prompt ends with an instruction saying so. A server that
-rejects the parameter (HTTP 400 or 422 naming ``response_format``, or any 400/422 before a structured request has
-ever succeeded) costs one retry per rejected sample, with the template's own prompt and no ``response_format``; from
-then on the critic stays in free text (``structured_fallbacks`` counts the switch, logged as
+labels (:mod:`~lit_critic_rl.critic.structured`), and the prompt ends with an instruction saying so; or, with
+``grammar`` (vLLM only), ``structured_outputs.grammar`` with the response's quote grammar, and the template's own
+prompt: an answer the token limit cut keeps its finished lines (``finish_reason`` other than ``stop``), as the local
+constrained critics do. A server that rejects the field (HTTP 400 or 422 naming it, or any 400/422 before a
+structured request has ever succeeded) costs one retry per rejected sample, with the template's own prompt and no
+structured field; from then on the critic stays in free text (``structured_fallbacks`` counts the switch, logged as
 ``train/critic_structured_fallbacks``, with one warning). A server that ignores the parameter and answers prose is read
 as free text. The mode is part of the cache key (free text keeps the key it always had). :meth:`generate` itself is
 plain text generation, as other users of the backend (``LLMRewriter``) expect.
@@ -37,8 +39,9 @@ from collections import deque
 from typing import Literal
 
 from lit_critic_rl.critic.base import CriticSetup, Critique
+from lit_critic_rl.critic.constrained import complete_lines
 from lit_critic_rl.critic.generative import GenerativeCritic
-from lit_critic_rl.critic.structured import MODES, StructuredMode, output_instruction, response_format
+from lit_critic_rl.critic.structured import MODES, REQUEST_FIELD, StructuredMode, output_instruction, request_fields
 from lit_critic_rl.critic.templates import InputMode
 from lit_critic_rl.distributed import rank_share
 from lit_critic_rl.logs import get_logger
@@ -54,13 +57,13 @@ class StructuredOutputRejected(RuntimeError):
     """The server refused a structured request (or it was not sent after another was refused): retried as free text."""
 
 
-def rejects_structured(err: BaseException, structured_ever_ok: bool) -> bool:
-    """Whether a failed request says the server does not take ``response_format``: a 400/422 that names it, or any
-    400/422 while no structured request has succeeded yet."""
+def rejects_structured(err: BaseException, structured_ever_ok: bool, field: str = "response_format") -> bool:
+    """Whether a failed request says the server does not take the structured ``field``: a 400/422 that names it, or
+    any 400/422 while no structured request has succeeded yet."""
     status = getattr(err, "status_code", None)
     if status not in (400, 422):
         return False
-    return not structured_ever_ok or "response_format" in str(err).lower()
+    return not structured_ever_ok or field in str(err).lower()
 
 
 class RateLimiter:
@@ -117,7 +120,8 @@ class OpenAICritic(GenerativeCritic):
         cache_path: str | None = None,
         score_range: tuple[float, float] = (0.0, 1.0),
         template_input: InputMode | None = None,
-        structured: Literal["json_schema", "json_object", "none"] = "json_schema",
+        structured: Literal["json_schema", "json_object", "grammar", "none"] = "json_schema",
+        max_spans: int = 4,
     ) -> None:
         """
         Args:
@@ -140,11 +144,16 @@ class OpenAICritic(GenerativeCritic):
             template_input: 'separate' or 'joined' prompt and response; None = the template's own ``# input:``.
             structured: Ask for JSON in the template's labels through ``response_format``: ``json_schema`` (a strict
                 schema; OpenAI, vLLM, SGLang), ``json_object`` (any JSON object; the prompt gives the shape) or
-                ``none`` (the template's free-text format). A server that rejects it falls back to ``none`` once.
+                ``grammar`` (vLLM's ``structured_outputs.grammar``, not OpenAI's API: the template's ``label: "quote"``
+                lines with quotes of the response only, as ``constrained: true`` of a local critic) or ``none`` (the
+                template's free-text format). A server that rejects it falls back to ``none`` once.
+            max_spans: Most lines of a ``grammar`` critique.
         """
         super().__init__(template, cache_path, score_range, template_input)
         if structured not in MODES:
             raise ValueError(f"critic.structured must be one of {MODES}, got '{structured}'")
+        if max_spans < 1:
+            raise ValueError(f"critic.max_spans must be at least 1, got {max_spans}")
         if concurrency < 1:
             raise ValueError(f"critic.concurrency must be >= 1, got {concurrency}")
         if api_key_env is not None and not os.environ.get(api_key_env):
@@ -162,6 +171,7 @@ class OpenAICritic(GenerativeCritic):
             "max_total_tokens": max_total_tokens,
         }
         """The configured limits of the whole run; the attributes above hold this rank's share after setup."""
+        self.max_spans = max_spans
         self.structured: StructuredMode = structured
         """The mode asked for now: the configured one until a server rejects it, then ``none``."""
         self.structured_fallbacks = 0
@@ -176,6 +186,8 @@ class OpenAICritic(GenerativeCritic):
     @property
     def identity(self) -> str:
         base = f"openai|{self.base_url}|{self.model}|{self.max_new_tokens}|{self.temperature}"
+        if self.structured == "grammar":
+            return f"{base}|grammar{self.max_spans}"
         return base if self.structured == "none" else f"{base}|{self.structured}"
 
     @property
@@ -200,14 +212,15 @@ class OpenAICritic(GenerativeCritic):
         return self.max_total_tokens is None or self.tokens_used < self.max_total_tokens
 
     def generate(self, texts: list[str]) -> list[str | BaseException]:
-        """Plain completions of ``texts`` (no ``response_format``)."""
-        return self._run(texts, "none")
+        """Plain completions of ``texts`` (no structured field)."""
+        return self._run(texts, "none", [""] * len(texts))
 
     def generate_for_critique(self, texts: list[str], responses: list[str]) -> list[str | BaseException]:
-        return self._run(texts, self.structured)
+        return self._run(texts, self.structured, responses)
 
-    def _run(self, texts: list[str], mode: StructuredMode) -> list[str | BaseException]:
-        return asyncio.run_coroutine_threadsafe(self._generate_all(texts, mode), self._event_loop()).result()
+    def _run(self, texts: list[str], mode: StructuredMode, responses: list[str]) -> list[str | BaseException]:
+        work = self._generate_all(texts, mode, responses)
+        return asyncio.run_coroutine_threadsafe(work, self._event_loop()).result()
 
     def critique(self, prompts: list[str], responses: list[str], scores: list[float] | None = None) -> list[Critique]:
         """As :meth:`GenerativeCritic.critique`; samples whose structured request was rejected are asked once more
@@ -231,8 +244,9 @@ class OpenAICritic(GenerativeCritic):
         self.structured = "none"
         self.structured_fallbacks += 1
         log.warning(
-            "critic: the server rejected response_format (%s) with %s (HTTP %s); retrying as free text and "
+            "critic: the server rejected %s (%s) with %s (HTTP %s); retrying as free text and "
             "staying in free text for the rest of the run",
+            REQUEST_FIELD[mode],
             mode,
             type(err).__name__,
             getattr(err, "status_code", "?"),
@@ -260,7 +274,9 @@ class OpenAICritic(GenerativeCritic):
         state["_loop"] = state["_client"] = state["_limiter"] = None  # the client holds the key; none pickles
         return state
 
-    async def _generate_all(self, texts: list[str], mode: StructuredMode) -> list[str | BaseException]:
+    async def _generate_all(
+        self, texts: list[str], mode: StructuredMode, responses: list[str]
+    ) -> list[str | BaseException]:
         import openai
 
         if self._client is None:
@@ -273,10 +289,8 @@ class OpenAICritic(GenerativeCritic):
         if self._limiter is None:  # one limiter for the critic's life, so rate caps hold across batches too
             self._limiter = RateLimiter(self.requests_per_minute, self.tokens_per_minute)
         limiter = self._limiter
-        fmt = response_format(self.template, mode)
-        extra = {"response_format": fmt} if fmt is not None else {}
 
-        async def one(text: str) -> str | BaseException:
+        async def one(text: str, response: str) -> str | BaseException:
             async with gate:
                 if mode != "none" and self.structured == "none":  # another request of the batch was rejected
                     return StructuredOutputRejected("not sent: the server rejected response_format")
@@ -298,10 +312,10 @@ class OpenAICritic(GenerativeCritic):
                         messages=[{"role": "user", "content": text}],
                         max_tokens=self.max_new_tokens,
                         temperature=self.temperature,
-                        **extra,
+                        extra_body=request_fields(self.template, mode, response, self.max_spans),
                     )
                 except Exception as err:  # the SDK has retried already; the failure is data, not a crash
-                    if mode != "none" and rejects_structured(err, self._structured_ok):
+                    if mode != "none" and rejects_structured(err, self._structured_ok, REQUEST_FIELD[mode]):
                         self._fall_back(mode, err)
                         return StructuredOutputRejected(type(err).__name__)
                     return err
@@ -311,9 +325,13 @@ class OpenAICritic(GenerativeCritic):
                 self.tokens_used += tokens
                 limiter.record(tokens)
                 content = reply.choices[0].message.content if reply.choices else None
-                return content if isinstance(content, str) else ValueError("empty completion")
+                if not isinstance(content, str):
+                    return ValueError("empty completion")
+                if mode == "grammar":  # keep the finished lines of an answer the token limit cut
+                    return complete_lines(content, reply.choices[0].finish_reason == "stop")
+                return content
 
-        return list(await asyncio.gather(*(one(t) for t in texts)))
+        return list(await asyncio.gather(*(one(t, r) for t, r in zip(texts, responses))))
 
 
 def rank_limits(limits: dict, rank: int, world: int) -> dict:

@@ -1,5 +1,6 @@
 """Structured critic outputs: the JSON schema built from a template's labels, the ``response_format`` that requests
-it from an OpenAI-compatible server, and the instruction that tells the critic what to return.
+it from an OpenAI-compatible server, the per-response grammar a vLLM server takes instead, and the instruction that
+tells the critic what to return.
 
 The answer asked for is ``{"spans": [{"quote": "...", "label": "..."}]}`` with ``label`` one of the template's labels
 and ``{"spans": []}`` for "nothing to mark": the shape :mod:`~lit_critic_rl.critic.json_reading` reads (an object per
@@ -7,7 +8,10 @@ span, its text under ``quote`` and its label under ``label``; an empty list is a
 in OpenAI's sense (every property required, no others allowed), which OpenAI, vLLM and SGLang accept.
 
 Modes (``OpenAICritic.structured``): ``json_schema`` sends the schema, ``json_object`` asks for any JSON object (the
-instruction then carries the shape), ``none`` sends nothing and leaves the template's prompt as it is.
+instruction then carries the shape), ``grammar`` sends vLLM's ``structured_outputs.grammar`` (a vLLM extension of the
+API, not OpenAI's) with the grammar of :mod:`~lit_critic_rl.critic.constrained`, built for each response: the answer
+is then the template's own ``label: "quote"`` lines with every quote a piece of the response, as a local critic's
+``constrained: true``; ``none`` sends nothing. ``grammar`` and ``none`` leave the template's prompt as it is.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ import json
 import re
 from typing import Literal
 
+from lit_critic_rl.critic.constrained import critique_grammar
 from lit_critic_rl.critic.templates import CritiqueTemplate
 
-StructuredMode = Literal["json_schema", "json_object", "none"]
-MODES: tuple[str, ...] = ("json_schema", "json_object", "none")
+StructuredMode = Literal["json_schema", "json_object", "grammar", "none"]
+MODES: tuple[str, ...] = ("json_schema", "json_object", "grammar", "none")
+REQUEST_FIELD = {"json_schema": "response_format", "json_object": "response_format", "grammar": "structured_outputs"}
+"""The request field each structured mode adds (what a server that does not take it names in its 400)."""
 
 INSTRUCTION_START = "Answer in JSON instead of the format shown above"
 """How every output instruction begins (the loopback server cuts the sample there)."""
@@ -59,9 +66,19 @@ def response_format(template: CritiqueTemplate, mode: StructuredMode) -> dict | 
         }
     if mode == "json_object":
         return {"type": "json_object"}
-    if mode == "none":
+    if mode in ("grammar", "none"):
         return None
     raise ValueError(f"critic.structured must be one of {MODES}, got '{mode}'")
+
+
+def request_fields(template: CritiqueTemplate, mode: StructuredMode, response: str, max_spans: int = 4) -> dict:
+    """The fields ``mode`` adds to the chat-completions request of a critique of ``response``: ``response_format``
+    (:func:`response_format`), ``structured_outputs`` with the response's grammar (``grammar``; at most
+    ``max_spans`` lines), or none."""
+    if mode == "grammar":
+        return {"structured_outputs": {"grammar": critique_grammar(response, template, max_spans)}}
+    fmt = response_format(template, mode)
+    return {} if fmt is None else {"response_format": fmt}
 
 
 def sample_name(template: CritiqueTemplate) -> str:
@@ -76,9 +93,9 @@ def sample_name(template: CritiqueTemplate) -> str:
 
 
 def output_instruction(template: CritiqueTemplate, mode: StructuredMode) -> str:
-    """The text appended to the rendered prompt in ``mode`` ('' for ``none``): the JSON shape, the labels, and how
-    to say "none"."""
-    if mode == "none":
+    """The text appended to the rendered prompt in ``mode``: the JSON shape, the labels, and how to say "none" (''
+    for ``none`` and ``grammar``, which keep the template's format)."""
+    if mode in ("none", "grammar"):
         return ""
     response_format(template, mode)  # checks the mode
     sample = sample_name(template)

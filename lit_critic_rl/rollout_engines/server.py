@@ -8,8 +8,11 @@ else ``$LIT_CRITIC_RL_VLLM_PYTHON``, else ``.venv-vllm/bin/python`` under the wo
 metadata of a package named ``vllm``) with
 LoRA enabled (rank: the smallest vLLM allows at or above ``model.adapter.r``), fp32 unless ``model.dtype`` says
 otherwise, and log-probs of the processed (temperature-scaled) distribution, which is what the trainer computes.
-Its environment adds ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` (adapters loaded while it runs) and a 1 GiB CPU KV
-cache (``VLLM_CPU_KVCACHE_SPACE=1``) unless they are set already.
+It answers to two model names (``--served-model-name``): ``model.name_or_path`` as the config gives it, without an
+``asset:`` prefix (``smollm2-135m-instruct``: the name a critic config on the same server uses), and the folder.
+The adapters the rollout engine pushes have names of their own. Its environment adds
+``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` (adapters loaded while it runs) and a 1 GiB CPU KV cache
+(``VLLM_CPU_KVCACHE_SPACE=1``) unless they are set already.
 """
 
 from __future__ import annotations
@@ -60,11 +63,27 @@ def host_port(url: str) -> tuple[str, int]:
     return parsed.hostname, parsed.port
 
 
+def served_names(name_or_path: str, folder: str) -> list[str]:
+    """The model names the server answers to: ``model.name_or_path`` as the config gives it (an ``asset:`` alias
+    without its prefix, so ``asset:smollm2-135m-instruct`` is served as ``smollm2-135m-instruct``), then the folder
+    it was loaded from, once if the two are the same. A critic config names the first; adapters keep their own."""
+    alias = name_or_path.removeprefix("asset:")
+    return [alias] if alias == folder else [alias, folder]
+
+
 def server_command(
-    python: str, model_folder: str, url: str, adapter_r: int, dtype: str = "float32", max_model_len: int = 2048
+    python: str,
+    model_folder: str,
+    url: str,
+    adapter_r: int,
+    dtype: str = "float32",
+    max_model_len: int = 2048,
+    names: list[str] | None = None,
 ) -> list[str]:
-    """The command line of ``vllm serve model_folder`` at ``url``, as vLLM's API server module."""
+    """The command line of ``vllm serve model_folder`` at ``url``, as vLLM's API server module; ``names`` are the
+    model names it answers to (``--served-model-name``; None: the folder path, vLLM's default)."""
     host, port = host_port(url)
+    served = ["--served-model-name", *names] if names else []
     return [
         python,
         "-m",
@@ -84,6 +103,7 @@ def server_command(
         str(lora_rank(adapter_r)),
         "--logprobs-mode",
         "processed_logprobs",
+        *served,
     ]
 
 
@@ -145,7 +165,8 @@ def serve_main(argv: list[str]) -> None:
     folder = resolve_model_path(model_args.name_or_path)
     python = vllm_python(args.vllm_python)
     r, length = module.adapter_args.r, args.max_model_len
-    command = server_command(python, folder, gen.engine_url, r, model_args.dtype, length)
+    names = served_names(model_args.name_or_path, folder)
+    command = server_command(python, folder, gen.engine_url, r, model_args.dtype, length, names)
     log = Path(args.log or Path(cli.trainer.default_root_dir) / "vllm_server.log")
     print(f"starting {' '.join(command)} (log: {log})", file=sys.stderr)
     # SIGTERM (kill, a job scheduler) stops the server too: the server runs in its own session, so it would outlive us

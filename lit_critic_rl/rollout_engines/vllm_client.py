@@ -101,6 +101,11 @@ class VLLMClient:
             time.sleep(poll_s)
         raise EngineError(f"rollout server {self.root} not ready after {deadline_s:g} s; check {URL_FIELD}")
 
+    def metric(self, name: str) -> float:
+        """The value of the Prometheus metric ``name`` on ``GET /metrics`` (summed over its labels), e.g.
+        ``vllm:num_requests_running``: how many requests the server is running at once right now."""
+        return metric_value(self.request("GET", "/metrics"), name)
+
     def load_adapter(self, name: str, path: str) -> None:
         """``POST /v1/load_lora_adapter``: the PEFT folder ``path`` becomes the model ``name`` (the server needs
         ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` and ``--enable-lora``)."""
@@ -120,6 +125,15 @@ class VLLMClient:
         body = {"model": model, "prompt": prompts, **settings, "logprobs": 0, "return_token_ids": True, "n": n}
         answer = self.post_json("/v1/completions", body)
         return parse_completions(answer, len(prompts) * n)
+
+
+def metric_value(text: str, name: str) -> float:
+    """The sum of the samples of metric ``name`` in Prometheus text format (``name{labels} value`` or ``name value``
+    lines; ``#`` lines are comments); KeyError when there is none."""
+    samples = [line.rsplit(None, 1) for line in text.splitlines() if line.startswith((name + "{", name + " "))]
+    if not samples:
+        raise KeyError(f"no metric {name!r} in the server's /metrics")
+    return sum(float(value) for _, value in samples)
 
 
 def parse_completions(answer: dict, expected: int) -> list[Completion]:

@@ -8,9 +8,10 @@ Text Span:`` / ``[Span 1]: word``), ``paper_toxicity`` (``Toxic Span 1: word``) 
 ``None identified`` where it has nothing. Behaviour can be changed while it runs: ``latency`` (seconds per
 request), ``fail_statuses`` (a list of HTTP statuses to return first, one per request, e.g. [429, 500]),
 ``hang`` (sleep this long before answering, to trigger client timeouts), ``malformed`` (reply with prose the parser
-cannot read) and ``reply`` (the function from the last user message to the answer; other roles' tests set their
-own). ``requests`` counts the requests received, ``formats`` keeps the ``response_format`` type of the last 1000
-(None where there was none) and ``last_body`` the last request.
+cannot read), ``finish_reason`` (of every answer; ``"length"`` plays an answer the token limit cut) and ``reply``
+(the function from the last user message to the answer; other roles' tests set their own). ``requests`` counts
+the requests received, ``formats`` keeps the ``response_format`` type of the last 1000 (None where there was none)
+and ``last_body`` the last request.
 
 Two kinds of server and ``response_format``: ``structured_only`` (``--structured-only``) answers only requests with a
 ``json_schema`` response format, with JSON that fits the schema (spans under the schema's labels), and returns 400
@@ -112,6 +113,7 @@ class ChatServer:
         self.structured_only, self.reject_response_format = structured_only, reject_response_format
         self.formats: deque[str | None] = deque(maxlen=1000)
         self.last_body: dict = {}
+        self.finish_reason = "stop"
         self.reply = lambda prompt: sentiment_reply(prompt, self.reply_format)
         self.fail_statuses: list[int] = []
         self.requests = 0
@@ -158,7 +160,11 @@ class ChatServer:
                         "created": int(time.time()),
                         "model": body.get("model", "loopback"),
                         "choices": [
-                            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+                            {
+                                "index": 0,
+                                "finish_reason": server.finish_reason,
+                                "message": {"role": "assistant", "content": content},
+                            }
                         ],
                         "usage": {
                             "prompt_tokens": n_prompt,

@@ -7,9 +7,16 @@ import logging
 
 import pytest
 
-from lit_critic_rl.critic.openai_api import OpenAICritic
+from lit_critic_rl.critic.constrained import critique_grammar
+from lit_critic_rl.critic.openai_api import OpenAICritic, rejects_structured
 from lit_critic_rl.critic.parsing import parse_critique
-from lit_critic_rl.critic.structured import output_instruction, response_format, response_schema, sample_name
+from lit_critic_rl.critic.structured import (
+    output_instruction,
+    request_fields,
+    response_format,
+    response_schema,
+    sample_name,
+)
 from lit_critic_rl.critic.templates import load_template
 from lit_critic_rl.testing.chat_server import ChatServer, sample_text
 
@@ -194,12 +201,14 @@ def test_generate_stays_plain_text_in_any_mode(tmp_path):
 
 def test_cache_key_differs_by_mode(tmp_path):
     with ChatServer() as server:
-        for mode in ("json_schema", "json_object", "none", "json_schema"):
+        for mode in ("json_schema", "json_object", "grammar", "none", "json_schema"):
             make(server, tmp_path, structured=mode).critique(["p"], ["good"])
         requests = server.requests
-    assert requests == 3  # the second json_schema critic hits the cache; the other modes do not share its entry
-    identities = {make(server, tmp_path, structured=m).identity for m in ("json_schema", "json_object", "none")}
-    assert len(identities) == 3
+    assert requests == 4  # the second json_schema critic hits the cache; the other modes do not share its entry
+    modes = ("json_schema", "json_object", "grammar", "none")
+    identities = {make(server, tmp_path, structured=m).identity for m in modes}
+    assert len(identities) == 4
+    assert make(server, tmp_path, structured="grammar", max_spans=2).identity.endswith("|grammar2")
     assert make(server, tmp_path, structured="none").identity == "openai|" + server.base_url + "|loopback|64|0.0"
 
 
@@ -236,3 +245,58 @@ def test_an_unknown_mode_is_refused_naming_the_field():
 def test_server_modes_exclude_each_other():
     with pytest.raises(ValueError, match="exclude each other"):
         ChatServer(structured_only=True, reject_response_format=True)
+
+
+def test_request_fields_of_each_mode():
+    template = load_template("sentiment")
+    grammar = request_fields(template, "grammar", RESPONSES[0], max_spans=2)
+    assert grammar == {"structured_outputs": {"grammar": critique_grammar(RESPONSES[0], template, 2)}}
+    assert request_fields(template, "json_schema", "x") == {"response_format": response_format(template, "json_schema")}
+    assert request_fields(template, "none", "x") == {}
+    assert output_instruction(template, "grammar") == ""  # the template's own line format
+
+
+def test_grammar_mode_sends_each_response_its_grammar_and_the_template_prompt(tmp_path):
+    with ChatServer() as server:
+        critic = make(server, tmp_path, structured="grammar", max_spans=3, concurrency=1)
+        out = critic.critique(["p"], RESPONSES[:1])
+        body = server.last_body
+    assert body["structured_outputs"] == {"grammar": critique_grammar(RESPONSES[0], critic.template, 3)}
+    assert "response_format" not in body
+    assert body["messages"][-1]["content"] == critic.template.render("p", RESPONSES[0])
+    assert marked(out, RESPONSES[:1]) == [[("loved", "positive"), ("dull", "negative")]]
+
+
+def test_a_grammar_answer_cut_by_the_token_limit_keeps_its_finished_lines(tmp_path):
+    with ChatServer() as server:
+        server.reply = lambda prompt: 'positive: "loved"\nnegative: "the e'
+        server.finish_reason = "length"
+        cut = make(server, tmp_path, structured="grammar").critique(["p"], RESPONSES[:1])
+        server.finish_reason = "stop"  # a finished answer is kept whole
+        whole = make(server, tmp_path, structured="grammar").critique(["q"], RESPONSES[:1])
+    assert cut[0].raw == 'positive: "loved"' and marked(cut, RESPONSES[:1]) == [[("loved", "positive")]]
+    assert whole[0].raw == 'positive: "loved"\nnegative: "the e'
+
+
+def test_a_grammar_request_rejected_first_falls_back_to_free_text(tmp_path):
+    with ChatServer() as server:
+        server.fail_statuses = [400]  # an OpenAI-style 400 to the unknown structured_outputs field
+        critic = make(server, tmp_path, structured="grammar", concurrency=1)
+        out = critic.critique(["p"], RESPONSES[:1])
+        body = server.last_body
+    assert critic.structured == "none" and critic.structured_fallbacks == 1
+    assert "structured_outputs" not in body and out[0].outcome == "ok"
+
+
+class _Status(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status
+
+
+def test_a_rejection_names_the_field_of_the_mode():
+    err = _Status(400, "Unrecognized request argument supplied: structured_outputs")
+    assert rejects_structured(err, structured_ever_ok=True, field="structured_outputs")
+    assert not rejects_structured(err, structured_ever_ok=True, field="response_format")
+    assert rejects_structured(err, structured_ever_ok=False)  # before any success, any 400 counts
+    assert not rejects_structured(_Status(500, "structured_outputs"), structured_ever_ok=False)

@@ -2,7 +2,14 @@
 
 import pytest
 
-from lit_critic_rl.rollout_engines.server import host_port, lora_rank, server_command, server_env, vllm_python
+from lit_critic_rl.rollout_engines.server import (
+    host_port,
+    lora_rank,
+    served_names,
+    server_command,
+    server_env,
+    vllm_python,
+)
 
 
 def test_server_command_serves_the_folder_with_lora_at_the_url():
@@ -14,6 +21,15 @@ def test_server_command_serves_the_folder_with_lora_at_the_url():
     assert flags["--host"] == "127.0.0.1" and flags["--port"] == "8123"
     assert flags["--max-lora-rank"] == "16"  # 12 is not a rank vLLM accepts; 16 is the next one
     assert flags["--logprobs-mode"] == "processed_logprobs" and "--enable-lora" in command
+
+
+def test_served_names_put_the_config_name_first_and_keep_the_folder():
+    folder = "/cache/smollm2-135m-instruct"
+    assert served_names("asset:smollm2-135m-instruct", folder) == ["smollm2-135m-instruct", folder]
+    assert served_names("/models/smol", "/models/smol") == ["/models/smol"]  # a local folder: one name
+    command = server_command("/v/bin/python", folder, "http://127.0.0.1:8123", 16, names=["smol", folder])
+    assert command[command.index("--served-model-name") :] == ["--served-model-name", "smol", folder]
+    assert "--served-model-name" not in server_command("/v/bin/python", folder, "http://127.0.0.1:8123", 16)
 
 
 def test_lora_rank_is_the_smallest_allowed_at_or_above_r():

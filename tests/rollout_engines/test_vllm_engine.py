@@ -17,7 +17,7 @@ from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.module import DenseRewardPPO
 from lit_critic_rl.rl.batch_stats import engine_gap_stats
 from lit_critic_rl.rollout_engines.vllm import VLLMEngine, rollout_from_completions, sampling_settings
-from lit_critic_rl.rollout_engines.vllm_client import Completion, EngineError, VLLMClient
+from lit_critic_rl.rollout_engines.vllm_client import Completion, EngineError, VLLMClient, metric_value
 from lit_critic_rl.testing.vllm_server import FakeVLLM
 from lit_critic_rl.types import Rollout
 
@@ -42,6 +42,20 @@ def test_sampling_settings_follow_the_generation_args():
     assert settings["top_k"] == -1  # top_k 0 = off, vLLM's -1
     assert settings["stop"] == ["\n\n"] and settings["include_stop_str_in_output"] is True
     assert settings["stop_token_ids"] == [2]
+
+
+def test_metric_value_sums_one_metric_over_its_labels():
+    text = (
+        "# HELP vllm:num_requests_running Number of requests running.\n"
+        'vllm:num_requests_running{engine="0",model_name="smol"} 3.0\n'
+        'vllm:num_requests_running{engine="1",model_name="smol"} 2.0\n'
+        'vllm:num_requests_running_total{engine="0"} 40.0\n'
+        "vllm:num_requests_waiting 7\n"
+    )
+    assert metric_value(text, "vllm:num_requests_running") == 5.0  # not the _total line of a longer name
+    assert metric_value(text, "vllm:num_requests_waiting") == 7.0
+    with pytest.raises(KeyError, match="vllm:gpu_cache_usage"):
+        metric_value(text, "vllm:gpu_cache_usage")
 
 
 def test_rollout_cuts_at_the_first_eos_and_pads_after_it(tiny_tokenizer):

@@ -1,47 +1,24 @@
-"""The vLLM engine against a real ``vllm serve`` of SmolLM2-135M-Instruct, started from the second venv
-(``scripts/install_vllm.sh`` makes ``.venv-vllm``; ``LIT_CRITIC_RL_VLLM_PYTHON`` points elsewhere). Skipped without
-it. The server starts once for the module (about 1-2 minutes on 2 CPU cores) and is stopped at the end."""
+"""The vLLM engine against a real ``vllm serve`` of SmolLM2-135M-Instruct (the ``vllm_url`` server of this folder's
+conftest, shared with the other real-vLLM tests; skipped without the vLLM venv)."""
 
 import csv
-import os
-import socket
 from pathlib import Path
 
 import pytest
 import torch
 
 from lit_critic_rl.args import AdapterArgs, GenerationArgs
-from lit_critic_rl.models.loading import SMOLLM2_ALIAS, load_causal_lm, load_tokenizer, materialize_asset
+from lit_critic_rl.models.loading import SMOLLM2_ALIAS, load_causal_lm, load_tokenizer
 from lit_critic_rl.models.policy import PolicyValueModel
 from lit_critic_rl.ppo.rollout import teacher_force
 from lit_critic_rl.rl.batch_stats import engine_gap_stats
-from lit_critic_rl.rollout_engines.server import server_command, start_server, stop_server
 from lit_critic_rl.rollout_engines.vllm import VLLMEngine
 
 pytestmark = [pytest.mark.vllm, pytest.mark.integration]
 REPO = Path(__file__).resolve().parents[2]
-VLLM_PYTHON = os.environ.get("LIT_CRITIC_RL_VLLM_PYTHON") or str(REPO / ".venv-vllm" / "bin" / "python")
 TOLERANCE = 1e-3
 """Largest |engine - trainer| token log-prob accepted; measured here: mean ~1e-5, max ~4e-5 (fp32, both T), with
 min_new_tokens 0 (before min_new_tokens vLLM reports log-probs of the EOS-masked distribution, the trainer does not)."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def vllm_url(tmp_path_factory):
-    if not Path(VLLM_PYTHON).is_file():
-        pytest.skip(f"no vLLM venv at {VLLM_PYTHON}: run scripts/install_vllm.sh (or set LIT_CRITIC_RL_VLLM_PYTHON)")
-    url = f"http://127.0.0.1:{free_port()}"
-    log = tmp_path_factory.mktemp("vllm") / "server.log"
-    command = server_command(VLLM_PYTHON, str(materialize_asset(SMOLLM2_ALIAS)), url, adapter_r=16, max_model_len=512)
-    proc = start_server(command, url, log, ready_timeout=600)
-    yield url
-    stop_server(proc)
 
 
 @pytest.fixture(scope="module")
