@@ -45,7 +45,8 @@ def test_bad_values_and_missing_libraries_name_the_variable(libs):
 
 def test_the_command_re_executes_once_with_the_library_preloaded(tmp_path):
     """A real exec: a copy of libm (harmless to preload) stands in for jemalloc in a folder on LD_LIBRARY_PATH."""
-    libm = next((p for p in map(Path, ("/lib/x86_64-linux-gnu/libm.so.6", "/usr/lib64/libm.so.6")) if p.is_file()), None)
+    candidates = map(Path, ("/lib/x86_64-linux-gnu/libm.so.6", "/usr/lib64/libm.so.6"))
+    libm = next((p for p in candidates if p.is_file()), None)
     if sys.platform != "linux" or libm is None:
         pytest.skip("needs Linux with glibc's libm")
     (tmp_path / "libjemalloc.so.2").write_bytes(libm.read_bytes())
