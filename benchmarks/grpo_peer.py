@@ -19,8 +19,8 @@ One iteration, each side as its library ships it:
   reference pass (adapters off, no grad), one forward + backward + AdamW step; the first update forward also gives
   the rollout's log-probs (fused first forward), as TRL's does.
 
-So the headline pair is not the same work: with its defaults TRL does no reference pass and ours does one (about a
-tenth of an iteration). ``trl_grpo_kl`` (``beta`` 0.04, DeepSeekMath's and our preset's) is TRL doing our work, and
+So the headline pair is not the same work: with its defaults TRL does no reference pass and ours does one (a no-grad
+forward of the whole batch). ``trl_grpo_kl`` (``beta`` 0.04, DeepSeekMath's and our preset's) is TRL doing our work, and
 ``ours_grpo_kl0`` shows that ours with ``kl_coef: 0`` still runs the reference pass: the objective always declares
 ``needs_reference`` (the logged ``train/kl`` reads it). Both sides log per-iteration statistics (ours: entropy, clip
 fraction, KL...; TRL: its metrics and the entropy of every token), and both learning rates stay at their defaults
