@@ -36,10 +36,11 @@ def run_ours(
     prompt_list: list[str] | None = None,
     callbacks: list | None = None,
     generation: dict | None = None,
+    objective=None,
 ) -> tuple[list[float], dict[str, float]]:
     """``steps`` iterations on the sentiment prompts with a VADER reward (or on ``prompt_list``, the same batch every
     iteration, with ``reward``); returns the wall time of every iteration and the ``perf/*`` phase times of the last
-    one."""
+    one. ``objective``: an :class:`~lit_critic_rl.objectives.Objective` (None = PPO, the module's default)."""
     import lightning as L
     from lightning.pytorch.callbacks import Callback
 
@@ -64,6 +65,7 @@ def run_ours(
     module = DenseRewardPPO(
         reward=reward or VaderSentiment(),
         critic=critic,
+        objective=objective,
         model=ModelArgs(name_or_path=MODEL, **{"value_mode": "shared_trunk", **(model or {})}),
         adapter=AdapterArgs(**(adapter or LORA)),
         generation=GenerationArgs(

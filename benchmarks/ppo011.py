@@ -117,10 +117,17 @@ def run_ours_ppo011(
     return times, {k.removeprefix("perf/").removesuffix("_s"): v for k, v in phases.items() if k in keep}
 
 
-def run_hf_generate(steps: int, dtype: str = "float32", compiled: bool = False) -> tuple[list[float], dict]:
+def run_hf_generate(
+    steps: int,
+    dtype: str = "float32",
+    compiled: bool = False,
+    prompts: list[str] = PROMPTS,
+    new_tokens: int = NEW_TOKENS,
+) -> tuple[list[float], dict]:
     """Plain HF ``generate`` of the base model (no adapter) in the same shape: the rollout's floor. ``compiled``:
     a static KV cache with ``torch.compile`` of the decode step (HF compiles only on accelerators unless told to);
-    the first (warm-up) call then includes the compilation, reported as ``first_call``."""
+    the first (warm-up) call then includes the compilation, reported as ``first_call``. ``prompts`` (one row each)
+    and ``new_tokens`` default to this peer's shape."""
     import torch
     from transformers import CompileConfig
 
@@ -130,7 +137,7 @@ def run_hf_generate(steps: int, dtype: str = "float32", compiled: bool = False) 
     torch.manual_seed(0)
     tokenizer = load_tokenizer(MODEL)
     model = load_causal_lm(MODEL, dtype=dtype).eval()
-    enc = tokenizer(PROMPTS, return_tensors="pt", padding=True)
+    enc = tokenizer(prompts, return_tensors="pt", padding=True)
     compile_config = CompileConfig()
     compile_config._compile_all_devices = True  # HF's switch to compile on CPU too (a class attribute, not an arg)
     static = {"cache_implementation": "static", "compile_config": compile_config}
@@ -142,8 +149,8 @@ def run_hf_generate(steps: int, dtype: str = "float32", compiled: bool = False) 
                 **enc,
                 **(static if compiled else {}),
                 do_sample=True,
-                max_new_tokens=NEW_TOKENS,
-                min_new_tokens=NEW_TOKENS,
+                max_new_tokens=new_tokens,
+                min_new_tokens=new_tokens,
                 top_k=0,
                 top_p=1.0,
                 pad_token_id=tokenizer.pad_token_id,

@@ -20,6 +20,13 @@ q, k, v, o; :mod:`benchmarks.ppo011`), next to plain HF ``generate`` of the same
 floor). TRL 0.11 runs from its own venv (``--trl011-env``, built by ``../shared/bench/trl011/install.sh``)::
 
     python -m benchmarks.vs_trl --peer ppo011    # TRL PPO, ours (library defaults), plain generate; 3 repeats x 4
+
+``--peer grpo`` compares our GRPO objective (``configs/objective/grpo.yaml``, library defaults) with TRL 1.x's
+``GRPOTrainer`` (its defaults) and plain ``generate``, ``--prompts`` prompts x ``--group`` samples x ``--new-tokens``
+(:mod:`benchmarks.grpo_peer` says what each arm does and where the two sides' work differs)::
+
+    python -m benchmarks.vs_trl --peer grpo            # trl_grpo, trl_grpo_kl, ours_grpo, hf_generate; 4 x 4 x 32
+    python -m benchmarks.vs_trl --peer grpo --quick    # trl_grpo and ours_grpo, 1 repeat x 2 steps, 16 new tokens
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from benchmarks import grpo_peer
 
 ARMS = {
     "ours_lean": "lit_critic_rl PPO, shared-trunk value, activation checkpointing (TRL's default), malloc threshold",
@@ -89,12 +98,14 @@ GLIBC_LEVERS = ("ours_lean", "ours_no_ckpt", "ours_trim", "ours_mmap64k", "ours_
 ARM_ALLOCATOR = {
     "ours_glibc": "system",
     "ours_tcmalloc": "tcmalloc",
-    "trl_ppo011": "system",
     **{arm: "system" for arm in GLIBC_LEVERS},
 }
 """``LIT_CRITIC_RL_ALLOCATOR`` of an arm's process; our other arms start as the CLI does (``auto``)."""
-GLIBC_ARMS = ("trl_rloo", "hf_generate", "hf_generate_static")
-"""Arms measured as before the allocator choice existed: under glibc's malloc."""
+
+
+def peer_arm(arm: str) -> bool:
+    """TRL's arms and plain ``generate``: they run under glibc's malloc, as their users get them."""
+    return arm.startswith(("trl_", "hf_"))
 
 
 def run_ours_arm(args, arm: str) -> tuple[list[float], dict[str, float]]:
@@ -172,7 +183,7 @@ def run_trl(args) -> tuple[list[float], dict[str, float]]:
 
 
 def child(args) -> None:
-    if args.child not in GLIBC_ARMS:
+    if not peer_arm(args.child):
         from lit_critic_rl.launch import reexec_with_allocator
 
         reexec_with_allocator()  # our arms launch as the CLI does (LIT_CRITIC_RL_ALLOCATOR set by run_arm)
@@ -181,7 +192,11 @@ def child(args) -> None:
     from benchmarks._ours import peak_rss_mib
 
     torch.set_num_threads(args.threads)
-    if args.child == "trl_rloo":
+    if args.peer == "grpo":
+        from benchmarks.grpo_peer import run_grpo_arm
+
+        times, phases = run_grpo_arm(args.child, args.prompts, args.group, args.new_tokens, args.steps)
+    elif args.child == "trl_rloo":
         times, phases = run_trl(args)
     elif args.child in ("hf_generate", "hf_generate_static"):
         from benchmarks.ppo011 import run_hf_generate
@@ -204,7 +219,7 @@ def arm_env(arm: str, base) -> dict[str, str]:
 
     env = dict(base)
     env.pop("LD_PRELOAD", None)
-    env[ALLOCATOR_ENV] = ARM_ALLOCATOR.get(arm, "auto")
+    env[ALLOCATOR_ENV] = ARM_ALLOCATOR.get(arm, "system" if peer_arm(arm) else "auto")
     if arm == "trl_ppo011_jemalloc":
         library = find_allocator("jemalloc", library_dirs(env))
         if library is None:
@@ -222,6 +237,7 @@ def run_arm(args, arm: str) -> dict:
         return run_trl011(Path(args.trl011_env), args.steps, args.threads, env)
     cmd = [sys.executable, "-m", "benchmarks.vs_trl", "--peer", args.peer, "--child", arm, "--steps", str(args.steps)]
     cmd += ["--prompts", str(args.prompts), "--new-tokens", str(args.new_tokens), "--threads", str(args.threads)]
+    cmd += ["--group", str(args.group)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         sys.exit(f"{arm} failed:\n{out.stderr[-3000:]}")
@@ -255,61 +271,73 @@ def ppo011_table(results: dict[str, dict[str, list]], tokens: int) -> list[str]:
     return lines
 
 
+def choose_arms(peer: str, known: dict[str, str], requested: list[str] | None, default: list[str]) -> list[str]:
+    """``requested`` (or ``default``) after checking each is one of ``peer``'s arms (``known``); a ``ValueError``
+    naming the unknown ones and the peer's arms otherwise."""
+    arms = list(requested or default)
+    unknown = [a for a in arms if a not in known]
+    if unknown:
+        raise ValueError(f"--peer {peer} has no arm(s) {unknown}; its arms: {list(known)}")
+    return arms
+
+
 def main() -> None:
+    every_arm = sorted(set(ARMS) | set(PPO011_ARMS) | set(grpo_peer.ARMS))
     parser = argparse.ArgumentParser()
-    parser.add_argument("--peer", choices=["rloo", "ppo011"], default="rloo", help="TRL 1.x RLOO or TRL 0.11.4 PPO")
+    parser.add_argument(
+        "--peer",
+        choices=["rloo", "ppo011", "grpo"],
+        default="rloo",
+        help="TRL 1.x RLOO, TRL 0.11.4 PPO or TRL 1.x GRPO",
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=4, help="iterations per process; the first is warm-up")
-    parser.add_argument("--prompts", type=int, default=4, help="rloo: prompts per iteration (2 samples each)")
-    parser.add_argument("--new-tokens", type=int, default=32, help="rloo only (ppo011 is fixed at 32)")
+    parser.add_argument("--prompts", type=int, default=4, help="rloo (2 samples each) and grpo: prompts per iteration")
+    parser.add_argument("--group", type=int, default=grpo_peer.GROUP, help="grpo: samples per prompt")
+    parser.add_argument("--new-tokens", type=int, default=32, help="rloo and grpo (ppo011 is fixed at 32)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--arms", nargs="+", choices=sorted(set(ARMS) | set(PPO011_ARMS)), help="of --peer's arms")
+    parser.add_argument("--arms", nargs="+", choices=every_arm, help="of --peer's arms")
     parser.add_argument("--trl011-env", default=None, help="ppo011: the TRL 0.11.4 venv (default: ../trl011-env)")
-    parser.add_argument("--child", choices=sorted(set(ARMS) | set(PPO011_ARMS)))
+    parser.add_argument("--child", choices=every_arm)
     args = parser.parse_args()
     if args.child:
         child(args)
         return
-    ppo011 = args.peer == "ppo011"
-    if ppo011:
+    peer_arms, default_arms, quick_arms = {
+        "rloo": (ARMS, list(ARMS), ["ours_fast", "trl_rloo"]),
+        "ppo011": (PPO011_ARMS, PPO011_DEFAULT_ARMS, None),
+        "grpo": (grpo_peer.ARMS, grpo_peer.DEFAULT_ARMS, grpo_peer.QUICK_ARMS),
+    }[args.peer]
+    if args.quick:
+        args.repeats, args.steps = 1, 2
+        if quick_arms:
+            args.new_tokens, default_arms = 16, quick_arms
+    try:
+        args.arms = choose_arms(args.peer, peer_arms, args.arms, default_arms)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.peer == "ppo011":
         from benchmarks.ppo011 import NEW_TOKENS, PROMPTS, check_trl011_env, default_trl011_env
 
         args.trl011_env = args.trl011_env or str(default_trl011_env())
-        args.arms = args.arms or list(PPO011_DEFAULT_ARMS)
-        unknown = [a for a in args.arms if a not in PPO011_ARMS]
-        if unknown:
-            parser.error(f"--peer ppo011 has no arm(s) {unknown}; its arms: {list(PPO011_ARMS)}")
         if any(arm.startswith("trl_ppo011") for arm in args.arms):
             check_trl011_env(Path(args.trl011_env))
         args.new_tokens, tokens = NEW_TOKENS, len(PROMPTS) * NEW_TOKENS
     else:
-        args.arms = args.arms or list(ARMS)
-        unknown = [a for a in args.arms if a not in ARMS]
-        if unknown:
-            parser.error(f"--peer rloo has no arm(s) {unknown}; its arms: {list(ARMS)}")
-        tokens = 2 * args.prompts * args.new_tokens
-    if args.quick:
-        args.repeats, args.steps = 1, 2
-        if not ppo011:
-            args.new_tokens, args.arms = 16, ["ours_fast", "trl_rloo"]
-            tokens = 2 * args.prompts * args.new_tokens
-    results: dict[str, dict[str, list]] = {arm: {"step_s": [], "rss": [], "phases": []} for arm in args.arms}
-    for repeat in range(args.repeats):
-        for arm in args.arms:  # interleaved
-            row = run_arm(args, arm)
-            steps = row["step_s"][1:] or row["step_s"]  # the first step is warm-up
-            results[arm]["step_s"].append(statistics.median(steps))
-            results[arm]["rss"].append(row["peak_rss_mib"])
-            results[arm]["phases"].append(row["phases"])
-            step = statistics.median(steps)
-            print(f"repeat {repeat} {arm}: step {step:.2f} s, peak RSS {row['peak_rss_mib']:.0f} MiB", flush=True)
+        tokens = args.prompts * (args.group if args.peer == "grpo" else 2) * args.new_tokens
+    results = run_interleaved(args)
     completions = tokens // args.new_tokens
     print(
         f"\n{completions} completions x {args.new_tokens} tokens per iteration, {args.threads} threads, "
         f"{args.repeats} interleaved repeats, median step of {args.steps - 1} post-warm-up iterations per process\n"
     )
-    if ppo011:
+    if args.peer == "grpo":
+        print("\n".join(grpo_peer.grpo_table(results, tokens)))
+        print("\nPhases of the last iteration (s), medians over repeats:\n")
+        print("\n".join(grpo_peer.phase_table(results)))
+        return
+    if args.peer == "ppo011":
         print("\n".join(ppo011_table(results, tokens)))
     else:
         print_rloo_table(results, tokens)
@@ -318,6 +346,22 @@ def main() -> None:
             phases = r["phases"][-1].items()
             text = ", ".join(f"{k.removeprefix('perf/').removesuffix('_s')} {v:.2f} s" for k, v in phases)
             print(f"\n{arm}, phases of its last iteration: {text}")
+
+
+def run_interleaved(args) -> dict[str, dict[str, list]]:
+    """``args.repeats`` rounds of one process per arm (A B C, A B C, ...): per arm and repeat, the median
+    post-warm-up step time, the peak RSS and the last iteration's phases."""
+    results: dict[str, dict[str, list]] = {arm: {"step_s": [], "rss": [], "phases": []} for arm in args.arms}
+    for repeat in range(args.repeats):
+        for arm in args.arms:
+            row = run_arm(args, arm)
+            steps = row["step_s"][1:] or row["step_s"]  # the first step is warm-up
+            step = statistics.median(steps)
+            results[arm]["step_s"].append(step)
+            results[arm]["rss"].append(row["peak_rss_mib"])
+            results[arm]["phases"].append(row["phases"])
+            print(f"repeat {repeat} {arm}: step {step:.2f} s, peak RSS {row['peak_rss_mib']:.0f} MiB", flush=True)
+    return results
 
 
 def print_rloo_table(results: dict[str, dict[str, list]], tokens: int) -> None:
