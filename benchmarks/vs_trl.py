@@ -93,7 +93,8 @@ OURS = {  # model.* settings of our arms
     "ours_no_ckpt": {"value_mode": "shared_trunk", "malloc_mmap_threshold": 65536},
     "ours_fast": {"value_mode": "shared_trunk"},
 }
-GLIBC_LEVERS = ("ours_lean", "ours_no_ckpt", "ours_trim", "ours_mmap64k", "ours_mmap256k", "ours_mem", "ours_nf4_trim")
+GLIBC_LEVERS = ("ours_lean", "ours_no_ckpt", "ours_trim", "ours_mmap64k", "ours_mmap256k", "ours_mem")
+GLIBC_LEVERS += ("ours_nf4_trim", "ours_grpo_lean")
 """Arms whose lever is a glibc malloc setting (``malloc_trim``, ``malloc_mmap_threshold``): they run under glibc."""
 ARM_ALLOCATOR = {
     "ours_glibc": "system",
