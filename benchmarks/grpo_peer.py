@@ -140,31 +140,15 @@ def run_trl_grpo(arm: str, prompts: int, group: int, new_tokens: int, steps: int
 
     from datasets import Dataset
     from peft import LoraConfig
-    from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
     from benchmarks._ours import MODEL, sentiment_data
+    from benchmarks._trl import step_timer, vader_reward_func
     from lit_critic_rl.args import AdapterArgs
     from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
-    from lit_critic_rl.rewards import VaderSentiment
 
-    vader, clock, lora = VaderSentiment(), PhaseClock(), AdapterArgs()
-
-    def reward(prompts, completions, **_):
-        return vader(prompts, completions)
-
-    class StepTimes(TrainerCallback):
-        def __init__(self) -> None:
-            self.times: list[float] = []
-
-        def on_step_begin(self, *_, **__) -> None:
-            self.start = time.perf_counter()
-
-        def on_step_end(self, *_, **__) -> None:
-            self.times.append(time.perf_counter() - self.start)
-            clock.end_step(self.times[-1])
-
-    timer = StepTimes()
+    clock, lora = PhaseClock(), AdapterArgs()
+    reward, timer = vader_reward_func(), step_timer(clock.end_step)
     with tempfile.TemporaryDirectory() as root:
         config = GRPOConfig(
             output_dir=root,

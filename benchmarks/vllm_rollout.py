@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -86,16 +85,11 @@ def table(
     return lines
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def served(python: str, folder: str, setting: str, log: Path, max_model_len: int):
     """A vLLM server of ``folder`` with the thread setting's environment, stopped on exit."""
     from lit_critic_rl.rollout_engines.server import server_command, start_server, stop_server
+    from lit_critic_rl.testing.local_http import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     saved = {key: os.environ.get(key) for key in SETTINGS[setting]}

@@ -119,33 +119,16 @@ def run_ours_arm(args, arm: str) -> tuple[list[float], dict[str, float]]:
 
 def run_trl(args) -> tuple[list[float], dict[str, float]]:
     import tempfile
-    import time
 
     from datasets import Dataset
     from peft import LoraConfig
-    from transformers import TrainerCallback
     from trl import RLOOConfig, RLOOTrainer
 
     from benchmarks._ours import LORA, MODEL, sentiment_data
+    from benchmarks._trl import step_timer, vader_reward_func
     from lit_critic_rl.models.loading import load_causal_lm, load_tokenizer
-    from lit_critic_rl.rewards import VaderSentiment
 
-    vader = VaderSentiment()
-
-    def reward(prompts, completions, **_):
-        return vader(prompts, completions)
-
-    class StepTimes(TrainerCallback):
-        def __init__(self) -> None:
-            self.times: list[float] = []
-
-        def on_step_begin(self, *_, **__) -> None:
-            self.start = time.perf_counter()
-
-        def on_step_end(self, *_, **__) -> None:
-            self.times.append(time.perf_counter() - self.start)
-
-    timer = StepTimes()
+    reward, timer = vader_reward_func(), step_timer()
     with tempfile.TemporaryDirectory() as root:
         config = RLOOConfig(
             output_dir=root,

@@ -21,13 +21,14 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+
+from lit_critic_rl.testing.local_http import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -48,12 +49,6 @@ COMPARED = [
     "train/approx_kl",
     "train/samples_seen",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fit(root: Path, model: str, devices: int, epochs: int, *extra: str) -> subprocess.CompletedProcess:

@@ -16,36 +16,24 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from lit_critic_rl.testing.local_http import LocalServer
 
 RECORDED = ("/v1/load_lora_adapter", "/v1/completions")
 
 
-class RecordingProxy:
+class RecordingProxy(LocalServer):
     def __init__(self, upstream: str, keep_dir: Path | None = None, timeout: float = 600.0) -> None:
         self.upstream, self.keep_dir, self.timeout = upstream.rstrip("/"), keep_dir, timeout
         self.events: list[tuple[str, str]] = []
         self.before_load: Callable[[int], bool] | None = None
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        super().__init__(self._handler())
 
     def loads(self) -> list[str]:
         return [name for path, name in self.events if path == "/v1/load_lora_adapter"]
-
-    def __enter__(self) -> RecordingProxy:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def _record(self, path: str, body: dict) -> bool:
         """Note the request; False when it must be dropped (``before_load`` said so)."""

