@@ -1,11 +1,19 @@
 """Sample efficiency: sparse PPO vs dense PPO (critic spans) on the quickstart sentiment task, same seeds and samples.
 
-Each (arm, seed) is one ``fit`` of ``configs/quickstart.yaml`` in its own process; arms differ only in
-``model.critic``. Output (in ``--out``): ``curves.png`` (mean train reward vs samples seen, band = min..max over
-seeds), ``summary.md`` (final rewards and the samples each arm needs to reach the sparse arm's final reward).
+Each (arm, seed) is one ``fit`` of ``configs/quickstart.yaml`` in its own process. The PPO arms differ only in
+``model.critic`` (and, for ``*_separate``, in ``model.model.value_mode``: the value head on the policy's trunk, the
+quickstart's, against a separate value adapter, the library default). The ``grpo_*`` arms run GRPO
+(``configs/objective/grpo.yaml``) on the same samples per iteration as groups of ``GROUP`` samples of a quarter of the
+prompts; ``grpo_lexicon`` carries the lexicon's token rewards per token, ``grpo_lexicon_collapsed`` sums them into the
+outcome before the group baseline (the naive way, as an ablation). Each family is compared with its own sparse arm
+(``sparse`` or ``grpo_sparse``). Output (in ``--out``): ``curves.png`` (mean train reward vs samples seen, band =
+min..max over seeds), ``summary.md`` (final rewards and the samples each arm needs to reach its sparse arm's final and
+best reward).
 
     python -m benchmarks.sample_efficiency --quick          # sparse + lexicon, 1 seed, 5 iterations of 4 prompts
     python -m benchmarks.sample_efficiency --arms sparse lexicon selfcritique --seeds 0 1 2   # the published run
+    python -m benchmarks.sample_efficiency --arms grpo_sparse grpo_lexicon grpo_lexicon_collapsed --seeds 0 1 2
+    python -m benchmarks.sample_efficiency --arms sparse sparse_separate lexicon lexicon_separate --seeds 0 1 2
 
 The full run is the quickstart shrunk to fit a 2-core CPU: 40 iterations of 8 prompts (320 samples per arm and seed),
 one 8-sample minibatch, no validation passes (the curves are train rewards). On 2 AVX-512 cores a sparse or lexicon
@@ -25,10 +33,19 @@ from pathlib import Path
 from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
+GROUP = 4  # samples per prompt of the GRPO arms
+LEXICON = ["--model.critic", str(REPO / "configs/critic/lexicon.yaml")]
+SEPARATE = ["--model.model.value_mode", "separate_adapter"]
+GRPO = ["--model.objective", str(REPO / "configs/objective/grpo.yaml")]
 ARMS = {
     "sparse": [],
-    "lexicon": ["--model.critic", str(REPO / "configs/critic/lexicon.yaml")],
+    "lexicon": LEXICON,
     "selfcritique": ["--model.critic", str(REPO / "configs/critic/selfcritique.yaml")],
+    "sparse_separate": SEPARATE,
+    "lexicon_separate": [*LEXICON, *SEPARATE],
+    "grpo_sparse": GRPO,
+    "grpo_lexicon": [*GRPO, *LEXICON],
+    "grpo_lexicon_collapsed": [*GRPO, *LEXICON, "--model.objective.init_args.dense", "collapsed"],
 }
 FULL = [
     "--trainer.max_epochs",
@@ -58,6 +75,22 @@ SMOOTH = 5  # iterations in the moving average of the per-iteration mean reward
 # The module's top-level phases; update_backward/update_optimizer are parts of update. The arms' critics run in the
 # training step (not in a background thread), so their time is the critic phase, not hidden under another one.
 PHASES = ("generate", "reward", "critic", "teacher_forced", "update")
+
+
+def baseline(arm: str) -> str:
+    """The sparse arm an arm is compared with: its objective's."""
+    return "grpo_sparse" if arm.startswith("grpo") else "sparse"
+
+
+def shape_args(arm: str, quick: bool) -> list[str]:
+    """The budget's options; a GRPO arm samples ``GROUP`` responses for each of a ``GROUP``-th of the prompts, so
+    every arm sees the same samples per iteration."""
+    opts = list(QUICK if quick else FULL)
+    if arm.startswith("grpo"):
+        at = opts.index("--data.init_args.batch_size") + 1
+        opts[at] = str(int(opts[at]) // GROUP)
+        opts += ["--model.generation.samples_per_prompt", str(GROUP)]
+    return opts
 
 
 def iterations(quick: bool) -> int:
@@ -108,7 +141,7 @@ def run_arm(arm: str, seed: int, out: Path, quick: bool) -> Path:
         "--seed_everything",
         str(seed),
         *ARMS[arm],
-        *(QUICK if quick else FULL),
+        *shape_args(arm, quick),
     ]
     with (root / "stdout.log").open("w") as log:
         subprocess.run(args, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
@@ -173,16 +206,21 @@ def mean_curves(curves: dict[str, list[Curve]]) -> dict[str, Band]:
 
 
 def summary_lines(curves: dict[str, list[Curve]], bands: dict[str, Band]) -> list[str]:
-    """The markdown table: final rewards and the samples each arm needs to reach two levels of the sparse arm's mean
-    curve, its final value (the issue's metric) and its best value (robust when the sparse curve peaks early and
-    decays, which makes "final" a level every arm touches early)."""
-    sparse = bands.get("sparse")
-    levels = {"final": sparse.mean[-1], "best": max(sparse.mean)} if sparse else {}
-    sparse_need = {k: samples_to_reach(sparse.samples, sparse.mean, v) for k, v in levels.items()}
+    """The markdown table: final rewards and the samples each arm needs to reach two levels of its sparse arm's mean
+    curve (:func:`baseline`), its final value (the issue's metric) and its best value (robust when the sparse curve
+    peaks early and decays, which makes "final" a level every arm touches early)."""
+    levels = {
+        name: {"final": band.mean[-1], "best": max(band.mean)}
+        for name, band in bands.items()
+        if name in {baseline(arm) for arm in bands}
+    }
+    need_of = {
+        name: {k: samples_to_reach(bands[name].samples, bands[name].mean, v) for k, v in lv.items()}
+        for name, lv in levels.items()
+    }
+    head = "; ".join(f"{name} final {lv['final']:+.3f}, {name} best {lv['best']:+.3f}" for name, lv in levels.items())
     lines = [
-        f"sparse final {levels['final']:+.3f}, sparse best {levels['best']:+.3f}"
-        if levels
-        else "no sparse arm: no levels",
+        head or "no sparse arm: no levels",
         "",
         "| arm | final reward (mean over seeds) | per seed | samples to sparse final | ratio "
         "| samples to sparse best | ratio | intrinsic reward / sample | spans located / it | quotes dropped / it "
@@ -191,9 +229,11 @@ def summary_lines(curves: dict[str, list[Curve]], bands: dict[str, Band]) -> lis
     ]
     for arm, band in bands.items():
         cells = []
+        base = baseline(arm)
         for key in ("final", "best"):
-            need = samples_to_reach(band.samples, band.mean, levels[key]) if levels else None
-            ratio = f"{need / sparse_need[key]:.2f}" if need and sparse_need.get(key) else "n/a"
+            need = samples_to_reach(band.samples, band.mean, levels[base][key]) if base in levels else None
+            sparse_need = need_of.get(base, {}).get(key)
+            ratio = f"{need / sparse_need:.2f}" if need and sparse_need else "n/a"
             cells += [f"{need:.0f}" if need is not None else "not reached", ratio]
         runs = curves[arm]
         per_seed = " / ".join(f"{run.smooth[-1]:+.3f}" for run in runs)

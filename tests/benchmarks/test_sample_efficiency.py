@@ -92,3 +92,36 @@ def test_a_longer_finished_run_in_the_output_folder_is_never_deleted(tmp_path):
         run_arm("sparse", 0, tmp_path, quick=True)
     assert full.exists()
     assert run_arm("sparse", 0, tmp_path, quick=False) == full  # the same folder resumes a full invocation
+
+
+def test_grpo_arms_sample_the_same_count_per_iteration_as_groups_of_a_quarter_of_the_prompts():
+    from benchmarks.sample_efficiency import GROUP, shape_args
+
+    def option(opts, name):
+        return opts[opts.index(name) + 1] if name in opts else None
+
+    ppo, grpo = shape_args("sparse", quick=False), shape_args("grpo_lexicon", quick=False)
+    assert (option(ppo, "--data.init_args.batch_size"), option(ppo, "--model.generation.samples_per_prompt")) == (
+        "8",
+        None,
+    )
+    assert GROUP == 4
+    assert (option(grpo, "--data.init_args.batch_size"), option(grpo, "--model.generation.samples_per_prompt")) == (
+        "2",
+        "4",
+    )
+    assert option(shape_args("grpo_sparse", quick=True), "--data.init_args.batch_size") == "1"
+
+
+def test_each_family_is_measured_against_its_own_sparse_arm(tmp_path):
+    curves = {
+        "sparse": [curve(write_metrics(tmp_path / "s.csv", [0.0, 0.5, 0.0, 0.75, 0.0, 0.0]))],  # final .25, best .3125
+        "grpo_sparse": [curve(write_metrics(tmp_path / "g.csv", [0.1, 0.1, 0.1, 0.1, 0.1, 0.1]))],  # final=best .1
+        "grpo_lexicon": [curve(write_metrics(tmp_path / "gl.csv", [0.0, 0.0, 0.6, 0.6, 0.6, 0.6]))],
+    }
+    lines = summary_lines(curves, mean_curves(curves))
+    assert lines[0] == "sparse final +0.250, sparse best +0.312; grpo_sparse final +0.100, grpo_sparse best +0.100"
+    rows = {line.split(" | ")[0].strip("| "): [c.strip() for c in line.strip("|").split("|")] for line in lines[4:]}
+    # grpo_lexicon smoothed: 0, 0, .2, .3, .36, .48 -> reaches grpo_sparse's .1 at 24 samples; grpo_sparse at 8
+    assert rows["grpo_lexicon"][3:7] == ["24", "3.00", "24", "3.00"]
+    assert rows["grpo_sparse"][3:7] == ["8", "1.00", "8", "1.00"]
