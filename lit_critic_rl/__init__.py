@@ -4,4 +4,8 @@ Importing the package is cheap: models, critics and optional back-ends (openai, 
 modules that need them.
 """
 
+from lit_critic_rl.library_messages import quiet_import_probes
+
 __version__ = "0.1.0"
+
+quiet_import_probes()

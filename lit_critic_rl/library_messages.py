@@ -26,6 +26,12 @@ LIGHTNING_LEAF_SPEC = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
 LIGHTNING_TIPS = "💡 Tip:"
 """Lightning (2.6) advertises its cloud services (litlogger, litmodels) in an information line on every fit."""
 
+BITSANDBYTES_KERNEL_PROBE = "Failed to load CPU gemm_4bit_forward from kernels-community"
+"""bitsandbytes (0.50), imported by PEFT whatever the run, on a CPU with AVX512-BF16 tries to fetch a fused 4-bit
+kernel from the Hugging Face hub through ``kernels`` (which transformers 5 installs). Offline, or with that repository
+not on ``kernels``' trust list, it logs this warning and keeps its own CPU kernels, the ones every other CPU runs. The
+warning is not about the run, and nothing we pass can stop the probe (it runs at import)."""
+
 PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+\s*\[.*\]\s*$")
 """One frame of a tqdm bar (``desc: 42%|████ | 114/272 [00:02<00:03, 41.6it/s]``)."""
 
@@ -47,6 +53,14 @@ class DropMessage(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.getMessage()).startswith(self.prefix)
+
+
+def quiet_import_probes() -> None:
+    """Drop :data:`BITSANDBYTES_KERNEL_PROBE` from its logger for the rest of the process (the package calls this
+    once on import, before anything can import bitsandbytes; adding the filter again is a no-op)."""
+    logger = logging.getLogger("bitsandbytes.backends.cpu.ops")
+    if not any(isinstance(f, DropMessage) and f.prefix == BITSANDBYTES_KERNEL_PROBE for f in logger.filters):
+        logger.addFilter(DropMessage(BITSANDBYTES_KERNEL_PROBE))
 
 
 @contextmanager

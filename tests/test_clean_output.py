@@ -19,9 +19,10 @@ from tests.test_distributed import cli_fit
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
-SUSPECT = re.compile(r"warn|deprecat|tip\b|💡|will override|module\(s\) in eval mode|future", re.IGNORECASE)
+SUSPECT = re.compile(r"warn|deprecat|tip\b|💡|will override|module\(s\) in eval mode|future|failed to", re.IGNORECASE)
 """What a line to ignore looks like: Python warnings (``UserWarning``, ``FutureWarning``), deprecations, Lightning's
-tips and its notes about overridden callbacks or modules in eval mode."""
+tips and its notes about overridden callbacks or modules in eval mode, and libraries' "failed to" notes (bitsandbytes'
+kernel probe)."""
 EXPECTED: list[re.Pattern] = []
 """Our own lines that may match :data:`SUSPECT` in these runs (none do today; add a pattern here with the reason)."""
 
@@ -83,3 +84,18 @@ def test_lightning_flags_for_two_processes_run(tiny_model_path, tmp_path):
 )
 def test_progress_bar_frames_are_dropped_and_other_text_kept(text, kept):
     assert strip_progress_bars(text) == kept
+
+
+def test_bitsandbytes_kernel_probe_is_dropped_and_its_other_messages_kept(caplog):
+    import logging
+
+    import lit_critic_rl  # noqa: F401  (installs the filter on import)
+    from lit_critic_rl.library_messages import BITSANDBYTES_KERNEL_PROBE, quiet_import_probes
+
+    quiet_import_probes()  # a second call adds no second filter
+    logger = logging.getLogger("bitsandbytes.backends.cpu.ops")
+    assert sum(getattr(f, "prefix", None) == BITSANDBYTES_KERNEL_PROBE for f in logger.filters) == 1
+    with caplog.at_level(logging.WARNING):
+        logger.warning("%s: %s. Please make sure ...", BITSANDBYTES_KERNEL_PROBE, "trust status")
+        logger.warning("Failed to load something else")
+    assert [r.getMessage() for r in caplog.records] == ["Failed to load something else"]
