@@ -23,6 +23,11 @@ LIGHTNING_LEAF_SPEC = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
 """torch 2.13 deprecates ``LeafSpec``, and Lightning (2.6) builds one for every dataloader it combines
 (``lightning/pytorch/utilities/_pytree.py``): each fit prints a FutureWarning meant for Lightning's authors."""
 
+LIGHTNING_CLI_ARGS = r"LightningCLI's args parameter is intended to run from within Python"
+"""Lightning (2.6) warns whenever ``LightningCLI(args=...)`` runs in a process that has command-line arguments. Our
+CLI reads the subcommand itself and hands LightningCLI the rest as ``args``, which is what ``args`` is for; the process
+keeps its ``sys.argv`` because Lightning's DDP launcher starts the other ranks from it."""
+
 LIGHTNING_TIPS = "💡 Tip:"
 """Lightning (2.6) advertises its cloud services (litlogger, litmodels) in an information line on every fit."""
 
@@ -66,7 +71,7 @@ def quiet_import_probes() -> None:
 @contextmanager
 def lightning_run() -> Iterator[None]:
     """Around a LightningCLI run (trainer construction and ``fit``/``validate``/``test``): without
-    :data:`LIGHTNING_LEAF_SPEC` and :data:`LIGHTNING_TIPS`."""
+    :data:`LIGHTNING_LEAF_SPEC`, :data:`LIGHTNING_CLI_ARGS` and :data:`LIGHTNING_TIPS`."""
     tips = DropMessage(LIGHTNING_TIPS)
     # the logger a record is made on applies its filters (its parents' do not): Lightning's rank-zero helpers log
     # on the rank_zero logger of whichever of pytorch/fabric was imported last
@@ -76,6 +81,7 @@ def lightning_run() -> Iterator[None]:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=LIGHTNING_LEAF_SPEC, category=FutureWarning)
+            warnings.filterwarnings("ignore", message=LIGHTNING_CLI_ARGS)
             yield
     finally:
         for logger in loggers:

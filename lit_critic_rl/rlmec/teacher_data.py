@@ -248,7 +248,7 @@ def parser():
 
 def main(argv: list[str] | None = None) -> None:
     p = parser()
-    cfg = p.instantiate_classes(p.parse_args(argv))
+    cfg = p.instantiate(p.parse_args(argv))
     for flag, value in (("problems", cfg.problems), ("samples", cfg.samples)):
         if value < 1:
             raise ValueError(f"--{flag} must be >= 1, got {value}")
