@@ -21,8 +21,8 @@ One iteration, each side as its library ships it:
 
 So the headline pair is not the same work: with its defaults TRL does no reference pass and ours does one (a no-grad
 forward of the whole batch). ``trl_grpo_kl`` (``beta`` 0.04, DeepSeekMath's and our preset's) is TRL doing our work, and
-``ours_grpo_kl0`` shows that ours with ``kl_coef: 0`` still runs the reference pass: the objective always declares
-``needs_reference`` (the logged ``train/kl`` reads it). Both sides log per-iteration statistics (ours: entropy, clip
+``ours_grpo_kl0`` (``kl_coef: 0``) is ours doing TRL's: nothing reads the KL, so ``needs_reference`` is false and no
+reference pass runs (no ``train/kl`` either). Both sides log per-iteration statistics (ours: entropy, clip
 fraction, KL...; TRL: its metrics and the entropy of every token), and both learning rates stay at their defaults
 (ours 1e-4, TRL 1e-6), which changes no timing.
 
@@ -46,7 +46,7 @@ ARMS = {
     "trl_grpo_kl": "TRL GRPOTrainer, beta 0.04 (a reference pass, as ours)",
     "trl_grpo_no_ckpt": "TRL GRPOTrainer, its defaults but gradient_checkpointing off",
     "ours_grpo": "lit_critic_rl GRPO, library defaults (configs/objective/grpo.yaml: k3 KL 0.04 in the loss)",
-    "ours_grpo_kl0": "lit_critic_rl GRPO, kl_coef 0 (the reference pass still runs)",
+    "ours_grpo_kl0": "lit_critic_rl GRPO, kl_coef 0 (no reference pass, as TRL's defaults)",
     "ours_grpo_lean": "lit_critic_rl GRPO, configs/presets/lean_memory.yaml (checkpointing + malloc threshold)",
     "hf_generate": "plain HF generate of the base model, no adapter (the rollout floor)",
 }

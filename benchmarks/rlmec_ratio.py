@@ -29,6 +29,10 @@ FIELDS = ("kl", "clipfrac", "ratio_mean", "policy_loss", "rewarded_tokens")
 class BaseRatioRLMEC(RLMECObjective):
     """The control arm: RLMEC with the ratio taken against the adapters-off base (the wiring before #22)."""
 
+    @property
+    def needs_reference(self) -> bool:
+        return True  # the ratio's denominator is the reference's log-probs
+
     def minibatch_loss(self, lm, rollout: Rollout, adv: Advantages, idx, policy: PolicyPass, backward):
         from dataclasses import replace
 
@@ -62,7 +66,7 @@ def run(model: str, grm: str, preset: str, ratio: str, lr: float, iterations: in
         configs += ["--model.objective.class_path", f"{__name__}.BaseRatioRLMEC"]
     main([
         "fit", *configs, "--model.model.name_or_path", model, "--model.critic.init_args.adapter_path", grm,
-        "--model.ppo.learning_rate", str(lr), "--trainer.default_root_dir", str(root),
+        "--model.ppo.learning_rate", str(lr), "--model.ppo.log_kl", "true", "--trainer.default_root_dir", str(root),
         "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(iterations),
         "--trainer.limit_val_batches", "0",
         "--data.init_args.batch_size", "4", "--model.ppo.minibatch_size", "4", "--model.ppo.epochs", "2",

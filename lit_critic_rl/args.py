@@ -188,6 +188,10 @@ class PPOArgs:
     """Horizon (samples) of the adaptive controller."""
     kl_estimator: Literal["k1", "k3"] = "k1"
     """Per-token KL estimator in the reward penalty: k1 = log-ratio, k3 = (r - 1) - log r (non-negative)."""
+    log_kl: bool = False
+    """Run the reference pass (adapters off, no grad) and log ``train/kl`` even when nothing reads the KL: a
+    GRPO-family loss with ``kl_coef`` 0 and RLMEC (their reward has no KL), or PPO / REINFORCE++ with ``kl_coef``
+    0 and ``adaptive_kl`` false. False skips that pass then and logs no ``train/kl``."""
     regenerate_every: int = 1
     """Iterated data rounds, for an objective that trains off-policy (RLMEC): sample (and rewrite) fresh solutions
     every N iterations and train on the last round's samples in between; 1 = every iteration (online). One offline

@@ -6,7 +6,7 @@ One iteration (``training_step`` on a batch of prompts, or of a replay file's re
     scores   = score_samples(reward, prompts, responses)                   # rewards/base.py
     rollout  = imitation.targets(taken, tokenizer)                          # rlmec/imitation.py (rewrite targets)
     pending  = critic_runner.start(prompts, responses, scores)              # critic/runner.py (maybe off-thread)
-    rollout  = teacher_force(lm, rollout, ...)                              # ppo/rollout.py (no grad)
+    rollout  = teacher_force(lm, rollout, ...)                              # ppo/rollout.py (no grad; ref if read)
     rollout, first = update_loop.first_forward(objective, lm, rollout)   # only when fused  rl/loop.py
     rollout  = with_sampler_logprobs(rollout, taken.records)                # rlmec/ratio.py (off-policy objectives)
     source.remember(taken, rollout, rewrites)                               # the round later iterations replay
@@ -129,10 +129,17 @@ class DenseRewardPPO(LightningModule):
         self.val_seed = val_seed
         configure_malloc(model.malloc_mmap_threshold, model.malloc_trim)
         self.objective, self.update_loop = objective, UpdateLoop(ppo)
+        self.kl_ctl = (
+            AdaptiveKLController(ppo.kl_coef, ppo.target_kl, ppo.kl_horizon)
+            if ppo.adaptive_kl
+            else FixedKLController(ppo.kl_coef)
+        )
         context = RunContext(
             generation.temperature, adapter.dropout, generation.samples_per_prompt, generation.max_new_tokens
         )
-        objective.connect(replace(context, reduce=self.sum_over_ranks))
+        objective.connect(replace(context, kl_penalty=self.kl_ctl.reads_kl, reduce=self.sum_over_ranks))
+        self.reference_pass = objective.needs_reference or ppo.log_kl
+        """Teacher-force the reference each iteration: something reads the KL, or ``model.ppo.log_kl`` logs it."""
         check_objective(objective, rewriter, ppo.regenerate_every)
         target = getattr(objective, "imitation_target", "teacher")
         self.imitation = Imitation(target, rewriter, critic, generation) if objective.needs_targets else None
@@ -141,11 +148,6 @@ class DenseRewardPPO(LightningModule):
         self.tokenizer = None
         self.lm: PolicyValueModel | None = None
         """Built in :meth:`configure_model`, so strategies can defer or shard it; nothing loads in ``__init__``."""
-        self.kl_ctl = (
-            AdaptiveKLController(ppo.kl_coef, ppo.target_kl, ppo.kl_horizon)
-            if ppo.adaptive_kl
-            else FixedKLController(ppo.kl_coef)
-        )
         self.reward_moments = RunningMoments()
         self.rounds = SampleRounds(ppo.regenerate_every)
         self.source: RolloutSource = self.rounds
@@ -275,7 +277,7 @@ class DenseRewardPPO(LightningModule):
                 self.ppo.teacher_force_chunk_size,
                 policy=not fused,
                 values=objective.needs_values,
-                reference=objective.needs_reference,
+                reference=self.reference_pass,
             )
         first = None
         with timer("update"):
@@ -296,9 +298,10 @@ class DenseRewardPPO(LightningModule):
         with timer("update"):
             stats = loop.run(objective, self.lm, stepper, rollout, adv, first)
             self.lm.eval()
-        seq_kl = mean_sequence_kl(adv.kl, self.reduce)
+        seq_kl = mean_sequence_kl(adv.kl, self.reduce) if adv.kl is not None else None  # None: no reference pass
         n_samples = int(self.reduce(torch.tensor(float(len(rollout)))))  # the global batch
-        self.kl_ctl.update(seq_kl, n_samples)
+        if seq_kl is not None:
+            self.kl_ctl.update(seq_kl, n_samples)
         self.prompts_consumed += int(self.reduce(torch.tensor(float(len(batch)))))
         self.samples_seen += n_samples
         self.iteration += 1
@@ -316,18 +319,19 @@ class DenseRewardPPO(LightningModule):
         scores: torch.Tensor,
         rewards: TokenRewards,
         stats: dict,
-        seq_kl: float,
+        seq_kl: float | None,
         kl_coef: float,
         adv: Advantages,
     ) -> None:
         """Log global metrics (:func:`~lit_critic_rl.rl.batch_stats.iteration_metrics`) and the counters as they
-        are (already global)."""
+        are (already global); ``train/kl`` only when the reference pass ran, ``train/kl_coef`` only for an objective
+        with the KL in its reward (the others never read the controller's beta)."""
         averaged = {**{f"train/{k}": v for k, v in {**stats, **rewards.stats}.items()}, **self.timer.pop()}
         metrics = iteration_metrics(rollout, scores, rewards, adv, averaged, self.reduce, self.trainer.world_size > 1)
+        metrics.update({"train/kl": seq_kl} if seq_kl is not None else {})
+        metrics.update({"train/kl_coef": kl_coef} if self.objective.kl_in_reward else {})
         metrics.update(
             {
-                "train/kl": seq_kl,
-                "train/kl_coef": kl_coef,
                 "train/samples_seen": float(self.samples_seen),
                 "train/iteration": float(self.iteration),
                 "train/skipped_updates": float(self.skipped_updates),

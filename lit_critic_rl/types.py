@@ -87,8 +87,9 @@ class TokenRewards:
 class Advantages:
     """What the advantage stage hands to the objective's update."""
 
-    kl: Tensor
-    """``[B, T]`` per-token KL estimate between the rollout policy and the reference (0 on padding)."""
+    kl: Tensor | None
+    """``[B, T]`` per-token KL estimate between the rollout policy and the reference (0 on padding); None when the
+    run skips the reference pass (nothing reads the KL: ``Objective.needs_reference``), so no KL is logged."""
     advantages: Tensor
     """``[B, T]`` (whitened) advantages, 0 on padding."""
     returns: Tensor | None

@@ -42,7 +42,7 @@ class GroupBaselineObjective(ClippedPolicyGradient):
         """``A^out`` ``[B]`` of the sequence-level rewards ``outcome`` ``[B]`` within their groups."""
         raise NotImplementedError
 
-    def advantages(self, rollout: Rollout, rewards: TokenRewards, kl: Tensor, kl_coef: float) -> Advantages:
+    def advantages(self, rollout: Rollout, rewards: TokenRewards, kl: Tensor | None, kl_coef: float) -> Advantages:
         """Group-baseline advantages of the token rewards; the KL (logged) is not in the reward."""
         if rollout.group is None:
             raise ValueError(f"{type(self).__name__} needs Rollout.group (sample with sample_groups)")

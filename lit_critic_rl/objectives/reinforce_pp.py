@@ -18,6 +18,8 @@ from lit_critic_rl.types import Advantages, Rollout, TokenRewards
 
 
 class REINFORCEPlusPlusObjective(ClippedPolicyGradient):
+    kl_in_reward = True
+
     def __init__(
         self,
         clip_low: float = 0.2,
@@ -36,7 +38,7 @@ class REINFORCEPlusPlusObjective(ClippedPolicyGradient):
         check(0 <= gamma <= 1, FIELD + "gamma", "must be in [0, 1]", gamma)
         self.gamma = gamma
 
-    def advantages(self, rollout: Rollout, rewards: TokenRewards, kl: Tensor, kl_coef: float) -> Advantages:
+    def advantages(self, rollout: Rollout, rewards: TokenRewards, kl: Tensor | None, kl_coef: float) -> Advantages:
         mask = rollout.response_mask
         penalised = kl_penalized_rewards(rewards.total.to(mask.device), kl, kl_coef, mask)
         advantages = masked_whiten(discounted_returns(penalised, mask, self.gamma), mask, reduce=self.context.reduce)

@@ -85,6 +85,11 @@ class ClippedPolicyGradient(Objective):
         )
 
     @property
+    def needs_reference(self) -> bool:
+        """The k3 KL of the loss (``kl_coef`` > 0), or the reward's KL (REINFORCE++)."""
+        return self.kl_coef > 0 or super().needs_reference
+
+    @property
     def token_mean(self) -> bool:
         return self.loss_aggregation == "token_mean"
 

@@ -38,7 +38,7 @@ def gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float, lam: float)
 def compute_advantages(
     rollout: Rollout,
     rewards: TokenRewards,
-    kl: Tensor,
+    kl: Tensor | None,
     kl_coef: float,
     gamma: float,
     lam: float,
@@ -48,7 +48,8 @@ def compute_advantages(
     """The advantage stage: KL-penalised token rewards ``r_t = total_t - kl_coef * KL_t``, then GAE over the
     rollout's values, then (``whiten``) whitening with statistics reduced over all processes.
 
-    ``kl`` is the per-token KL ``[B, T]`` to the reference; needs ``rollout.values``.
+    ``kl`` is the per-token KL ``[B, T]`` to the reference (None, with ``kl_coef`` 0, when no reference pass ran);
+    needs ``rollout.values``.
     """
     mask = rollout.response_mask
     penalised = kl_penalized_rewards(rewards.total.to(mask.device), kl, kl_coef, mask)

@@ -13,6 +13,12 @@ class FixedKLController:
     def __init__(self, kl_coef: float) -> None:
         self.value = float(kl_coef)
 
+    @property
+    def reads_kl(self) -> bool:
+        """The controller needs the KL to the reference: its beta is > 0 (a fixed beta of 0 weighs nothing and
+        tracks nothing)."""
+        return self.value > 0
+
     def update(self, current_kl: float, n_samples: int) -> None:
         pass
 
@@ -31,6 +37,12 @@ class AdaptiveKLController(FixedKLController):
             raise ValueError(f"ppo.target_kl and ppo.kl_horizon must be > 0, got {target} and {horizon}")
         super().__init__(kl_coef)
         self.target, self.horizon = float(target), int(horizon)
+
+    @property
+    def reads_kl(self) -> bool:
+        """Always: its update tracks the KL (from a beta of 0 the multiplicative update keeps it at 0, but an
+        adaptive controller says the user wants the KL tracked)."""
+        return True
 
     def update(self, current_kl: float, n_samples: int) -> None:
         error = min(max(current_kl / self.target - 1.0, -0.2), 0.2)

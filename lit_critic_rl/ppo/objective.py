@@ -27,6 +27,7 @@ FIELD = "model.objective.init_args."
 
 class PPOObjective(Objective):
     needs_values = True
+    kl_in_reward = True
 
     def __init__(
         self,
@@ -64,7 +65,7 @@ class PPOObjective(Objective):
     def needs_logit_graph(self) -> bool:
         return self.entropy_coef > 0
 
-    def advantages(self, rollout: Rollout, rewards: TokenRewards, kl: Tensor, kl_coef: float) -> Advantages:
+    def advantages(self, rollout: Rollout, rewards: TokenRewards, kl: Tensor | None, kl_coef: float) -> Advantages:
         return compute_advantages(
             rollout, rewards, kl, kl_coef, self.gamma, self.lam, self.whiten_advantages, self.context.reduce
         )

@@ -52,6 +52,10 @@ class RunContext:
     """Responses sampled per prompt (``model.generation.samples_per_prompt``): the size of a fresh group."""
     max_new_tokens: int = 16
     """Longest response (``model.generation.max_new_tokens``), the constant normaliser of Dr. GRPO's loss."""
+    kl_penalty: bool = True
+    """The module's KL controller (``model.ppo``) reads the KL: adaptive, or a fixed ``kl_coef`` > 0
+    (:attr:`~lit_critic_rl.ppo.kl_control.FixedKLController.reads_kl`). An objective with the KL in its reward
+    (:attr:`Objective.kl_in_reward`) then needs the reference."""
     reduce: Reduce = no_reduce
     """Sum of a tensor over every process of the run (the identity in one process)."""
 
@@ -83,8 +87,9 @@ class PolicyPass:
 class Objective(ABC):
     needs_values: bool = False
     """The loss reads ``rollout.values`` (a value function)."""
-    needs_reference: bool = True
-    """The loss or its advantages read ``rollout.ref_logprobs``."""
+    kl_in_reward: bool = False
+    """The advantages subtract the KL controller's penalty ``kl_coef * KL_t`` from the token rewards (PPO,
+    REINFORCE++); the others get the KL for the log only."""
     needs_targets: bool = False
     """The loss reads rewritten targets (imitation)."""
     off_policy: bool = False
@@ -95,6 +100,14 @@ class Objective(ABC):
     def connect(self, context: RunContext) -> None:
         """Receive the run's facts; objectives that cannot work with them raise a ``ValueError`` naming the field."""
         self.context = context
+
+    @property
+    def needs_reference(self) -> bool:
+        """The loss or its advantages read ``rollout.ref_logprobs``, as this objective's settings and the run's
+        facts (:meth:`connect`) say: the KL in the reward while the KL controller reads it (``kl_in_reward`` and
+        ``context.kl_penalty``); subclasses add a KL of their own loss. False: the module skips the reference pass and
+        logs no ``train/kl`` (unless ``model.ppo.log_kl``), as TRL's GRPOTrainer does at ``beta`` 0."""
+        return self.kl_in_reward and self.context.kl_penalty
 
     @property
     def loss_temperature(self) -> float:
@@ -117,9 +130,10 @@ class Objective(ABC):
         return {k: v for k, v in vars(self).items() if k != "context" and isinstance(v, plain)}
 
     @abstractmethod
-    def advantages(self, rollout: Rollout, rewards: TokenRewards, kl: Tensor, kl_coef: float) -> Advantages:
+    def advantages(self, rollout: Rollout, rewards: TokenRewards, kl: Tensor | None, kl_coef: float) -> Advantages:
         """What the update trains on, from the rollout, its token rewards and the per-token KL ``[B, T]`` to the
-        reference (``kl_coef``: the KL controller's current coefficient)."""
+        reference (``kl_coef``: the KL controller's current coefficient); ``kl`` is None when no reference pass ran
+        (:attr:`needs_reference` false), and goes into ``Advantages.kl`` as it is."""
 
     def token_counts(self, rollout: Rollout, adv: Advantages, idx: Tensor) -> Tensor | None:
         """``[K]`` the token counts the loss of rows ``idx`` takes its token means over (one per denominator), or

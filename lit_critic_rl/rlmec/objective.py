@@ -18,7 +18,8 @@ per-minibatch means), with
   paper), or the teacher's; without either, ``L_IR`` is skipped (``train/imitation_tokens`` is 0).
 
 There is no value function, no GAE and no KL reward: the token rewards of the reward stage are the per-token
-weights as they are, and the KL to the reference is only logged. The token rewards are whatever the reward stage
+weights as they are, and nothing reads the reference, so its pass is skipped and no ``train/kl`` is logged
+(``model.ppo.log_kl: true`` logs it). The token rewards are whatever the reward stage
 assembles: with ``model.critic: MinEditGRM`` the GRM's clipped ``p_t - 0.5`` on every token and the EOS, plus
 ``shaping.extrinsic_weight`` times the score on the last token (0 in the paper's offline preset). The same rewards
 can feed PPO, so the two objectives can be compared on identical rewards.
@@ -43,7 +44,6 @@ FIELD = "model.objective.init_args."
 
 class RLMECObjective(Objective):
     needs_values = False
-    needs_reference = True
     needs_targets = True
     off_policy = True
 
@@ -87,8 +87,9 @@ class RLMECObjective(Objective):
     def loss_temperature(self) -> float:
         return logprob_temperature(self.logprob_temperature, self.context.temperature)
 
-    def advantages(self, rollout: Rollout, rewards: TokenRewards, kl: Tensor, kl_coef: float) -> Advantages:
-        """The token rewards as they are (no KL penalty, no GAE); the KL is kept for logging only."""
+    def advantages(self, rollout: Rollout, rewards: TokenRewards, kl: Tensor | None, kl_coef: float) -> Advantages:
+        """The token rewards as they are (no KL penalty, no GAE); the KL (None without a reference pass) is kept for
+        logging only."""
         mask = rollout.response_mask
         token_rewards = rewards.total.to(mask.device) * mask
         return Advantages(kl, token_rewards, None, token_rewards)

@@ -30,3 +30,8 @@ def test_fixed_kl_never_moves():
 def test_adaptive_kl_rejects_bad_target():
     with pytest.raises(ValueError, match="target_kl"):
         AdaptiveKLController(0.2, 0.0, 10)
+
+
+def test_only_a_fixed_beta_of_zero_reads_no_kl():
+    assert not FixedKLController(0.0).reads_kl and FixedKLController(0.1).reads_kl
+    assert AdaptiveKLController(0.0, 6.0, 10).reads_kl  # it tracks the KL, whatever its beta

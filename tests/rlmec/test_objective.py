@@ -104,7 +104,9 @@ def test_fit_with_the_rlmec_objective_logs_its_statistics(tiny_model_path, tmp_p
         r for r in csv.DictReader((tmp_path / "csv" / "version_0" / "metrics.csv").open()) if r.get("train/iteration")
     ]
     assert len(rows) == 2
-    assert {"train/policy_loss", "train/imitation_tokens", "train/rewarded_tokens", "train/kl"} <= set(rows[0])
+    assert {"train/policy_loss", "train/imitation_tokens", "train/rewarded_tokens"} <= set(rows[0])
+    # nothing of RLMEC reads the reference: no reference pass, so no KL (nor the unused controller's beta)
+    assert not {"train/kl", "train/kl_coef"} & {k for k, v in rows[0].items() if v}
     assert not {"train/value_loss", "train/returns_mean", "train/returns_std"} & set(rows[0])  # no value function
 
 

@@ -130,7 +130,9 @@ def _fit(tiny_model_path, tmp_path, data, regenerate_every=1, epochs=1, version=
         reward=lambda p, r: [sum(c in "aeiou" for c in x) / max(len(x), 1) - 0.5 for x in r],
         model=ModelArgs(name_or_path=tiny_model_path),
         generation=GenerationArgs(max_new_tokens=6, temperature=0.7),  # log-probs at the raw logits all the same
-        ppo=PPOArgs(learning_rate=5e-2, epochs=epochs, minibatch_size=4, regenerate_every=regenerate_every),
+        ppo=PPOArgs(  # log_kl: RLMEC reads no reference; the KL logs how far the policy moved from the base
+            learning_rate=5e-2, epochs=epochs, minibatch_size=4, regenerate_every=regenerate_every, log_kl=True
+        ),
         objective=RLMECObjective(imitation_target="teacher"),  # no GRM here; and no rewriter: no imitation
     )
     trainer = L.Trainer(
