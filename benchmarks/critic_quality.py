@@ -17,15 +17,17 @@ the sparse arm sees positives: SmolLM2-135M answers 3-10% of them right untraine
 ``--test-size`` (300) held-out problems with ``--eval-samples`` (4) samples each; validation on ``--val-size``
 problems every ``--val-every`` iterations gives the accuracy curve.
 
-Samples-to-threshold: the samples an arm has seen when its validation accuracy first reaches the sparse arm's final
-validation accuracy (mean over seeds, same objective). Critic precision and recall are the runs' last logged
-``train/critic_precision`` / ``train/critic_recall`` (the oracle's are 1 by construction).
+Samples-to-threshold: the samples an arm has seen when its validation accuracy first reaches a level of the sparse
+arm's validation curve (same objective, mean over seeds): its final value, and its best value (robust when the sparse
+curve peaks and falls back, which makes "final" a level every arm touches early). Critic precision and recall are
+the runs' last logged ``train/critic_precision`` / ``train/critic_recall`` (the oracle's are 1 by construction).
 
     python -m benchmarks.critic_quality --grm runs/arith_grm/csv/version_0/adapters/grm --out runs/critic_quality
     python -m benchmarks.critic_quality --smoke --model PATH   # every arm and objective, 1 iteration, in-process
 
 Results go to ``<out>/results.jsonl`` (one line per finished run; a rerun skips them); ``<out>/summary.md`` holds
-the table and ``<out>/gain_vs_precision.png`` the plot.
+the table, ``<out>/gain_vs_precision.png`` the gain against critic precision and ``<out>/curves.png`` the
+validation accuracy against samples seen (mean over seeds, band min..max).
 """
 
 from __future__ import annotations
@@ -181,21 +183,41 @@ def _spread(values: list[float], fmt: str) -> str:
     return mean if len(values) == 1 else f"{mean} [{format(min(values), fmt)}, {format(max(values), fmt)}]"
 
 
+def mean_curve(runs: list[dict]) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Samples, mean, min and max over seeds of the validation accuracy, cut to the shortest seed (the seeds share
+    the budget, so their validations fall on the same sample counts)."""
+    n = min(len(r["curve"]) for r in runs)
+    at = [[r["curve"][i][1] for r in runs] for i in range(n)]
+    samples = [runs[0]["curve"][i][0] for i in range(n)]
+    return samples, [statistics.mean(v) for v in at], [min(v) for v in at], [max(v) for v in at]
+
+
+def sparse_levels(rows: list[dict]) -> dict[str, float] | None:
+    """The sparse arm's final and best mean validation accuracy (None without a sparse run with a curve)."""
+    sparse = [r for r in rows if r["arm"] == "sparse" and r["curve"]]
+    if not sparse:
+        return None
+    mean = mean_curve(sparse)[1]
+    return {"final": mean[-1], "best": max(mean)}
+
+
 def summarise(rows: list[dict]) -> list[dict]:
     """Per (objective, arm): accuracies per seed, gain over the sparse arm's mean, precision/recall, and the samples
-    each seed needed to reach the sparse arm's final validation accuracy (mean over its seeds)."""
+    each seed needed to reach the sparse arm's final and best validation accuracy (:func:`sparse_levels`)."""
     out = []
     for objective in dict.fromkeys(r["objective"] for r in rows):
         mine = [r for r in rows if r["objective"] == objective]
         sparse = [r for r in mine if r["arm"] == "sparse"]
         base = statistics.mean(r["accuracy"] for r in sparse) if sparse else None
-        finals = [r["curve"][-1][1] for r in sparse if r["curve"]]
-        level = statistics.mean(finals) if finals else None
+        levels = sparse_levels(mine)
         for arm in dict.fromkeys(r["arm"] for r in mine):
             runs = [r for r in mine if r["arm"] == arm]
-            reach = [
-                samples_to_reach(*zip(*r["curve"]), level) if level is not None and r["curve"] else None for r in runs
-            ]
+
+            def reach(key: str) -> list[float | None]:
+                if levels is None:
+                    return [None] * len(runs)
+                return [samples_to_reach(*zip(*r["curve"]), levels[key]) if r["curve"] else None for r in runs]
+
             out.append(
                 {
                     "objective": objective,
@@ -204,7 +226,8 @@ def summarise(rows: list[dict]) -> list[dict]:
                     "gain": [r["accuracy"] - base for r in runs] if base is not None else [],
                     "precision": [r["precision"] for r in runs if r["precision"] is not None],
                     "recall": [r["recall"] for r in runs if r["recall"] is not None],
-                    "reach": reach,
+                    "reach": reach("final"),
+                    "reach_best": reach("best"),
                 }
             )
     return out
@@ -213,14 +236,16 @@ def summarise(rows: list[dict]) -> list[dict]:
 def table(summary: list[dict]) -> str:
     lines = [
         "| objective | arm | seeds | critic precision | critic recall | test accuracy | gain over sparse "
-        "| samples to sparse final (per seed) |",
-        "|---|---|---:|---|---|---|---|---|",
+        "| samples to sparse final (per seed) | samples to sparse best (per seed) |",
+        "|---|---|---:|---|---|---|---|---|---|",
     ]
     for s in summary:
-        reach = ", ".join("not reached" if r is None else f"{r:.0f}" for r in s["reach"])
+        reach, best = (
+            ", ".join("not reached" if r is None else f"{r:.0f}" for r in s[k]) for k in ("reach", "reach_best")
+        )
         cells = [
             s["objective"], s["arm"], str(len(s["accuracy"])), _spread(s["precision"], ".2f"),
-            _spread(s["recall"], ".2f"), _spread(s["accuracy"], ".3f"), _spread(s["gain"], "+.3f"), reach,
+            _spread(s["recall"], ".2f"), _spread(s["accuracy"], ".3f"), _spread(s["gain"], "+.3f"), reach, best,
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -250,6 +275,34 @@ def plot(summary: list[dict], path: Path) -> None:
     ax.set_xlabel("critic precision (against the StepOracle)")
     ax.set_ylabel("test accuracy gain over sparse")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def plot_curves(rows: list[dict], path: Path) -> None:
+    """Validation accuracy against samples seen, one line per (objective, arm): mean over seeds, band min..max; the
+    sparse arm's best level dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    objectives = list(dict.fromkeys(r["objective"] for r in rows))
+    fig, axes = plt.subplots(1, len(objectives), figsize=(6.4 * len(objectives), 4), squeeze=False)
+    for ax, objective in zip(axes[0], objectives):
+        mine = [r for r in rows if r["objective"] == objective and r["curve"]]
+        for arm in dict.fromkeys(r["arm"] for r in mine):
+            runs = [r for r in mine if r["arm"] == arm]
+            samples, mean, low, high = mean_curve(runs)
+            ax.plot(samples, mean, marker="o", label=f"{arm} ({len(runs)} seeds)")
+            ax.fill_between(samples, low, high, alpha=0.15)
+        levels = sparse_levels(mine)
+        if levels is not None:
+            ax.axhline(levels["best"], color="grey", ls="--", lw=0.8, label="sparse best")
+        ax.set_title(objective)
+        ax.set_xlabel("samples seen")
+        ax.set_ylabel("validation accuracy")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -301,6 +354,7 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "summary.md").write_text(text)
     print(text)
     plot(summary, args.out / "gain_vs_precision.png")
+    plot_curves(rows, args.out / "curves.png")
 
 
 if __name__ == "__main__":

@@ -124,6 +124,7 @@ class GRMFineTuning(LightningModule):
         base = load_causal_lm(self.model_args.name_or_path, self.model_args.quantization, self.model_args.dtype)
         with peft_wrapping():  # PEFT reads a property transformers deprecated
             self.peft = get_peft_model(prepare_quantized(base), lora_config(self.adapter_args), adapter_name=GRM)
+        self.peft.train()  # from_pretrained leaves the base in eval mode; SFT trains (LoRA dropout on, if set)
 
     def configure_optimizers(self):
         return torch.optim.AdamW([p for p in self.peft.parameters() if p.requires_grad], lr=self.learning_rate)

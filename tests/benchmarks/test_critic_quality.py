@@ -13,7 +13,9 @@ from benchmarks.critic_quality import (
     budget_args,
     critic_args,
     main,
+    mean_curve,
     read_run,
+    sparse_levels,
     summarise,
     table,
     write_grm_critic,
@@ -67,10 +69,32 @@ def test_summary_gain_and_samples_to_threshold_by_hand():
     sparse, oracle = summarise(rows)
     assert oracle["gain"] == pytest.approx([0.15, 0.05]) and oracle["reach"] == [320, 640]
     assert sparse["reach"] == [None, 320]  # seed 0 never reaches the mean of both seeds
+    assert oracle["reach_best"] == oracle["reach"]  # the sparse mean curve [0.1, 0.25] peaks at its end
     assert table([sparse, oracle]).splitlines()[-1] == (
         "| ppo | oracle | 2 | 1.00 [1.00, 1.00] | 1.00 [1.00, 1.00] | 0.250 [0.200, 0.300] | +0.100 [+0.050, +0.150] "
-        "| 320, 640 |"
+        "| 320, 640 | 320, 640 |"
     )
+
+
+def test_sparse_best_level_differs_from_final_when_the_sparse_curve_falls_back():
+    """Sparse seeds' val curves [0.1, 0.3, 0.2] and [0.1, 0.5, 0.2] (third seed cut: only 2 points): the mean curve
+    over the two points all three share is [0.1, (0.3 + 0.5 + 0.1) / 3 = 0.3], so final = best = 0.3. With the
+    short seed dropped the mean curve is [0.1, 0.4, 0.2]: final 0.2, best 0.4. The GRM arm's curve
+    [0.1, 0.25, 0.45] reaches 0.2 at 64 samples and 0.4 at 96."""
+    sparse = [
+        {"arm": "sparse", "objective": "grpo", "seed": s, "accuracy": 0.2, "curve": [[0, 0.1], [32, v], [64, 0.2]]}
+        for s, v in ((0, 0.3), (1, 0.5))
+    ]
+    grm = {"arm": "grm", "objective": "grpo", "seed": 0, "accuracy": 0.3, "curve": [[32, 0.1], [64, 0.25], [96, 0.45]]}
+    short = {"arm": "sparse", "objective": "grpo", "seed": 2, "accuracy": 0.2, "curve": [[0, 0.1], [32, 0.1]]}
+    for r in (*sparse, grm, short):
+        r["precision"] = r["recall"] = None
+    assert sparse_levels(sparse) == pytest.approx({"final": 0.2, "best": 0.4})
+    assert sparse_levels([*sparse, short]) == pytest.approx({"final": 0.3, "best": 0.3})
+    assert mean_curve(sparse) == ([0, 32, 64], pytest.approx([0.1, 0.4, 0.2]), [0.1, 0.3, 0.2], [0.1, 0.5, 0.2])
+    rows = summarise([*sparse, grm])
+    assert rows[1]["arm"] == "grm" and (rows[1]["reach"], rows[1]["reach_best"]) == ([64], [96])
+    assert rows[0]["reach"] == [32, 32] and rows[0]["reach_best"] == [None, 32]
 
 
 def test_read_run_takes_the_val_curve_and_leaves_an_unmeasured_precision_out(tmp_path):
@@ -98,4 +122,5 @@ def test_smoke_mode_runs_every_arm_with_both_objectives(tiny_model_path, tmp_pat
     )
     assert all(len(r["curve"]) >= 1 and 0.0 <= r["accuracy"] <= 1.0 for r in rows)
     assert (tmp_path / "study" / "gain_vs_precision.png").stat().st_size > 0
+    assert (tmp_path / "study" / "curves.png").stat().st_size > 0
     assert "| grpo | grm |" in (tmp_path / "study" / "summary.md").read_text()

@@ -86,6 +86,13 @@ def grm_adapter(tiny_model_path, tmp_path_factory, make_trainer):
     return root / "adapters" / "grm", module
 
 
+def test_grm_sft_starts_with_every_module_in_train_mode(tiny_model_path):
+    """from_pretrained returns the base in eval mode; Lightning warns when fit starts so and leaves LoRA dropout off."""
+    module = GRMFineTuning(ModelArgs(name_or_path=tiny_model_path), AdapterArgs(r=4, alpha=8, dropout=0.1))
+    module.configure_model()
+    assert [name for name, m in module.peft.named_modules() if not m.training] == []
+
+
 def test_grm_sft_learns_and_saves_a_peft_adapter(grm_adapter):
     folder, module = grm_adapter
     assert (folder / "adapter_config.json").is_file()
