@@ -24,8 +24,11 @@ the runs' last logged ``train/critic_precision`` / ``train/critic_recall`` (the 
 
     python -m benchmarks.critic_quality --grm runs/arith_grm/csv/version_0/adapters/grm --out runs/critic_quality
     python -m benchmarks.critic_quality --smoke --model PATH   # every arm and objective, 1 iteration, in-process
+    python -m benchmarks.critic_quality --objectives grpo --arms sparse grm --grm ADAPTER \
+        --fit-arg=--model.ppo.epochs=1 --fit-arg=--model.objective.init_args.kl_coef=0   # a cheaper update
 
-Results go to ``<out>/results.jsonl`` (one line per finished run; a rerun skips them); ``<out>/summary.md`` holds
+Results go to ``<out>/results.jsonl`` (one line per finished run, with its budget; a rerun with the same budget skips
+them, one with another budget stops with the field that differs); ``<out>/summary.md`` holds
 the table, ``<out>/gain_vs_precision.png`` the gain against critic precision and ``<out>/curves.png`` the
 validation accuracy against samples seen (mean over seeds, band min..max).
 """
@@ -36,7 +39,7 @@ import argparse
 import csv
 import json
 import statistics
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from benchmarks.rlmec_demo import child, run_child
@@ -67,6 +70,9 @@ class Budget:
     model: str = "asset:smollm2-135m-instruct"
     max_new_tokens: int | None = None
     """None = the experiment's (80)."""
+    fit_args: tuple[str, ...] = ()
+    """Further ``fit`` arguments every run gets last (after its critic and objective), e.g. ``--model.ppo.epochs=1`` or
+    ``--model.objective.init_args.kl_coef=0`` (cheaper updates; still the same budget for every arm)."""
 
     def __post_init__(self) -> None:
         if self.iterations < 1 or self.val_every < 1 or self.iterations % self.val_every:
@@ -102,6 +108,22 @@ def budget_args(budget: Budget, seed: int) -> list[str]:
     if budget.max_new_tokens is not None:
         args += ["--model.generation.max_new_tokens", str(budget.max_new_tokens)]
     return args
+
+
+def load_results(path: Path, budget: Budget) -> list[dict]:
+    """The finished runs of ``path``; a run made with another budget stops the study (arms must share one)."""
+    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    want = json.loads(json.dumps(asdict(budget)))  # as a results line holds it (tuples become lists)
+    for row in rows:
+        had = row.get("budget")
+        if had != want:
+            fields = ", ".join(k for k in want if had is not None and had.get(k) != want[k])
+            differ = "records none" if had is None else f"differs in {fields}"
+            raise SystemExit(
+                f"{path}: the run '{row['objective']} {row['arm']} seed {row['seed']}' was made with another budget "
+                f"(its budget {differ}); use another --out, or the same budget to go on with the study"
+            )
+    return rows
 
 
 def critic_args(arm: str, seed: int, grm_critic: Path | None) -> list[str]:
@@ -163,14 +185,21 @@ def read_run(root: Path) -> dict:
     return out
 
 
+def run_argv(arm: str, objective: str, seed: int, budget: Budget, grm: Path | None, root: Path) -> list[str]:
+    """One run's ``fit`` arguments: the budget, the arm's critic, the objective, then the budget's ``fit_args`` (last,
+    so they override what the objective's file sets)."""
+    argv = [*budget_args(budget, seed), *critic_args(arm, seed, grm), *OBJECTIVES[objective], *budget.fit_args]
+    return [*argv, "--trainer.default_root_dir", str(root)]
+
+
 def run(arm: str, objective: str, seed: int, budget: Budget, out: Path, grm: Path | None, **how) -> dict:
     """Fit and test one (arm, objective, seed); ``how``: ``in_process`` (smoke) or a ``timeout``."""
     root = out / objective / arm / f"seed{seed}"
-    argv = [*budget_args(budget, seed), *critic_args(arm, seed, grm), *OBJECTIVES[objective]]
-    argv += ["--trainer.default_root_dir", str(root)]
+    argv = run_argv(arm, objective, seed, budget, grm, root)
     name = f"{objective} {arm} seed {seed}"
     metrics = child(argv, train=True) if how.get("in_process") else run_child(argv, "fit", how["timeout"], name)
     row = {"arm": arm, "objective": objective, "seed": seed, "accuracy": metrics["test/accuracy"], **read_run(root)}
+    row["budget"] = asdict(budget)
     if arm == "oracle":
         row["precision"] = row["recall"] = 1.0  # the exact checker itself
     return row
@@ -320,11 +349,18 @@ def main(argv: list[str] | None = None) -> None:
     for field in ("iterations", "val_every", "prompts", "samples_per_prompt", "val_size", "test_size", "eval_samples"):
         parser.add_argument(f"--{field.replace('_', '-')}", type=int, default=None)
     parser.add_argument("--timeout", type=float, default=4 * 3600, help="seconds per run")
+    parser.add_argument(
+        "--fit-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="a further fit argument for every run, written with '=' (--fit-arg=--model.ppo.epochs=1); repeatable",
+    )
     args = parser.parse_args(argv)
     budget = SMOKE if args.smoke else Budget()
     fields = ("iterations", "val_every", "prompts", "samples_per_prompt", "val_size", "test_size", "eval_samples")
     budget = replace(budget, **{f: getattr(args, f) for f in fields if getattr(args, f) is not None})
-    budget = replace(budget, **({"model": args.model} if args.model else {}))
+    budget = replace(budget, **({"model": args.model} if args.model else {}), fit_args=tuple(args.fit_arg))
     if args.smoke:
         budget = replace(budget, max_new_tokens=8)
         args.seeds = args.seeds[:1]
@@ -335,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
     grm_critic = write_grm_critic(grm, args.out / "grm_critic.yaml") if grm else None
     results = args.out / "results.jsonl"
     results.parent.mkdir(parents=True, exist_ok=True)
-    rows = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+    rows = load_results(results, budget)
     done = {(r["arm"], r["objective"], r["seed"]) for r in rows}
     for seed in args.seeds:
         for objective in args.objectives:

@@ -3,7 +3,7 @@ samples-to-threshold by hand, and the smoke mode end to end on the tiny model.""
 
 import csv
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import pytest
 
@@ -12,9 +12,11 @@ from benchmarks.critic_quality import (
     arm_names,
     budget_args,
     critic_args,
+    load_results,
     main,
     mean_curve,
     read_run,
+    run_argv,
     sparse_levels,
     summarise,
     table,
@@ -124,3 +126,30 @@ def test_smoke_mode_runs_every_arm_with_both_objectives(tiny_model_path, tmp_pat
     assert (tmp_path / "study" / "gain_vs_precision.png").stat().st_size > 0
     assert (tmp_path / "study" / "curves.png").stat().st_size > 0
     assert "| grpo | grm |" in (tmp_path / "study" / "summary.md").read_text()
+
+
+def test_fit_args_come_last_so_they_override_the_objective_file(tiny_model_path, tmp_path, monkeypatch):
+    """configs/objective/grpo.yaml sets kl_coef 0.04 and the quickstart 2 PPO epochs; the budget's fit_args win."""
+    from lit_critic_rl.cli import main as cli_main
+
+    monkeypatch.chdir(tmp_path)
+    cheap = ("--model.ppo.epochs=1", "--model.objective.init_args.kl_coef=0")
+    budget = replace(Budget(), model=tiny_model_path, fit_args=cheap)
+    model = cli_main(run_argv("sparse", "grpo", 0, budget, None, tmp_path / "run"), run=False).model
+    assert (model.ppo.epochs, model.objective.kl_coef) == (1, 0.0)
+    default = cli_main(run_argv("sparse", "grpo", 0, replace(budget, fit_args=()), None, tmp_path), run=False).model
+    assert (default.ppo.epochs, default.objective.kl_coef) != (1, 0.0)
+
+
+def test_results_of_another_budget_stop_the_study_with_the_file_and_the_field(tmp_path):
+    results = tmp_path / "results.jsonl"
+    budget = Budget(iterations=20, val_every=5)
+    row = {"arm": "sparse", "objective": "grpo", "seed": 0, "budget": json.loads(json.dumps(asdict(budget)))}
+    results.write_text(json.dumps(row) + "\n")
+    assert load_results(results, budget) == [row]  # the same budget goes on
+    with pytest.raises(SystemExit, match=r"results.jsonl: the run 'grpo sparse seed 0'.*differs in fit_args"):
+        load_results(results, replace(budget, fit_args=("--model.ppo.epochs=1",)))
+    results.write_text(json.dumps({k: v for k, v in row.items() if k != "budget"}) + "\n")
+    with pytest.raises(SystemExit, match="records none"):
+        load_results(results, budget)
+    assert load_results(tmp_path / "absent.jsonl", budget) == []
