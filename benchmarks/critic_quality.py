@@ -81,6 +81,9 @@ class Budget:
             )
 
 
+BUDGET_FLAGS = ("iterations", "val_every", "prompts", "samples_per_prompt", "val_size", "test_size", "eval_samples")
+"""The Budget fields that are integer command-line flags of the same name."""
+
 SMOKE = Budget(iterations=1, val_every=1, prompts=2, samples_per_prompt=2, val_size=2, test_size=2, eval_samples=1)
 
 
@@ -346,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=list(OBJECTIVES))
     parser.add_argument("--smoke", action="store_true", help="1 iteration of 2 problems per run, in this process")
     parser.add_argument("--model", default=None, help="policy base (default: the SmolLM2-135M asset)")
-    for field in ("iterations", "val_every", "prompts", "samples_per_prompt", "val_size", "test_size", "eval_samples"):
+    for field in BUDGET_FLAGS:
         parser.add_argument(f"--{field.replace('_', '-')}", type=int, default=None)
     parser.add_argument("--timeout", type=float, default=4 * 3600, help="seconds per run")
     parser.add_argument(
@@ -358,8 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     budget = SMOKE if args.smoke else Budget()
-    fields = ("iterations", "val_every", "prompts", "samples_per_prompt", "val_size", "test_size", "eval_samples")
-    budget = replace(budget, **{f: getattr(args, f) for f in fields if getattr(args, f) is not None})
+    budget = replace(budget, **{f: getattr(args, f) for f in BUDGET_FLAGS if getattr(args, f) is not None})
     budget = replace(budget, **({"model": args.model} if args.model else {}), fit_args=tuple(args.fit_arg))
     if args.smoke:
         budget = replace(budget, max_new_tokens=8)

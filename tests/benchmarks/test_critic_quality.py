@@ -138,7 +138,7 @@ def test_fit_args_come_last_so_they_override_the_objective_file(tiny_model_path,
     model = cli_main(run_argv("sparse", "grpo", 0, budget, None, tmp_path / "run"), run=False).model
     assert (model.ppo.epochs, model.objective.kl_coef) == (1, 0.0)
     default = cli_main(run_argv("sparse", "grpo", 0, replace(budget, fit_args=()), None, tmp_path), run=False).model
-    assert (default.ppo.epochs, default.objective.kl_coef) != (1, 0.0)
+    assert (default.ppo.epochs, default.objective.kl_coef) == (2, 0.04)  # the quickstart's and grpo.yaml's
 
 
 def test_results_of_another_budget_stop_the_study_with_the_file_and_the_field(tmp_path):
