@@ -4,7 +4,10 @@ Raw critic outputs are stored and re-parsed on a hit (parsing is deterministic a
 cached critiques too. Only successful calls are cached; failures are retried next time.
 
 Several processes (the ranks of a DDP run) may share one cache file: it is opened in WAL mode, where readers never
-block and writers take turns, and a writer waits up to ``timeout`` seconds for the lock instead of failing. A key's row
+block and writers take turns, and a writer waits up to ``timeout`` seconds for the lock instead of failing. Switching a
+new file to WAL needs the file to itself, and when several processes open it at the same moment SQLite can answer
+"database is locked" at once instead of waiting (its deadlock avoidance skips the busy handler), so that step is
+retried until ``timeout``. A key's row
 is written once (``INSERT OR IGNORE``: the first answer stored wins), so two ranks that critique the same text at once
 leave one row, and a reader never sees it change.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import time
 from pathlib import Path
 
 
@@ -29,9 +33,18 @@ class CritiqueCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS critiques (key TEXT PRIMARY KEY, raw TEXT NOT NULL)")
-        self._db.commit()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("CREATE TABLE IF NOT EXISTS critiques (key TEXT PRIMARY KEY, raw TEXT NOT NULL)")
+                self._db.commit()
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    self._db.close()
+                    raise sqlite3.OperationalError(f"critique cache {self.path}: {error}") from error
+                time.sleep(0.02)
 
     def get_many(self, keys: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}

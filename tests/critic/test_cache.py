@@ -39,3 +39,27 @@ def test_the_first_answer_stored_for_a_key_wins(tmp_path):
     cache.put_many({"k": "first"})
     cache.put_many({"k": "second"})
     assert cache.get_many(["k"]) == {"k": "first"}
+
+
+def open_new_file_at_once(path: str, barrier, writer: int, results) -> None:
+    barrier.wait()  # every process opens the not-yet-existing file in the same instant, as DDP ranks do at step 1
+    try:
+        CritiqueCache(path).put_many({f"w{writer}": "raw"})
+        results.put("ok")
+    except sqlite3.OperationalError as error:
+        results.put(str(error))
+
+
+def test_processes_that_create_the_file_at_the_same_moment_all_open_it(tmp_path):
+    """Before the retry, about one round in four had a process fail with 'database is locked' on the WAL switch."""
+    ctx = mp.get_context("fork")  # cheap processes, so the rounds race in earnest
+    for round_ in range(15):
+        path = str(tmp_path / f"cache{round_}.sqlite")
+        barrier, results = ctx.Barrier(4), ctx.Queue()
+        procs = [ctx.Process(target=open_new_file_at_once, args=(path, barrier, w, results)) for w in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(timeout=60)
+        assert [results.get(timeout=5) for _ in procs] == ["ok"] * 4, round_
+        assert len(CritiqueCache(path)) == 4
