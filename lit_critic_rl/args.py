@@ -25,9 +25,11 @@ class ModelArgs:
     """'nf4' loads the base in bitsandbytes 4-bit NF4 (QLoRA); 'none' keeps it in ``dtype``."""
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     """Weights dtype of the base (compute dtype under NF4)."""
-    value_mode: Literal["separate_adapter", "shared_trunk"] = "separate_adapter"
-    """'separate_adapter': the value function has its own LoRA adapter plus a scalar head (one extra
-    forward/backward per minibatch). 'shared_trunk': the scalar head reads the policy adapter's last hidden state."""
+    value_mode: Literal["separate_adapter", "shared_trunk"] = "shared_trunk"
+    """'shared_trunk' (default, as TRL's PPO and the dense-reward paper's code): the scalar head reads the policy
+    adapter's last hidden state, so one forward gives logits and values. 'separate_adapter': the value function has
+    its own LoRA adapter plus a scalar head (one extra forward/backward per minibatch). Measured on SmolLM2 over 3
+    seeds (docs/benchmarks.md): the same learning, and the separate adapter costs up to 1.5x the iteration."""
     malloc_mmap_threshold: int | None = None
     """Linux/glibc: blocks of at least this many bytes (e.g. 65536) get their own mapping and go back to the OS when
     freed, so peak RSS follows live tensors instead of glibc's heap high-water mark (``lit_critic_rl.memory``).

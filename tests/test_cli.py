@@ -120,9 +120,12 @@ def load_tiny_base(path):
 def test_lean_memory_preset_reaches_the_model(tiny_model_path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     preset = str(CONFIGS / "presets" / "lean_memory.yaml")
-    cli = main(["--config", QUICKSTART, "--config", preset, "--model.model.name_or_path", tiny_model_path], run=False)
+    earlier = tmp_path / "earlier.yaml"  # a model setting that differs from the default, given before the preset
+    earlier.write_text("model:\n  model:\n    value_mode: separate_adapter\n")
+    configs = ["--config", QUICKSTART, "--config", str(earlier), "--config", preset]
+    cli = main([*configs, "--model.model.name_or_path", tiny_model_path], run=False)
     assert cli.model.model_args.activation_checkpointing and cli.model.model_args.malloc_mmap_threshold == 65536
-    assert cli.model.model_args.value_mode == "shared_trunk"  # the quickstart's other model settings survive
+    assert cli.model.model_args.value_mode == "separate_adapter"  # the earlier configs' other model settings survive
     cli.model.configure_model()
     assert len(cli.model.lm._checkpointed) > 0
 

@@ -50,7 +50,7 @@ class PolicyValueModel(nn.Module):
         self,
         base: nn.Module,
         adapter: AdapterArgs,
-        value_mode: ValueMode = "separate_adapter",
+        value_mode: ValueMode = "shared_trunk",
         activation_checkpointing: bool = False,
     ) -> None:
         super().__init__()

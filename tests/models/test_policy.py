@@ -46,7 +46,7 @@ def test_reference_is_the_untouched_base(tiny_model_path, tiny_tokenizer):
 
 
 def test_value_adapter_is_separate_from_policy_adapter(tiny_model_path, tiny_tokenizer):
-    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8)).eval()
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8), "separate_adapter").eval()
     enc = tiny_tokenizer(["The film opens with"], return_tensors="pt")
     ids, attn = enc["input_ids"], enc["attention_mask"]
     with torch.no_grad():
@@ -60,7 +60,7 @@ def test_value_adapter_is_separate_from_policy_adapter(tiny_model_path, tiny_tok
 
 
 def test_adapter_switch_restores_role_and_trainability_after_an_error(tiny_model_path):
-    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8))
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8), "separate_adapter")
     n_trainable = len(lm.trainable_parameters())
     with pytest.raises(RuntimeError), lm.adapter("value"):
         assert lm.peft.active_adapter == "value"
@@ -75,7 +75,7 @@ def test_adapter_switch_restores_role_and_trainability_after_an_error(tiny_model
 def test_reference_pass_leaves_both_adapters_trainable(tiny_model_path, tiny_tokenizer):
     """PEFT's disable_adapter re-activates the policy on exit and freezes the value adapter; a checkpoint written
     after a reference pass (validation perplexity) would then leave the value adapter out of its state dict."""
-    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8))
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8), "separate_adapter")
     n_trainable = len(lm.trainable_parameters())
     ids = tiny_tokenizer(["a good film"], return_tensors="pt")["input_ids"]
     with torch.inference_mode():
@@ -84,7 +84,7 @@ def test_reference_pass_leaves_both_adapters_trainable(tiny_model_path, tiny_tok
 
 
 def test_gradients_reach_only_adapters_and_value_head(tiny_model_path, tiny_tokenizer):
-    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8))
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8), "separate_adapter")
     _nudge_adapters(lm)
     enc = tiny_tokenizer(["The film opens with"], return_tensors="pt")
     out = lm.policy_forward(enc["input_ids"], enc["attention_mask"], 2)

@@ -105,8 +105,8 @@ def test_grm_sft_learns_and_saves_a_peft_adapter(grm_adapter):
     assert loss < base_loss - 0.3
 
 
-def _shared(tiny_model_path, tiny_tokenizer, folder, tmp_path):
-    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8))
+def _shared(tiny_model_path, tiny_tokenizer, folder, tmp_path, value_mode="shared_trunk"):
+    lm = PolicyValueModel(load_causal_lm(tiny_model_path), AdapterArgs(r=4, alpha=8), value_mode)
     critic = MinEditGRM(str(folder))
     critic.setup(CriticSetup(lm, tiny_tokenizer, tiny_model_path, tmp_path))
     return lm, critic
@@ -115,7 +115,8 @@ def _shared(tiny_model_path, tiny_tokenizer, folder, tmp_path):
 def test_grm_on_the_policy_base_stays_frozen_and_out_of_the_optimizer(
     grm_adapter, tiny_model_path, tiny_tokenizer, tmp_path
 ):
-    lm, critic = _shared(tiny_model_path, tiny_tokenizer, grm_adapter[0], tmp_path)
+    # two trainable adapters (policy and value) beside the frozen GRM: the hardest case for the role switch
+    lm, critic = _shared(tiny_model_path, tiny_tokenizer, grm_adapter[0], tmp_path, "separate_adapter")
     names = {adapter_of(n) for n, p in lm.peft.named_parameters() if "lora_" in n}
     assert names == {"policy", "value", "grm"}
     trainable = {adapter_of(n) for n, p in lm.peft.named_parameters() if p.requires_grad and "lora_" in n}
