@@ -2,7 +2,7 @@
 
 Each (arm, seed) is one ``fit`` of ``configs/quickstart.yaml`` in its own process. The PPO arms differ only in
 ``model.critic`` (and, for ``*_separate``, in ``model.model.value_mode``: the value head on the policy's trunk, the
-quickstart's, against a separate value adapter, the library default). The ``grpo_*`` arms run GRPO
+default, against a separate value adapter). The ``grpo_*`` arms run GRPO
 (``configs/objective/grpo.yaml``) on the same samples per iteration as groups of ``GROUP`` samples of a quarter of the
 prompts; ``grpo_lexicon`` carries the lexicon's token rewards per token, ``grpo_lexicon_collapsed`` sums them into the
 outcome before the group baseline (the naive way, as an ablation). Each family is compared with its own sparse arm
@@ -14,6 +14,11 @@ best reward).
     python -m benchmarks.sample_efficiency --arms sparse lexicon selfcritique --seeds 0 1 2   # the published run
     python -m benchmarks.sample_efficiency --arms grpo_sparse grpo_lexicon grpo_lexicon_collapsed --seeds 0 1 2
     python -m benchmarks.sample_efficiency --arms sparse sparse_separate lexicon lexicon_separate --seeds 0 1 2
+    python -m benchmarks.sample_efficiency --arms sparse lexicon lexicon_noisy0.2 lexicon_noisy0.4 lexicon_noisy0.6
+
+The ``lexicon_noisy<p>`` arms wrap the lexicon critic in ``NoisyCritic`` (``configs/critic/noisy_lexicon.yaml``: each
+mark dropped, flipped or moved with probability p); the summary gives each one's measured precision and recall
+against the lexicon, and ``gain_vs_precision.png`` plots the gain in final reward over sparse against that precision.
 
 The full run is the quickstart shrunk to fit a 2-core CPU: 40 iterations of 8 prompts (320 samples per arm and seed),
 one 8-sample minibatch, no validation passes (the curves are train rewards). On 2 AVX-512 cores a sparse or lexicon
@@ -47,6 +52,9 @@ ARMS = {
     "grpo_lexicon": [*GRPO, *LEXICON],
     "grpo_lexicon_collapsed": [*GRPO, *LEXICON, "--model.objective.init_args.dense", "collapsed"],
 }
+NOISE = (0.2, 0.4, 0.6)
+NOISY_LEXICON = str(REPO / "configs/critic/noisy_lexicon.yaml")
+ARMS |= {f"lexicon_noisy{p:g}": ["--model.critic", NOISY_LEXICON, "--model.critic.init_args.p", str(p)] for p in NOISE}
 FULL = [
     "--trainer.max_epochs",
     "4",
@@ -163,6 +171,10 @@ class Curve(NamedTuple):
     """Located critic spans per iteration."""
     dropped: float
     """Critic quotes per iteration that matched nothing in the response."""
+    precision: float | None = None
+    """The critic's realised precision over the whole run, where it measures one (``NoisyCritic``: against the
+    critic it wraps); None otherwise."""
+    recall: float | None = None
 
 
 def curve(metrics: Path) -> Curve:
@@ -179,7 +191,15 @@ def curve(metrics: Path) -> Curve:
         intrinsic=mean_of("train/reward_intrinsic"),
         spans=mean_of("train/critic_spans"),
         dropped=mean_of("train/critic_spans_dropped"),
+        precision=last_of(rows, "train/critic_precision"),
+        recall=last_of(rows, "train/critic_recall"),
     )
+
+
+def last_of(rows: list[dict[str, str]], key: str) -> float | None:
+    """The last logged value of ``key`` (a run-so-far total, so the last is the whole run's), or None."""
+    values = [float(r[key]) for r in rows if r.get(key)]
+    return values[-1] if values else None
 
 
 def samples_to_reach(samples: list[float], rewards: list[float], level: float) -> float | None:
@@ -224,8 +244,8 @@ def summary_lines(curves: dict[str, list[Curve]], bands: dict[str, Band]) -> lis
         "",
         "| arm | final reward (mean over seeds) | per seed | samples to sparse final | ratio "
         "| samples to sparse best | ratio | intrinsic reward / sample | spans located / it | quotes dropped / it "
-        "| s / iteration |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| critic precision / recall | s / iteration |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for arm, band in bands.items():
         cells = []
@@ -240,11 +260,45 @@ def summary_lines(curves: dict[str, list[Curve]], bands: dict[str, Band]) -> lis
         intrinsic, spans, dropped, seconds = (
             statistics.mean(getattr(r, f) for r in runs) for f in ("intrinsic", "spans", "dropped", "seconds")
         )
+        quality = critic_quality(arm, runs)
+        measured = f"{quality[0]:.3f} / {quality[1]:.3f}" if quality else "n/a"
         lines.append(
             f"| {arm} | {band.mean[-1]:+.3f} | {per_seed} | {' | '.join(cells)} | {intrinsic:+.3f} "
-            f"| {spans:.1f} | {dropped:.1f} | {seconds:.1f} |"
+            f"| {spans:.1f} | {dropped:.1f} | {measured} | {seconds:.1f} |"
         )
     return lines
+
+
+def critic_quality(arm: str, runs: list[Curve]) -> tuple[float, float] | None:
+    """The arm's critic precision and recall against the lexicon, mean over seeds: measured by ``NoisyCritic`` for
+    the ``lexicon_noisy*`` arms, 1 and 1 for ``lexicon`` itself (it is the reference); None for the other arms."""
+    if arm == "lexicon":
+        return 1.0, 1.0
+    measured = [(r.precision, r.recall) for r in runs if r.precision is not None and r.recall is not None]
+    if not arm.startswith("lexicon_noisy") or not measured:
+        return None
+    return statistics.mean(m[0] for m in measured), statistics.mean(m[1] for m in measured)
+
+
+class GainPoint(NamedTuple):
+    arm: str
+    precision: float
+    gains: list[float]
+    """Per seed: the final (smoothed) train reward minus the sparse arm's mean final reward."""
+
+
+def gain_points(curves: dict[str, list[Curve]], bands: dict[str, Band]) -> list[GainPoint]:
+    """The lexicon-family PPO arms placed on the gain-against-precision curve, most precise first; empty without a
+    ``sparse`` arm or without two such arms."""
+    if "sparse" not in bands:
+        return []
+    sparse = bands["sparse"].mean[-1]
+    points = []
+    for arm, runs in curves.items():
+        quality = critic_quality(arm, runs)
+        if quality is not None:
+            points.append(GainPoint(arm, quality[0], [run.smooth[-1] - sparse for run in runs]))
+    return sorted(points, key=lambda p: -p.precision) if len(points) > 1 else []
 
 
 def main() -> None:
@@ -284,6 +338,20 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(args.out / "curves.png", dpi=120)
     print(f"plot: {args.out / 'curves.png'}")
+    points = gain_points(curves, bands)
+    if points:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.axhline(0.0, color="grey", linestyle="--", label="sparse")
+        ax.plot([p.precision for p in points], [statistics.mean(p.gains) for p in points], marker="o", label="mean")
+        for point in points:
+            ax.scatter([point.precision] * len(point.gains), point.gains, color="black", s=10)
+            ax.annotate(point.arm, (point.precision, statistics.mean(point.gains)), fontsize=7)
+        ax.set_xlabel("critic precision against the lexicon (NoisyCritic, measured)")
+        ax.set_ylabel("final train reward - sparse final")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(args.out / "gain_vs_precision.png", dpi=120)
+        print(f"plot: {args.out / 'gain_vs_precision.png'}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from benchmarks.sample_efficiency import curve, mean_curves, samples_to_reach, summary_lines
+from benchmarks.sample_efficiency import curve, gain_points, mean_curves, samples_to_reach, summary_lines
 
 COLUMNS = [
     "step",
@@ -13,6 +13,8 @@ COLUMNS = [
     "train/samples_seen",
     "train/critic_spans",
     "train/critic_spans_dropped",
+    "train/critic_precision",
+    "train/critic_recall",
     "perf/generate_s",
     "perf/update_s",
     "perf/update_backward_s",
@@ -20,7 +22,7 @@ COLUMNS = [
 ]
 
 
-def write_metrics(path, rewards, spans=None, intrinsic=0.0):
+def write_metrics(path, rewards, spans=None, intrinsic=0.0, precision=None, recall=None):
     """One row per iteration (8 samples each) plus an epoch-end row without train metrics, as CSVLogger writes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
@@ -35,6 +37,8 @@ def write_metrics(path, rewards, spans=None, intrinsic=0.0):
                     "train/samples_seen": 8 * (i + 1),
                     "train/critic_spans": "" if spans is None else spans,
                     "train/critic_spans_dropped": "" if spans is None else 1,
+                    "train/critic_precision": "" if precision is None else precision[i],
+                    "train/critic_recall": "" if recall is None else recall[i],
                     "perf/generate_s": 1.0,
                     "perf/update_s": 2.0,
                     "perf/update_backward_s": 1.5,
@@ -125,3 +129,27 @@ def test_each_family_is_measured_against_its_own_sparse_arm(tmp_path):
     # grpo_lexicon smoothed: 0, 0, .2, .3, .36, .48 -> reaches grpo_sparse's .1 at 24 samples; grpo_sparse at 8
     assert rows["grpo_lexicon"][3:7] == ["24", "3.00", "24", "3.00"]
     assert rows["grpo_sparse"][3:7] == ["8", "1.00", "8", "1.00"]
+
+
+def test_noisy_arms_report_the_whole_runs_precision_and_sit_on_the_gain_curve(tmp_path):
+    # NoisyCritic logs run-so-far totals, so the last row is the run's: seed 0 .75 / .5, seed 1 .65 / .7
+    noisy = [
+        curve(write_metrics(tmp_path / "n0.csv", [0.0, 0.3], spans=1, precision=[1.0, 0.75], recall=[0.9, 0.5])),
+        curve(write_metrics(tmp_path / "n1.csv", [0.0, 0.1], spans=1, precision=[0.5, 0.65], recall=[0.1, 0.7])),
+    ]
+    curves = {
+        "sparse": [curve(write_metrics(tmp_path / "s.csv", [0.0, 0.2]))],  # smoothed final (0 + .2) / 2 = .1
+        "lexicon": [curve(write_metrics(tmp_path / "l.csv", [0.2, 0.6], spans=2))],  # final .4
+        "lexicon_noisy0.4": noisy,  # finals .15 and .05
+    }
+    bands = mean_curves(curves)
+    rows = {
+        line.split(" | ")[0].strip("| "): [c.strip() for c in line.strip("|").split("|")]
+        for line in summary_lines(curves, bands)[4:]
+    }
+    assert rows["lexicon_noisy0.4"][10] == "0.700 / 0.600"  # means over seeds of .75/.65 and .5/.7
+    assert rows["lexicon"][10] == "1.000 / 1.000" and rows["sparse"][10] == "n/a"
+    points = gain_points(curves, bands)
+    assert [(p.arm, p.precision) for p in points] == [("lexicon", 1.0), ("lexicon_noisy0.4", pytest.approx(0.7))]
+    assert points[0].gains == pytest.approx([0.3]) and points[1].gains == pytest.approx([0.05, -0.05])
+    assert gain_points({"lexicon": curves["lexicon"]}, mean_curves({"lexicon": curves["lexicon"]})) == []
