@@ -274,8 +274,10 @@ def critic_quality(arm: str, runs: list[Curve]) -> tuple[float, float] | None:
     the ``lexicon_noisy*`` arms, 1 and 1 for ``lexicon`` itself (it is the reference); None for the other arms."""
     if arm == "lexicon":
         return 1.0, 1.0
+    if not arm.startswith("lexicon_noisy"):
+        return None
     measured = [(r.precision, r.recall) for r in runs if r.precision is not None and r.recall is not None]
-    if not arm.startswith("lexicon_noisy") or not measured:
+    if not measured:
         return None
     return statistics.mean(m[0] for m in measured), statistics.mean(m[1] for m in measured)
 

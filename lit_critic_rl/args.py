@@ -29,7 +29,8 @@ class ModelArgs:
     """'shared_trunk' (default, as TRL's PPO and the dense-reward paper's code): the scalar head reads the policy
     adapter's last hidden state, so one forward gives logits and values. 'separate_adapter': the value function has
     its own LoRA adapter plus a scalar head (one extra forward/backward per minibatch). Measured on SmolLM2 over 3
-    seeds (docs/benchmarks.md): the same learning, and the separate adapter costs up to 1.5x the iteration."""
+    seeds (``benchmarks.sample_efficiency``, alone, docs/benchmarks.md): the same learning, and the separate adapter
+    costs up to 1.5x the iteration."""
     malloc_mmap_threshold: int | None = None
     """Linux/glibc: blocks of at least this many bytes (e.g. 65536) get their own mapping and go back to the OS when
     freed, so peak RSS follows live tensors instead of glibc's heap high-water mark (``lit_critic_rl.memory``).
