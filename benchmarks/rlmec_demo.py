@@ -7,19 +7,25 @@ Arms (each ``fit`` then ``test`` in its own process, seeds interleaved across ar
 - ``rlmec``: RLMEC's objective on the GRM's token rewards alone (``shaping.extrinsic_weight 0``) plus imitation of
   the exact teacher's minimum-edit rewrites (``configs/experiment/arith_rlmec_online.yaml``).
 
-``base`` is the untrained policy's test accuracy (the same test problems and sampling seed). Prerequisites: a GRM
-adapter (``python cli.py grm fit --config configs/experiment/arith_grm_sft.yaml``)::
+``base`` is the untrained policy's test accuracy (the same test problems and sampling seed). ``--rlmec-lr`` with
+several rates runs one RLMEC arm per rate (``rlmec_lr<rate>``). Every policy is tested on ``--test-size`` held-out
+problems with ``--test-samples`` samples each (default 300 x 4). Prerequisites: a GRM adapter
+(``python cli.py grm fit --config configs/experiment/arith_grm_sft.yaml``)::
 
     python -m benchmarks.rlmec_demo --grm runs/arith_grm/csv/version_0/adapters/grm --out runs/rlmec_demo
 
-Results go to ``<out>/results.jsonl`` (one line per finished run; a rerun skips them) and the summary table and plot
-(``--plot``) are printed from it.
+Results go to ``<out>/results.jsonl`` (one line per finished run; a rerun skips them): the test metrics and, for a
+trained arm, its training diagnostics from the run's ``metrics.csv`` (largest sequence KL and clip fraction, the
+range of the RLMEC ratio's mean, the exact-match reward of the first and last three iterations). The summary tables
+and the plot (``--plot``) are printed from it.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -28,9 +34,27 @@ from pathlib import Path
 ARMS = ("sparse", "ppo_grm", "rlmec")
 
 
+def rlmec_arm(lr: float | None) -> str:
+    """The arm name of RLMEC at learning rate ``lr`` (None: the experiment config's own rate)."""
+    return "rlmec" if lr is None else f"rlmec_lr{lr:g}"
+
+
+def arm_rate(arm: str) -> float | None:
+    """The learning rate an arm name asks for (``rlmec_lr5e-05`` -> 5e-05); None for the config's own."""
+    return float(arm.removeprefix("rlmec_lr")) if arm.startswith("rlmec_lr") else None
+
+
 def arm_args(
-    arm: str, grm: str, iterations: int, batch: int, test_size: int, rlmec_lr: float | None = None
+    arm: str,
+    grm: str,
+    iterations: int,
+    batch: int,
+    test_size: int,
+    test_samples: int = 1,
 ) -> list[str]:
+    """The CLI arguments of one arm (``sparse``, ``ppo_grm``, ``rlmec`` or ``rlmec_lr<rate>``)."""
+    rlmec_lr = arm_rate(arm)
+    arm = "rlmec" if rlmec_lr is not None else arm
     experiment = "arith_rlmec_online" if arm == "rlmec" else "arith_sparse"
     args = [
         "--config", "configs/quickstart.yaml",
@@ -41,6 +65,7 @@ def arm_args(
         "--data.init_args.batch_size", str(batch),
         "--data.init_args.test_size", str(test_size),
         "--data.init_args.val_batch_size", "16",
+        "--model.evaluation.samples_per_prompt", str(test_samples),
         "--data.init_args.max_steps", "3",
         "--model.ppo.minibatch_size", str(batch),
     ]  # fmt: skip
@@ -81,7 +106,9 @@ def run(arm: str, seed: int, args: argparse.Namespace, retest: int | None = None
     test problems instead (``base``: the untrained policy)."""
     root = Path(args.out) / arm / f"seed{seed}"
     test_size = retest or args.test_size
-    argv = arm_args("sparse" if arm == "base" else arm, args.grm, args.iterations, args.batch, test_size, args.rlmec_lr)
+    argv = arm_args(
+        "sparse" if arm == "base" else arm, args.grm, args.iterations, args.batch, test_size, args.test_samples
+    )
     mode = "test" if arm == "base" or retest else "fit"
     if retest and arm != "base":
         ckpt = root / "checkpoints" / "last.ckpt"
@@ -91,7 +118,38 @@ def run(arm: str, seed: int, args: argparse.Namespace, retest: int | None = None
     if retest:
         root = root / f"retest{retest}"
     argv += ["--seed_everything", str(seed), "--trainer.default_root_dir", str(root)]
-    return {"arm": arm, "seed": seed, **run_child(argv, mode, args.timeout, f"{arm} seed {seed}")}
+    row = {"arm": arm, "seed": seed, **run_child(argv, mode, args.timeout, f"{arm} seed {seed}")}
+    return {**row, **training_diagnostics(latest_metrics(root))} if mode == "fit" else row
+
+
+def latest_metrics(root: Path) -> Path:
+    """The ``metrics.csv`` of the newest CSVLogger version under a run folder (a rerun adds ``version_1``...)."""
+    versions = sorted((root / "csv").glob("version_*"), key=lambda v: int(v.name.removeprefix("version_")))
+    if not versions or not (versions[-1] / "metrics.csv").is_file():
+        raise FileNotFoundError(f"no {root}/csv/version_*/metrics.csv: the run logged nothing")
+    return versions[-1] / "metrics.csv"
+
+
+def _column(rows: list[dict[str, str]], name: str) -> list[float]:
+    return [float(r[name]) for r in rows if r.get(name) not in (None, "")]
+
+
+def training_diagnostics(metrics_csv: Path) -> dict[str, float]:
+    """What a run's ``metrics.csv`` says about its training: the largest sequence KL to the reference and clip
+    fraction over the iterations, the smallest and largest mean RLMEC ratio (absent for PPO), and the mean
+    exact-match reward of the first and of the last three iterations."""
+    with metrics_csv.open() as f:
+        rows = list(csv.DictReader(f))
+    out: dict[str, float] = {}
+    for key, name in (("kl_max", "train/kl"), ("clipfrac_max", "train/clipfrac")):
+        values = _column(rows, name)
+        out |= {key: max(values)} if values else {}
+    ratio = _column(rows, "train/ratio_mean")
+    out |= {"ratio_mean_min": min(ratio), "ratio_mean_max": max(ratio)} if ratio else {}
+    reward = _column(rows, "train/reward_extrinsic")
+    if reward:
+        out |= {"reward_first3": statistics.mean(reward[:3]), "reward_last3": statistics.mean(reward[-3:])}
+    return out
 
 
 def arms_in(rows: list[dict]) -> list[str]:
@@ -106,6 +164,30 @@ def summary(rows: list[dict]) -> str:
         acc = [r["test/accuracy"] for r in rows if r["arm"] == arm]
         if acc:
             lines.append(f"| {arm} | {len(acc)} | {', '.join(f'{a:.3f}' for a in acc)} | {statistics.mean(acc):.3f} |")
+    return "\n".join(lines)
+
+
+def _per_seed(rows: list[dict], key: str, digits: int) -> str:
+    return " / ".join(f"{r[key]:.{digits}f}" if key in r and math.isfinite(r[key]) else "-" for r in rows)
+
+
+def diagnostics_summary(rows: list[dict]) -> str:
+    """One line per trained arm: its seeds' largest KL and clip fraction, the RLMEC ratio's range and the train
+    reward (first 3 -> last 3 iterations), each listed per seed."""
+    lines = [
+        "| arm | max KL (nats) | max clip fraction | ratio mean, min-max | train reward, first 3 -> last 3 |",
+        "|---|---|---|---|---|",
+    ]
+    for arm in arms_in(rows):
+        runs = [r for r in rows if r["arm"] == arm and "kl_max" in r]
+        if not runs:
+            continue
+        ratio = " / ".join(
+            f"{r['ratio_mean_min']:.3f}-{r['ratio_mean_max']:.3f}" if "ratio_mean_min" in r else "-" for r in runs
+        )
+        reward = " / ".join(f"{r['reward_first3']:.2f} -> {r['reward_last3']:.2f}" for r in runs if "reward_last3" in r)
+        kl, clip = _per_seed(runs, "kl_max", 2), _per_seed(runs, "clipfrac_max", 2)
+        lines.append(f"| {arm} | {kl} | {clip} | {ratio} | {reward} |")
     return "\n".join(lines)
 
 
@@ -141,12 +223,15 @@ def main() -> None:
     parser.add_argument("--arms", nargs="+", default=["base", *ARMS], choices=["base", *ARMS])
     parser.add_argument("--iterations", type=int, default=6, help="PPO/RLMEC iterations per run")
     parser.add_argument("--batch", type=int, default=8, help="prompts per iteration")
-    parser.add_argument("--test-size", type=int, default=48)
+    parser.add_argument("--test-size", type=int, default=300, help="held-out test problems per policy")
+    parser.add_argument("--test-samples", type=int, default=4, help="samples per test problem")
     parser.add_argument(
         "--rlmec-lr",
         type=float,
+        nargs="+",
         default=None,
-        help="the rlmec arm's learning rate (default: arith_rlmec_online.yaml's 5e-4, the PPO arms' rate)",
+        help="the rlmec arm's learning rates, one arm rlmec_lr<rate> each (default: one arm at "
+        "arith_rlmec_online.yaml's 5e-4, the PPO arms' rate)",
     )
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--plot", default=None, help="write the plot here (png)")
@@ -162,8 +247,10 @@ def main() -> None:
     results.parent.mkdir(parents=True, exist_ok=True)
     rows = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
     done = {(r["arm"], r["seed"]) for r in rows}
+    rlmec_arms = [rlmec_arm(lr) for lr in args.rlmec_lr] if args.rlmec_lr else ["rlmec"]
+    arms = [name for arm in args.arms for name in (rlmec_arms if arm == "rlmec" else [arm])]
     for seed in args.seeds:
-        for arm in args.arms:
+        for arm in arms:
             if arm == "base" and seed != args.seeds[0] or (arm, seed) in done:
                 continue  # the untrained policy's test sampling does not depend on the training seed
             row = run(arm, seed, args, args.retest)
@@ -172,6 +259,7 @@ def main() -> None:
                 f.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)
     print(summary(rows))
+    print(diagnostics_summary(rows))
     if args.plot:
         plot(rows, args.plot)
 

@@ -1,4 +1,12 @@
-from benchmarks.rlmec_demo import arm_args, arms_in, summary
+from benchmarks.rlmec_demo import (
+    arm_args,
+    arms_in,
+    diagnostics_summary,
+    latest_metrics,
+    rlmec_arm,
+    summary,
+    training_diagnostics,
+)
 
 
 def _value(args: list[str], flag: str) -> str | None:
@@ -21,10 +29,55 @@ def test_the_three_arms_share_the_budget_and_differ_only_in_reward_and_objective
     assert _value(arms["rlmec"], "--model.ppo.learning_rate") is None  # the experiment config's own rate
 
 
-def test_an_explicit_rlmec_rate_reaches_only_the_rlmec_arm():
-    rlmec = arm_args("rlmec", "g", 6, 8, 48, rlmec_lr=5e-4)
-    assert _value(rlmec, "--model.ppo.learning_rate") == "0.0005"
-    assert _value(arm_args("ppo_grm", "g", 6, 8, 48, rlmec_lr=5e-4), "--model.ppo.learning_rate") is None
+def test_a_rate_in_the_arm_name_reaches_only_that_rlmec_arm():
+    assert rlmec_arm(5e-5) == "rlmec_lr5e-05" and rlmec_arm(None) == "rlmec"
+    rlmec = arm_args(rlmec_arm(5e-5), "g", 6, 8, 48)
+    assert _value(rlmec, "--model.ppo.learning_rate") == "5e-05"
+    assert "configs/experiment/arith_rlmec_online.yaml" in rlmec
+    assert _value(rlmec, "--model.shaping.extrinsic_weight") == "0.0"
+    assert _value(arm_args("ppo_grm", "g", 6, 8, 48), "--model.ppo.learning_rate") is None
+
+
+def test_every_arm_is_tested_with_the_same_samples_per_problem():
+    for arm in ("sparse", "ppo_grm", "rlmec", "rlmec_lr0.0005"):
+        assert _value(arm_args(arm, "g", 6, 8, 300, test_samples=4), "--model.evaluation.samples_per_prompt") == "4"
+
+
+METRICS = """train/kl,train/clipfrac,train/ratio_mean,train/reward_extrinsic,val/accuracy,step
+0.0,0.0,1.0,0.125,,0
+,,,,0.1,0
+0.5,0.25,0.96,0.0,,1
+3.5,0.5,0.92,0.25,,2
+2.0,0.125,0.98,0.375,,3
+"""
+
+
+def test_training_diagnostics_read_the_newest_metrics_csv(tmp_path):
+    for version, text in ((0, "train/kl,step\n99.0,0\n"), (1, METRICS)):
+        folder = tmp_path / "csv" / f"version_{version}"
+        folder.mkdir(parents=True)
+        (folder / "metrics.csv").write_text(text)
+    assert latest_metrics(tmp_path) == tmp_path / "csv" / "version_1" / "metrics.csv"
+    got = training_diagnostics(latest_metrics(tmp_path))
+    # by hand: KL max(0, 0.5, 3.5, 2) = 3.5; clip max = 0.5; ratio 0.92..1.0; reward (0.125 + 0 + 0.25) / 3 and
+    # (0 + 0.25 + 0.375) / 3 over the four logged iterations (the validation row has none)
+    assert got == {
+        "kl_max": 3.5,
+        "clipfrac_max": 0.5,
+        "ratio_mean_min": 0.92,
+        "ratio_mean_max": 1.0,
+        "reward_first3": 0.125,
+        "reward_last3": 0.625 / 3,
+    }
+    rows = [{"arm": "rlmec_lr0.0005", "seed": 0, "test/accuracy": 0.1, **got}, {"arm": "base", "seed": 0}]
+    assert diagnostics_summary(rows).splitlines()[-1] == "| rlmec_lr0.0005 | 3.50 | 0.50 | 0.920-1.000 | 0.12 -> 0.21 |"
+
+
+def test_a_run_that_logged_nothing_is_named(tmp_path):
+    import pytest
+
+    with pytest.raises(FileNotFoundError, match="csv/version_"):
+        latest_metrics(tmp_path / "sparse" / "seed0")
 
 
 def test_renamed_arms_are_listed_after_the_standard_ones():
@@ -44,6 +97,8 @@ def test_retest_without_a_finished_run_names_the_missing_checkpoint(tmp_path):
 
     from benchmarks.rlmec_demo import run
 
-    args = argparse.Namespace(out=str(tmp_path), grm="g", iterations=6, batch=8, test_size=48, rlmec_lr=None, timeout=5)
+    args = argparse.Namespace(
+        out=str(tmp_path), grm="g", iterations=6, batch=8, test_size=48, test_samples=4, timeout=5
+    )
     with pytest.raises(FileNotFoundError, match=r"ppo_grm/seed1/checkpoints/last.ckpt"):
         run("ppo_grm", 1, args, retest=144)
