@@ -5,7 +5,10 @@ Arms (each ``fit`` then ``test`` in its own process, seeds interleaved across ar
 - ``sparse``: PPO on the exact-match reward (``configs/experiment/arith_sparse.yaml``);
 - ``ppo_grm``: the same plus the GRM's token rewards through the critic interface (``configs/critic/grm.yaml``);
 - ``rlmec``: RLMEC's objective on the GRM's token rewards alone (``shaping.extrinsic_weight 0``) plus imitation of
-  the exact teacher's minimum-edit rewrites (``configs/experiment/arith_rlmec_online.yaml``).
+  the exact teacher's minimum-edit rewrites (``configs/experiment/arith_rlmec_online.yaml``);
+- ``rlmec_offline``: the paper's recipe (``configs/experiment/arith_rlmec_offline.yaml``): no sampling, the same
+  number of saved base samples from the teacher-data file (``--teacher``), the ratio against the base that sampled
+  it, the GRM's token rewards and the GRM's own rewrites as imitation targets.
 
 ``base`` is the untrained policy's test accuracy (the same test problems and sampling seed). ``--rlmec-lr`` with
 several rates runs one RLMEC arm per rate (``rlmec_lr<rate>``). Every policy is tested on ``--test-size`` held-out
@@ -31,7 +34,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ARMS = ("sparse", "ppo_grm", "rlmec")
+ARMS = ("sparse", "ppo_grm", "rlmec", "rlmec_offline")
 
 
 def rlmec_arm(lr: float | None) -> str:
@@ -51,8 +54,12 @@ def arm_args(
     batch: int,
     test_size: int,
     test_samples: int = 1,
+    teacher: str = "runs/rlmec/teacher_train.jsonl",
 ) -> list[str]:
-    """The CLI arguments of one arm (``sparse``, ``ppo_grm``, ``rlmec`` or ``rlmec_lr<rate>``)."""
+    """The CLI arguments of one arm (``sparse``, ``ppo_grm``, ``rlmec``, ``rlmec_lr<rate>`` or ``rlmec_offline``,
+    which replays ``teacher``'s saved samples instead of sampling)."""
+    if arm == "rlmec_offline":
+        return offline_args(grm, iterations, batch, test_size, test_samples, teacher)
     rlmec_lr = arm_rate(arm)
     arm = "rlmec" if rlmec_lr is not None else arm
     experiment = "arith_rlmec_online" if arm == "rlmec" else "arith_sparse"
@@ -75,6 +82,27 @@ def arm_args(
         args += ["--model.shaping.extrinsic_weight", "0.0"]
         args += ["--model.ppo.learning_rate", str(rlmec_lr)] if rlmec_lr is not None else []
     return args
+
+
+def offline_args(grm: str, iterations: int, batch: int, test_size: int, test_samples: int, teacher: str) -> list[str]:
+    """The offline preset on the online arms' budget: ``iterations`` batches of ``batch`` saved samples, one pass.
+    The replay datamodule serves validate/test from its ``eval_data`` (the arithmetic task), hence the nested keys."""
+    eval_data = "--data.init_args.eval_data.init_args"
+    return [
+        "--config", "configs/quickstart.yaml",
+        "--config", "configs/experiment/arith_rlmec_online.yaml",
+        "--config", "configs/experiment/arith_rlmec_offline.yaml",
+        "--trainer.max_epochs", "1",
+        "--trainer.limit_train_batches", str(iterations),
+        "--trainer.limit_val_batches", "0",
+        "--data.init_args.rollout_file", teacher,
+        "--data.init_args.batch_size", str(batch),
+        f"{eval_data}.test_size", str(test_size),
+        f"{eval_data}.val_batch_size", "16",
+        "--model.evaluation.samples_per_prompt", str(test_samples),
+        "--model.ppo.minibatch_size", str(batch),
+        "--model.critic.init_args.adapter_path", grm,
+    ]  # fmt: skip
 
 
 def child(argv: list[str], train: bool, ckpt: str | None = None) -> dict[str, float]:
@@ -107,7 +135,13 @@ def run(arm: str, seed: int, args: argparse.Namespace, retest: int | None = None
     root = Path(args.out) / arm / f"seed{seed}"
     test_size = retest or args.test_size
     argv = arm_args(
-        "sparse" if arm == "base" else arm, args.grm, args.iterations, args.batch, test_size, args.test_samples
+        "sparse" if arm == "base" else arm,
+        args.grm,
+        args.iterations,
+        args.batch,
+        test_size,
+        args.test_samples,
+        args.teacher,
     )
     mode = "test" if arm == "base" or retest else "fit"
     if retest and arm != "base":
@@ -219,6 +253,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--grm", required=True, help="GRM adapter folder (adapters/grm of a grm fit run)")
     parser.add_argument("--out", default="runs/rlmec_demo")
+    parser.add_argument(
+        "--teacher",
+        default="runs/rlmec/teacher_train.jsonl",
+        help="the teacher-data file the rlmec_offline arm replays (the GRM's SFT file: the base sampled it)",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--arms", nargs="+", default=["base", *ARMS], choices=["base", *ARMS])
     parser.add_argument("--iterations", type=int, default=6, help="PPO/RLMEC iterations per run")
@@ -243,6 +282,8 @@ def main() -> None:
         help="no training: test every finished run's last checkpoint on N test problems (results_testN.jsonl)",
     )
     args = parser.parse_args()
+    if "rlmec_offline" in args.arms and args.retest is None and not Path(args.teacher).is_file():
+        parser.error(f"--teacher {args.teacher}: no such file (the rlmec_offline arm replays it; or leave the arm out)")
     results = Path(args.out) / ("results.jsonl" if args.retest is None else f"results_test{args.retest}.jsonl")
     results.parent.mkdir(parents=True, exist_ok=True)
     rows = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from benchmarks.rlmec_demo import (
     arm_args,
     arms_in,
@@ -41,6 +43,42 @@ def test_a_rate_in_the_arm_name_reaches_only_that_rlmec_arm():
 def test_every_arm_is_tested_with_the_same_samples_per_problem():
     for arm in ("sparse", "ppo_grm", "rlmec", "rlmec_lr0.0005"):
         assert _value(arm_args(arm, "g", 6, 8, 300, test_samples=4), "--model.evaluation.samples_per_prompt") == "4"
+
+
+def test_the_offline_arm_replays_the_teacher_file_on_the_online_arms_budget():
+    offline, online = arm_args("rlmec_offline", "g", 6, 8, 300, 4, "t.jsonl"), arm_args("rlmec", "g", 6, 8, 300, 4)
+    assert offline[offline.index("configs/experiment/arith_rlmec_online.yaml") + 2 :][:1] == [
+        "configs/experiment/arith_rlmec_offline.yaml"
+    ]  # the offline preset on top of the online one, as its header says
+    assert _value(offline, "--data.init_args.rollout_file") == "t.jsonl"
+    for flag in ("--trainer.limit_train_batches", "--data.init_args.batch_size", "--model.ppo.minibatch_size"):
+        assert _value(offline, flag) == _value(online, flag)
+    assert _value(offline, "--data.init_args.eval_data.init_args.test_size") == "300"
+    assert _value(offline, "--model.evaluation.samples_per_prompt") == "4"
+    assert _value(offline, "--model.critic.init_args.adapter_path") == "g"
+
+
+def test_the_offline_arm_is_tested_on_the_online_arms_problems(tiny_model_path, tmp_path, monkeypatch):
+    """Built through the CLI as the demonstration's child builds it: the replay datamodule's test prompts are the
+    sparse arm's, prompt for prompt, so the arms' accuracies compare."""
+    import json
+
+    from lit_critic_rl.cli import main
+    from tests.test_cli import untrained_grm_adapter
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    teacher = tmp_path / "teacher.jsonl"
+    sample = {"prompt": "Problem: Start with 3. Add 4.\n", "response": "Step 1: 3 + 4 = 7"}
+    teacher.write_text(json.dumps(sample) + "\n")
+    grm = untrained_grm_adapter(tiny_model_path, tmp_path)
+    tiny = ["--model.model.name_or_path", tiny_model_path, "--trainer.default_root_dir", str(tmp_path)]
+    prompts = {}
+    for arm in ("sparse", "rlmec_offline"):
+        cli = main(arm_args(arm, grm, 2, 4, 40, 2, str(teacher)) + tiny, run=False)
+        cli.datamodule.setup("test")
+        prompts[arm] = [p for batch in cli.datamodule.test_dataloader() for p in batch]
+    assert len(prompts["sparse"]) == 40
+    assert prompts["rlmec_offline"] == prompts["sparse"]
 
 
 METRICS = """train/kl,train/clipfrac,train/ratio_mean,train/reward_extrinsic,val/accuracy,step
@@ -98,7 +136,7 @@ def test_retest_without_a_finished_run_names_the_missing_checkpoint(tmp_path):
     from benchmarks.rlmec_demo import run
 
     args = argparse.Namespace(
-        out=str(tmp_path), grm="g", iterations=6, batch=8, test_size=48, test_samples=4, timeout=5
+        out=str(tmp_path), grm="g", iterations=6, batch=8, test_size=48, test_samples=4, timeout=5, teacher="t"
     )
     with pytest.raises(FileNotFoundError, match=r"ppo_grm/seed1/checkpoints/last.ckpt"):
         run("ppo_grm", 1, args, retest=144)
