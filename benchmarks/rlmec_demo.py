@@ -79,7 +79,7 @@ def arm_args(
     if arm in ("ppo_grm", "rlmec"):
         args += ["--model.critic", "configs/critic/grm.yaml", "--model.critic.init_args.adapter_path", grm]
     if arm == "rlmec":
-        args += ["--model.shaping.extrinsic_weight", "0.0"]
+        args += ["--model.shaping.extrinsic_weight", "0.0", "--model.ppo.log_kl", "true"]  # RLMEC logs no KL unasked
         args += ["--model.ppo.learning_rate", str(rlmec_lr)] if rlmec_lr is not None else []
     return args
 
@@ -102,6 +102,7 @@ def offline_args(grm: str, iterations: int, batch: int, test_size: int, test_sam
         "--model.evaluation.samples_per_prompt", str(test_samples),
         "--model.ppo.minibatch_size", str(batch),
         "--model.critic.init_args.adapter_path", grm,
+        "--model.ppo.log_kl", "true",
     ]  # fmt: skip
 
 

@@ -29,6 +29,7 @@ def test_the_three_arms_share_the_budget_and_differ_only_in_reward_and_objective
     assert "configs/experiment/arith_rlmec_online.yaml" in arms["rlmec"]
     assert _value(arms["rlmec"], "--model.shaping.extrinsic_weight") == "0.0"
     assert _value(arms["rlmec"], "--model.ppo.learning_rate") is None  # the experiment config's own rate
+    assert _value(arms["rlmec"], "--model.ppo.log_kl") == "true"  # the KL the results report is logged
 
 
 def test_a_rate_in_the_arm_name_reaches_only_that_rlmec_arm():
@@ -56,6 +57,7 @@ def test_the_offline_arm_replays_the_teacher_file_on_the_online_arms_budget():
     assert _value(offline, "--data.init_args.eval_data.init_args.test_size") == "300"
     assert _value(offline, "--model.evaluation.samples_per_prompt") == "4"
     assert _value(offline, "--model.critic.init_args.adapter_path") == "g"
+    assert _value(offline, "--model.ppo.log_kl") == "true"
 
 
 def test_the_offline_arm_is_tested_on_the_online_arms_problems(tiny_model_path, tmp_path, monkeypatch):
