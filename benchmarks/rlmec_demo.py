@@ -19,8 +19,9 @@ problems with ``--test-samples`` samples each (default 300 x 4). Prerequisites: 
 
 Results go to ``<out>/results.jsonl`` (one line per finished run; a rerun skips them): the test metrics and, for a
 trained arm, its training diagnostics from the run's ``metrics.csv`` (largest sequence KL and clip fraction, the
-range of the RLMEC ratio's mean, the exact-match reward of the first and last three iterations). The summary tables
-and the plot (``--plot``) are printed from it.
+range of the RLMEC ratio's mean, the exact-match reward of the first and last three iterations), and how many
+samples of each test problem were right, from which each run's gain over the untrained policy gets a paired standard
+error. The summary tables and the plot (``--plot``) are printed from it.
 """
 
 from __future__ import annotations
@@ -154,7 +155,40 @@ def run(arm: str, seed: int, args: argparse.Namespace, retest: int | None = None
         root = root / f"retest{retest}"
     argv += ["--seed_everything", str(seed), "--trainer.default_root_dir", str(root)]
     row = {"arm": arm, "seed": seed, **run_child(argv, mode, args.timeout, f"{arm} seed {seed}")}
+    row["correct_per_problem"] = correct_per_problem(latest_metrics(root).with_name("test_samples.jsonl"))
     return {**row, **training_diagnostics(latest_metrics(root))} if mode == "fit" else row
+
+
+def correct_per_problem(samples: Path) -> list[int]:
+    """How many of each test problem's samples were right (exact-match reward 1), problems in the order the test
+    split serves them: what a paired comparison of two policies on the same problems needs."""
+    counts: dict[str, int] = {}
+    for line in samples.read_text().splitlines():
+        sample = json.loads(line)
+        counts[sample["prompt"]] = counts.get(sample["prompt"], 0) + (sample["reward"] > 0.5)
+    return list(counts.values())
+
+
+def paired_gain(arm: list[int], base: list[int], samples: int) -> tuple[float, float]:
+    """The accuracy gain of ``arm`` over ``base`` on the same problems (correct counts out of ``samples`` each) and
+    its standard error from the per-problem differences, which holds however the samples of one problem correlate."""
+    if len(arm) != len(base) or len(arm) < 2:
+        raise ValueError(f"paired_gain needs the same >= 2 problems in both, got {len(arm)} and {len(base)}")
+    diffs = [(a - b) / samples for a, b in zip(arm, base, strict=True)]
+    return statistics.mean(diffs), statistics.stdev(diffs) / math.sqrt(len(diffs))
+
+
+def paired_summary(rows: list[dict], samples: int) -> str:
+    """One line per trained run with per-problem counts: its gain over the untrained policy (``base``) on the same
+    test problems, with the paired standard error."""
+    base = next((r["correct_per_problem"] for r in rows if r["arm"] == "base" and "correct_per_problem" in r), None)
+    lines = ["| arm | seed | gain over base (accuracy points) | paired standard error |", "|---|---:|---:|---:|"]
+    for arm in arms_in(rows):
+        for r in rows:
+            if base is not None and arm != "base" and r["arm"] == arm and "correct_per_problem" in r:
+                gain, se = paired_gain(r["correct_per_problem"], base, samples)
+                lines.append(f"| {arm} | {r['seed']} | {100 * gain:+.1f} | {100 * se:.1f} |")
+    return "\n".join(lines)
 
 
 def latest_metrics(root: Path) -> Path:
@@ -302,6 +336,7 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     print(summary(rows))
     print(diagnostics_summary(rows))
+    print(paired_summary(rows, args.test_samples))
     if args.plot:
         plot(rows, args.plot)
 

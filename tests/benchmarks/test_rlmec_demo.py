@@ -3,8 +3,11 @@ from pathlib import Path
 from benchmarks.rlmec_demo import (
     arm_args,
     arms_in,
+    correct_per_problem,
     diagnostics_summary,
     latest_metrics,
+    paired_gain,
+    paired_summary,
     rlmec_arm,
     summary,
     training_diagnostics,
@@ -142,3 +145,33 @@ def test_retest_without_a_finished_run_names_the_missing_checkpoint(tmp_path):
     )
     with pytest.raises(FileNotFoundError, match=r"ppo_grm/seed1/checkpoints/last.ckpt"):
         run("ppo_grm", 1, args, retest=144)
+
+
+def test_correct_per_problem_counts_each_problems_right_samples_in_test_order(tmp_path):
+    import json
+
+    samples = [("p2", 1.0), ("p2", 0.0), ("p1", 0.0), ("p1", 0.0), ("p2", 1.0), ("p3", 1.0)]
+    path = tmp_path / "test_samples.jsonl"
+    path.write_text("".join(json.dumps({"prompt": p, "response": "", "reward": r}) + "\n" for p, r in samples))
+    assert correct_per_problem(path) == [2, 0, 1]
+
+
+def test_paired_gain_by_hand():
+    import pytest
+
+    # 4 problems, 4 samples each: differences (3-1)/4, (0-0)/4, (4-2)/4, (1-2)/4 = 0.5, 0, 0.5, -0.25
+    gain, se = paired_gain([3, 0, 4, 1], [1, 0, 2, 2], samples=4)
+    assert gain == pytest.approx(0.1875)  # 0.75 / 4
+    # deviations 0.3125, -0.1875, 0.3125, -0.4375: squares sum 0.421875, / 3 = 0.140625, sd 0.375, / sqrt 4
+    assert se == pytest.approx(0.1875)
+    with pytest.raises(ValueError, match="same >= 2 problems"):
+        paired_gain([1, 2], [1, 2, 3], samples=4)
+
+
+def test_paired_summary_lists_each_trained_run_against_the_base():
+    rows = [
+        {"arm": "base", "seed": 0, "correct_per_problem": [1, 0, 2, 2]},
+        {"arm": "rlmec_lr0.0005", "seed": 1, "correct_per_problem": [3, 0, 4, 1]},
+        {"arm": "sparse", "seed": 0},  # no counts (an older row): left out
+    ]
+    assert paired_summary(rows, 4).splitlines()[2:] == ["| rlmec_lr0.0005 | 1 | +18.8 | 18.8 |"]
